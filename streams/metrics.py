@@ -1,0 +1,98 @@
+"""Prometheus metrics of the worker: module-level objects, bounded label sets.
+
+Every name is ``homerec_<area>_<name>``. Label values are bounded: event
+``type`` (5 values), ``outcome`` (3), DLQ ``reason`` (the fixed reason codes of
+:mod:`homerec.errors` callers plus codec reasons), ``partition`` (the number of
+partitions of the events topic).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram, Info
+
+__all__ = [
+    "BATCH_DURATION",
+    "BATCH_SIZE",
+    "CHECKPOINT_AGE",
+    "CONSUMER_ASSIGNED",
+    "CONSUMER_LAG",
+    "DLQ_MESSAGES",
+    "EVENTS_CONSUMED",
+    "FRESHNESS",
+    "ITEMS_CONSUMED",
+    "QUALITY_CASES",
+    "QUALITY_HITS",
+    "QUALITY_HIT_RATE",
+    "RECS_PUBLISHED",
+    "STATE_ITEMS",
+    "STATE_RESTORE",
+    "STATE_USERS",
+    "WORKER_INFO",
+]
+
+EVENTS_CONSUMED = Counter(
+    "homerec_events_consumed_total",
+    "Events read from the events topic, by event type and outcome "
+    "(applied, duplicate = same id seen within the dedup window, invalid = sent to the DLQ).",
+    ["type", "outcome"],
+)
+ITEMS_CONSUMED = Counter(
+    "homerec_items_consumed_total",
+    "Catalog records read from the items topic, by outcome (applied, invalid).",
+    ["outcome"],
+)
+DLQ_MESSAGES = Counter(
+    "homerec_dlq_messages_total",
+    "Messages written to the dead-letter topic, by reason code.",
+    ["reason"],
+)
+BATCH_SIZE = Histogram(
+    "homerec_batch_size",
+    "Events per processed batch.",
+    buckets=(1, 5, 10, 50, 100, 500, 1000, 2000, 5000, 10000),
+)
+BATCH_DURATION = Histogram(
+    "homerec_batch_duration_seconds",
+    "Wall time to process one batch: decode, learn, re-rank, publish, commit.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+FRESHNESS = Histogram(
+    "homerec_freshness_seconds",
+    "Event timestamp to the moment its user's refreshed list was acknowledged by the broker.",
+    buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0),
+)
+CONSUMER_LAG = Gauge(
+    "homerec_consumer_lag",
+    "Messages in the events topic not yet processed by this worker, per assigned partition.",
+    ["partition"],
+)
+CONSUMER_ASSIGNED = Gauge(
+    "homerec_consumer_assigned_partitions",
+    "Partitions of the events topic currently assigned to this worker.",
+)
+STATE_USERS = Gauge("homerec_state_users", "Users held in this worker's model state.")
+STATE_ITEMS = Gauge("homerec_state_items", "Items held in this worker's model state.")
+QUALITY_HIT_RATE = Gauge(
+    "homerec_quality_hit_rate",
+    "Prequential HR@K over a sliding window of live positive events: was the item in the "
+    "user's list before the event was learned.",
+)
+QUALITY_CASES = Counter(
+    "homerec_quality_cases_total", "Live positive events used as prequential test cases."
+)
+QUALITY_HITS = Counter(
+    "homerec_quality_hits_total", "Prequential test cases whose item was in the user's top K."
+)
+RECS_PUBLISHED = Counter(
+    "homerec_recs_published_total", "Recommendation lists published to the recommendations topic."
+)
+CHECKPOINT_AGE = Gauge(
+    "homerec_checkpoint_age_seconds",
+    "Seconds since this worker's state was last made durable (offsets committed).",
+)
+STATE_RESTORE = Histogram(
+    "homerec_state_restore_seconds",
+    "Time to restore model state on start-up or partition assignment.",
+    buckets=(0.01, 0.05, 0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0),
+)
+WORKER_INFO = Info("homerec_worker", "Version and settings of this worker.")
