@@ -1,0 +1,190 @@
+"""msgpack encoding of everything that crosses the broker, in one place.
+
+Decoding never raises anything but :class:`homerec.errors.InvalidEvent` (or
+its subclass ``InvalidItem``) with a bounded ``reason`` code, so the worker can
+route every bad message to the dead-letter topic.
+
+>>> from homerec import Event
+>>> key, value = encode_event(Event("u1", "i2", "click", 1_700_000_000_000))
+>>> decode_event(key, value)
+Event(user='u1', item='i2', type='click', ts=1700000000000, value=None, id=None, context=None)
+>>> decode_event(b"u1", b"\\xc1")
+Traceback (most recent call last):
+...
+homerec.errors.InvalidEvent: not_msgpack: value is not valid msgpack (FormatError)
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import msgpack
+
+from homerec.errors import HomerecError, InvalidEvent, InvalidItem
+from homerec.events import Event
+from homerec.homepage import Homepage
+from homerec.items import Item
+from homerec.limits import Limits
+
+__all__ = [
+    "DeadLetter",
+    "decode_dead_letter",
+    "decode_event",
+    "decode_homepage",
+    "decode_item",
+    "encode_dead_letter",
+    "encode_event",
+    "encode_homepage",
+    "encode_item",
+    "packb",
+    "unpackb",
+]
+
+_DEFAULT_LIMITS = Limits()
+
+
+def packb(obj: Any) -> bytes:
+    """msgpack-encode plain values (maps, lists, str, bytes, numbers)."""
+    out: bytes = msgpack.packb(obj, use_bin_type=True)
+    return out
+
+
+def unpackb(data: bytes, *, max_bytes: int = 64 * 1024 * 1024) -> Any:
+    """msgpack-decode one object; raise ``InvalidEvent('not_msgpack')`` on any problem."""
+    try:
+        if len(data) > max_bytes:
+            raise InvalidEvent("oversize", f"message is {len(data)} bytes (max {max_bytes})")
+        return msgpack.unpackb(data, raw=False, strict_map_key=False)
+    except msgpack.ExtraData:
+        raise InvalidEvent("not_msgpack", "value is not valid msgpack (ExtraData)") from None
+    except (ValueError, TypeError, msgpack.UnpackException) as exc:
+        detail = f"{type(exc).__name__}: {exc}"[:200].rstrip(": ")
+        raise InvalidEvent("not_msgpack", f"value is not valid msgpack ({detail})") from None
+
+
+def _check_size(key: bytes | None, value: bytes | None, limits: Limits) -> bytes:
+    if value is None:
+        raise InvalidEvent("empty", "message has no value (tombstone)")
+    size = len(value) + (len(key) if key else 0)
+    if size > limits.max_message_bytes:
+        raise InvalidEvent(
+            "oversize", f"message is {size} bytes (max {limits.max_message_bytes})"
+        )
+    return value
+
+
+def encode_event(event: Event) -> tuple[bytes, bytes]:
+    """``(key, value)`` for the events topic: key = user id."""
+    return event.user.encode("utf-8"), packb(event.to_dict())
+
+
+def decode_event(key: bytes | None, value: bytes | None, limits: Limits | None = None) -> Event:
+    """Decode and validate one events-topic message.
+
+    The key must be the event's user id: the worker's state is partitioned by
+    key, so an event under another key would update the wrong worker's state.
+    """
+    lim = limits or _DEFAULT_LIMITS
+    raw = unpackb(_check_size(key, value, lim), max_bytes=lim.max_message_bytes)
+    event = Event.from_dict(raw, lim)
+    if key is None or key != event.user.encode("utf-8"):
+        shown = "none" if key is None else repr(key[:60])
+        raise InvalidEvent("key_mismatch", f"key {shown} is not the event's user {event.user!r}")
+    return event
+
+
+def encode_item(item: Item) -> tuple[bytes, bytes]:
+    """``(key, value)`` for the items topic: key = item id."""
+    return item.item.encode("utf-8"), packb(item.to_dict())
+
+
+def decode_item(key: bytes | None, value: bytes | None, limits: Limits | None = None) -> Item:
+    """Decode and validate one items-topic message."""
+    lim = limits or _DEFAULT_LIMITS
+    try:
+        raw = unpackb(_check_size(key, value, lim), max_bytes=lim.max_message_bytes)
+    except InvalidEvent as exc:
+        raise InvalidItem(exc.reason, exc.detail) from None
+    item = Item.from_dict(raw, lim)
+    if key is not None and key != item.item.encode("utf-8"):
+        raise InvalidItem("key_mismatch", f"key {key[:60]!r} is not the item id {item.item!r}")
+    return item
+
+
+def encode_homepage(page: Homepage) -> tuple[bytes, bytes]:
+    """``(key, value)`` for the recommendations topic: key = user id."""
+    return page.user.encode("utf-8"), packb(page.to_dict())
+
+
+def decode_homepage(value: bytes) -> Homepage:
+    """Decode one recommendations-topic value (raises ``HomerecError`` if malformed)."""
+    try:
+        raw = unpackb(value)
+    except InvalidEvent as exc:
+        raise HomerecError(f"recommendation record: {exc}") from None
+    if not isinstance(raw, dict):
+        raise HomerecError("recommendation record is not a map")
+    return Homepage.from_dict(raw)
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A rejected message, its origin and why it was rejected."""
+
+    reason: str
+    detail: str
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    ts: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "reason": self.reason,
+            "detail": self.detail,
+            "topic": self.topic,
+            "partition": self.partition,
+            "offset": self.offset,
+            "key": self.key,
+            "value": self.value,
+            "ts": self.ts,
+        }
+
+
+def encode_dead_letter(
+    error: InvalidEvent,
+    *,
+    topic: str,
+    partition: int,
+    offset: int,
+    key: bytes | None,
+    value: bytes | None,
+) -> tuple[bytes | None, bytes, list[tuple[str, bytes]]]:
+    """``(key, value, headers)`` for the DLQ: the original key and bytes, kept verbatim."""
+    record = DeadLetter(
+        reason=error.reason,
+        detail=error.detail,
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        key=key,
+        value=value,
+        ts=int(time.time() * 1000),
+    )
+    headers = [
+        ("homerec.reason", error.reason.encode()),
+        ("homerec.source", f"{topic}/{partition}/{offset}".encode()),
+    ]
+    return key, packb(record.to_dict()), headers
+
+
+def decode_dead_letter(value: bytes) -> DeadLetter:
+    """Inverse of :func:`encode_dead_letter` (for tools and tests)."""
+    raw = unpackb(value)
+    if not isinstance(raw, dict):
+        raise HomerecError("dead letter is not a map")
+    return DeadLetter(**raw)

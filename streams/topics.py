@@ -1,0 +1,149 @@
+"""The topic contract, defined once: names, keys, compaction, and idempotent creation.
+
+==============================  ========  =========  =====================================
+topic                           key       cleanup    value (msgpack map)
+==============================  ========  =========  =====================================
+``<prefix>.events``             user id   delete     ``homerec.Event`` (user, item, type, ts,
+                                                     value?, id?, context?)
+``<prefix>.items``              item id   compact    ``homerec.Item`` (item, title, tags,
+                                                     active, ts)
+``<prefix>.recommendations``    user id   compact    ``homerec.homepage.Homepage``
+``<prefix>.events.dlq``         orig.     delete     reason, detail, topic, partition,
+                                                     offset, key, value, ts
+``<prefix>.changelog``          user id   compact    per-user model state (internal;
+                                                     co-partitioned with events)
+``<prefix>.item-state``         item id   compact    per-item model state (internal)
+==============================  ========  =========  =====================================
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from streams.config import Settings
+from streams.errors import BrokerUnavailable, StreamsError
+
+__all__ = [
+    "ALL_TOPICS",
+    "CHANGELOG",
+    "DLQ",
+    "EVENTS",
+    "ITEMS",
+    "ITEM_STATE",
+    "RECOMMENDATIONS",
+    "TopicSpec",
+    "create_topics",
+    "partitions_for",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    """One topic of the contract; ``name`` is the part after ``<prefix>.``."""
+
+    name: str
+    compacted: bool
+    #: True when the topic must have the same partition count as the events topic.
+    co_partitioned: bool
+    description: str
+
+    def config(self) -> dict[str, str]:
+        if self.compacted:
+            return {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1"}
+        return {"cleanup.policy": "delete"}
+
+
+EVENTS = TopicSpec("events", False, True, "user events; key = user id")
+ITEMS = TopicSpec("items", True, False, "catalog; key = item id")
+RECOMMENDATIONS = TopicSpec("recommendations", True, True, "latest top-K list; key = user id")
+DLQ = TopicSpec("events.dlq", False, False, "rejected messages with the reason")
+CHANGELOG = TopicSpec("changelog", True, True, "per-user model state (internal)")
+ITEM_STATE = TopicSpec("item-state", True, False, "per-item model state (internal)")
+ALL_TOPICS: tuple[TopicSpec, ...] = (EVENTS, ITEMS, RECOMMENDATIONS, DLQ, CHANGELOG, ITEM_STATE)
+
+
+def create_topics(
+    settings: Settings,
+    *,
+    partitions: int = 4,
+    replication: int = 1,
+    specs: Iterable[TopicSpec] = ALL_TOPICS,
+) -> dict[str, str]:
+    """Create the topics that do not exist yet; return ``{name: "created" | "exists"}``.
+
+    Idempotent. Topics that exist are left as they are, except that a
+    co-partitioned topic whose partition count differs from the events topic
+    is reported as an error (state would be restored from the wrong partition).
+    """
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+    from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+    if partitions < 1 or replication < 1:
+        raise StreamsError("partitions and replication must be at least 1")
+    try:
+        admin = KafkaAdminClient(**settings.client_options(client_id="homerec-topics"))
+    except KafkaError as exc:
+        raise BrokerUnavailable(f"cannot reach Kafka at {settings.bootstrap}: {exc}", exc) from exc
+    try:
+        existing = set(admin.list_topics())
+        result: dict[str, str] = {}
+        new: list[Any] = []
+        for spec in specs:
+            name = settings.topic(spec.name)
+            if name in existing:
+                result[name] = "exists"
+                continue
+            n = partitions if spec.co_partitioned or spec is DLQ else 1
+            new.append(NewTopic(name, n, replication, topic_configs=spec.config()))
+            result[name] = "created"
+        if new:
+            try:
+                admin.create_topics(new)
+            except TopicAlreadyExistsError:
+                # another process won the race: that is fine, it is idempotent
+                pass
+        counts = _partition_counts(admin, [settings.topic(s.name) for s in ALL_TOPICS])
+        base = counts.get(settings.topic(EVENTS.name))
+        for spec in ALL_TOPICS:
+            name = settings.topic(spec.name)
+            if spec.co_partitioned and base is not None and counts.get(name, base) != base:
+                raise StreamsError(
+                    f"{name} has {counts[name]} partitions but {settings.topic(EVENTS.name)} has "
+                    f"{base}: co-partitioned topics must match (delete and re-create it)"
+                )
+        for name, what in result.items():
+            log.info("topic %s: %s", name, what)
+        return result
+    finally:
+        admin.close()
+
+
+def _partition_counts(admin: Any, names: list[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for desc in admin.describe_topics(names):
+        if not desc.get("error_code") and desc.get("partitions"):
+            out[desc.get("name") or desc.get("topic")] = len(desc["partitions"])
+    return out
+
+
+def partitions_for(consumer: Any, topic: str, timeout_s: float = 10.0) -> list[int]:
+    """Partition numbers of ``topic`` as seen by a kafka-python consumer (waits for metadata)."""
+    import time
+
+    from streams.errors import TopicMissing
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if topic in consumer.topics():  # topics() refreshes the cluster metadata
+            parts = consumer.partitions_for_topic(topic)
+            if parts:
+                return sorted(parts)
+        if time.monotonic() >= deadline:
+            raise TopicMissing(f"topic {topic} does not exist; run 'homerec topics create'")
+        time.sleep(0.1)
