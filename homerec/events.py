@@ -72,13 +72,19 @@ class Event:
                 raise InvalidEvent("wrong_type", "'context' must be a map")
             if len(context) > lim.max_context_entries:
                 raise InvalidEvent(
-                    "oversize", f"'context' has {len(context)} entries (max {lim.max_context_entries})"
+                    "oversize",
+                    f"'context' has {len(context)} entries (max {lim.max_context_entries})",
                 )
         return cls(user, item, cast(EventType, etype), ts, value, eid, context)
 
     def to_dict(self) -> dict[str, Any]:
         """The wire form (a plain map); inverse of :meth:`from_dict`."""
-        out: dict[str, Any] = {"user": self.user, "item": self.item, "type": self.type, "ts": self.ts}
+        out: dict[str, Any] = {
+            "user": self.user,
+            "item": self.item,
+            "type": self.type,
+            "ts": self.ts,
+        }
         if self.value is not None:
             out["value"] = self.value
         if self.id is not None:

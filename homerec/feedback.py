@@ -99,7 +99,9 @@ class FeedbackWeights:
             try:
                 values[name] = float(num)
             except ValueError:
-                raise ConfigError(f"bad feedback weight {part!r}: {num!r} is not a number") from None
+                raise ConfigError(
+                    f"bad feedback weight {part!r}: {num!r} is not a number"
+                ) from None
         return cls(**values)
 
     def as_dict(self) -> Mapping[EventType | str, float]:

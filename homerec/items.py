@@ -61,7 +61,9 @@ class Item:
         if not isinstance(tags, list | tuple) or not all(isinstance(t, str) for t in tags):
             raise InvalidItem("wrong_type", "'tags' must be a list of strings")
         if len(tags) > lim.max_tags or any(len(t) > lim.max_tag_length for t in tags):
-            raise InvalidItem("oversize", f"at most {lim.max_tags} tags of {lim.max_tag_length} chars")
+            raise InvalidItem(
+                "oversize", f"at most {lim.max_tags} tags of {lim.max_tag_length} chars"
+            )
         active = raw.get("active", True)
         if not isinstance(active, bool):
             raise InvalidItem("wrong_type", "'active' must be a boolean")

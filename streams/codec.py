@@ -69,9 +69,7 @@ def _check_size(key: bytes | None, value: bytes | None, limits: Limits) -> bytes
         raise InvalidEvent("empty", "message has no value (tombstone)")
     size = len(value) + (len(key) if key else 0)
     if size > limits.max_message_bytes:
-        raise InvalidEvent(
-            "oversize", f"message is {size} bytes (max {limits.max_message_bytes})"
-        )
+        raise InvalidEvent("oversize", f"message is {size} bytes (max {limits.max_message_bytes})")
     return value
 
 

@@ -1,0 +1,538 @@
+"""The consumer-group worker: bytes in, typed events, model update, top-K out, offsets committed.
+
+One direction, no back and forth. Each loop iteration:
+
+1. read whatever the catalog topic has (items update the model first);
+2. poll up to ``max_batch`` events from the assigned partitions;
+3. decode and validate: bad messages go to the dead-letter topic with the reason;
+4. drop repeats (same event ``id`` within the window; events already in a
+   restored user state);
+5. score the live quality of the lists users were shown, then learn the batch;
+6. re-rank every user the batch touched, in one vectorised call;
+7. publish one list per touched user and their state to the changelog;
+8. wait for the broker's acknowledgements, then commit the consumed offsets
+   (or, with exactly-once, commit all of it in one Kafka transaction).
+
+State is partitioned like the events: the changelog record of a user carries
+the offset of the last event applied to it, so a batch replayed after a crash
+is never applied twice to a restored user, whatever the guarantee.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.errors import KafkaError
+from kafka.structs import OffsetAndMetadata
+
+from homerec.dedup import IdWindow
+from homerec.errors import InvalidEvent
+from homerec.events import Event
+from homerec.feedback import FeedbackWeights
+from homerec.homepage import Homepage
+from homerec.limits import Limits
+from homerec.live_quality import LiveHitRate
+from homerec.models.base import Recommender
+from homerec.typing import UserId
+from streams import metrics as m
+from streams.codec import (
+    decode_event as _decode_event,
+)
+from streams.codec import (
+    decode_item,
+    encode_dead_letter,
+    encode_homepage,
+    packb,
+    unpackb,
+)
+from streams.config import Settings
+from streams.errors import DeliveryFailed, StreamsError
+from streams.partition_reader import PartitionReader
+from streams.topics import CHANGELOG, DLQ, EVENTS, ITEMS, RECOMMENDATIONS
+
+__all__ = ["Guarantee", "Worker", "WorkerConfig"]
+
+log = logging.getLogger(__name__)
+
+Guarantee = Literal["at-least-once", "exactly-once"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkerConfig:
+    """Processing settings of one worker (see ``homerec worker --help``)."""
+
+    k: int = 10
+    max_batch: int = 2000
+    poll_timeout_ms: int = 100
+    processing_guarantee: Guarantee = "at-least-once"
+    limits: Limits = field(default_factory=Limits)
+    feedback: FeedbackWeights = field(default_factory=FeedbackWeights)
+    dedup_window: int = 100_000
+    quality_window: int = 1000
+    #: Write per-user state to the changelog topic and restore it on assignment.
+    changelog: bool = True
+    #: Seconds between progress log lines.
+    log_every_s: float = 10.0
+    #: Stable identity of this worker (transactional id suffix); random when empty.
+    instance_id: str = ""
+
+
+@dataclass(slots=True)
+class _Batch:
+    """What one poll produced, after decoding."""
+
+    events: list[Event] = field(default_factory=list)
+    offsets: dict[TopicPartition, int] = field(default_factory=dict)
+    #: user -> (partition, offset of the newest event of this batch for the user)
+    source: dict[UserId, tuple[int, int]] = field(default_factory=dict)
+    newest_ts: dict[UserId, int] = field(default_factory=dict)
+    dead: list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]] = field(default_factory=list)
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        self.worker._on_revoked(list(revoked))
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        self.worker._on_assigned(list(assigned))
+
+
+class Worker:
+    """A member of the ``<prefix>.worker`` consumer group.
+
+    Use :meth:`run` (blocks until :meth:`request_stop`, e.g. from a signal
+    handler) or drive it with :meth:`open`, :meth:`step` and :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        model: Recommender,
+        config: WorkerConfig | None = None,
+        *,
+        health: Any = None,
+    ) -> None:
+        self.settings = settings
+        self.model = model
+        self.config = config or WorkerConfig()
+        self.health = health
+        self._stop = threading.Event()
+        self._ids = IdWindow(self.config.dedup_window)
+        self._quality = LiveHitRate(self.config.quality_window)
+        self._events_topic = settings.topic(EVENTS.name)
+        self._recs_topic = settings.topic(RECOMMENDATIONS.name)
+        self._dlq_topic = settings.topic(DLQ.name)
+        self._changelog_topic = settings.topic(CHANGELOG.name)
+        self._items_topic = settings.topic(ITEMS.name)
+        #: users restored from the changelog whose state is ahead of the committed offset:
+        #: user -> (partition, offset of the last applied event, newest event ts)
+        self._restored: dict[UserId, tuple[int, int, int]] = {}
+        self._newest_ts: dict[UserId, int] = {}
+        self._assigned: set[TopicPartition] = set()
+        self._consumer: Any = None
+        self._producer: Any = None
+        self._catalog: PartitionReader | None = None
+        self._last_commit = time.monotonic()
+        self._stats = {"events": 0, "dlq": 0, "batches": 0, "published": 0}
+        self._last_log = time.monotonic()
+        self._transactional = self.config.processing_guarantee == "exactly-once"
+        self._supports_user_state = self.config.changelog and _has_user_state(model)
+
+    # -- lifecycle -------------------------------------------------------------
+    def request_stop(self) -> None:
+        """Ask the loop to finish the current batch, commit and return."""
+        self._stop.set()
+        if self.health is not None:
+            self.health.set_stopping()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def open(self) -> None:
+        """Connect, read the catalog to its end, join the group."""
+        s = self.settings
+        instance = self.config.instance_id or uuid.uuid4().hex[:12]
+        producer_opts: dict[str, Any] = {
+            "client_id": f"homerec-worker-{instance}",
+            "acks": "all",
+            "linger_ms": 2,
+            "batch_size": 256 * 1024,
+            "max_request_size": 4 * 1024 * 1024,
+        }
+        if self._transactional:
+            producer_opts["transactional_id"] = f"{s.group}-{instance}"
+        try:
+            self._producer = KafkaProducer(**s.client_options(**producer_opts))
+            if self._transactional:
+                self._producer.init_transactions()
+            self._catalog = PartitionReader(s, self._items_topic, client_id="homerec-catalog")
+            self._catalog.assign(self._catalog.partitions())
+            n_items = self._read_catalog(block=True)
+            log.info("catalog: %d records read from %s", n_items, self._items_topic)
+            self._consumer = KafkaConsumer(
+                **s.client_options(
+                    client_id=f"homerec-worker-{instance}",
+                    group_id=s.group,
+                    enable_auto_commit=False,
+                    auto_offset_reset="earliest",
+                    isolation_level="read_committed",
+                    max_poll_records=self.config.max_batch,
+                    max_poll_interval_ms=300_000,
+                    session_timeout_ms=10_000,
+                    heartbeat_interval_ms=3_000,
+                    fetch_max_wait_ms=50,
+                    max_partition_fetch_bytes=4 * 1024 * 1024,
+                )
+            )
+            from streams.topics import partitions_for
+
+            partitions_for(self._consumer, self._events_topic)
+            self._consumer.subscribe([self._events_topic], listener=_Rebalance(self))
+        except KafkaError as exc:
+            self.close()
+            raise StreamsError(f"cannot start the worker: {exc}", exc) from exc
+        m.WORKER_INFO.info(
+            {
+                "version": _version(),
+                "model": self.model.name,
+                "guarantee": self.config.processing_guarantee,
+                "k": str(self.config.k),
+            }
+        )
+        log.info(
+            "worker %s joined group %s (%s, k=%d, model=%s)",
+            instance,
+            s.group,
+            self.config.processing_guarantee,
+            self.config.k,
+            self.model.name,
+        )
+
+    def run(self) -> None:
+        """Process until :meth:`request_stop`; always leaves cleanly."""
+        self.open()
+        try:
+            while not self._stop.is_set():
+                self.step()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Leave the group and close all clients (idempotent)."""
+        for name in ("_consumer", "_producer"):
+            client = getattr(self, name)
+            if client is None:
+                continue
+            try:
+                client.close(timeout=5) if name == "_producer" else client.close(autocommit=False)
+            except Exception:  # noqa: BLE001 - closing must not mask the real error
+                log.exception("closing %s", name)
+            setattr(self, name, None)
+        if self._catalog is not None:
+            self._catalog.close()
+            self._catalog = None
+        m.CONSUMER_ASSIGNED.set(0)
+
+    # -- the loop --------------------------------------------------------------
+    def step(self) -> int:
+        """One poll-process-publish-commit cycle; returns the number of records consumed."""
+        if self.health is not None:
+            self.health.beat()
+        self._read_catalog(block=False)
+        records = self._consumer.poll(
+            timeout_ms=self.config.poll_timeout_ms, max_records=self.config.max_batch
+        )
+        n = sum(len(v) for v in records.values())
+        if n:
+            started = time.perf_counter()
+            self._process(records)
+            m.BATCH_DURATION.observe(time.perf_counter() - started)
+            m.BATCH_SIZE.observe(n)
+        self._update_lag()
+        m.CHECKPOINT_AGE.set(time.monotonic() - self._last_commit)
+        self._maybe_log()
+        return n
+
+    def _process(self, records: Mapping[TopicPartition, list[Any]]) -> None:
+        batch = self._decode(records)
+        feedback = self.config.feedback
+        for event in batch.events:
+            if feedback.is_positive(event):
+                hit = self._quality.observe(event.user, event.item)
+                if hit is not None:
+                    m.QUALITY_CASES.inc()
+                    if hit:
+                        m.QUALITY_HITS.inc()
+        m.QUALITY_HIT_RATE.set(self._quality.hit_rate)
+        self.model.learn_many(batch.events)
+        users = list(batch.source)
+        lists = self.model.recommend_many(users, self.config.k) if users else []
+        if self._transactional:
+            self._producer.begin_transaction()
+        futures: list[Any] = []
+        now = _now_ms()
+        pages: list[Homepage] = []
+        for user, ranked in zip(users, lists, strict=True):
+            event_ts = batch.newest_ts.get(user) or self._newest_ts.get(user, 0)
+            self._newest_ts[user] = event_ts
+            page = Homepage(user, tuple(ranked), now, event_ts, self.model.n_events(user))
+            pages.append(page)
+            key, value = encode_homepage(page)
+            futures.append(self._producer.send(self._recs_topic, key=key, value=value))
+            if self._supports_user_state:
+                partition, offset = batch.source[user]
+                state = {"o": offset, "t": event_ts, "s": self.model.user_state(user)}  # type: ignore[attr-defined]
+                futures.append(
+                    self._producer.send(
+                        self._changelog_topic, key=key, value=packb(state), partition=partition
+                    )
+                )
+        for key_, value_, headers in batch.dead:
+            futures.append(
+                self._producer.send(self._dlq_topic, key=key_, value=value_, headers=headers)
+            )
+        offsets = {tp: OffsetAndMetadata(off + 1, "", -1) for tp, off in batch.offsets.items()}
+        self._deliver(futures, offsets)
+        acked = _now_ms()
+        for page in pages:
+            self._quality.published(page.user, [item for item, _ in page.items])
+            if page.event_ts:
+                m.FRESHNESS.observe(max(0.0, (acked - page.event_ts) / 1000.0))
+        m.RECS_PUBLISHED.inc(len(pages))
+        m.STATE_USERS.set(_count(self.model, "n_users"))
+        m.STATE_ITEMS.set(_count(self.model, "n_items"))
+        self._stats["published"] += len(pages)
+        self._stats["batches"] += 1
+        self._last_commit = time.monotonic()
+
+    def _decode(self, records: Mapping[TopicPartition, list[Any]]) -> _Batch:
+        batch = _Batch()
+        limits = self.config.limits
+        for tp, msgs in records.items():
+            for msg in msgs:
+                batch.offsets[tp] = msg.offset
+                try:
+                    event = _decode_event(msg.key, msg.value, limits)
+                except InvalidEvent as exc:
+                    batch.dead.append(
+                        encode_dead_letter(
+                            exc,
+                            topic=tp.topic,
+                            partition=tp.partition,
+                            offset=msg.offset,
+                            key=msg.key,
+                            value=msg.value,
+                        )
+                    )
+                    m.DLQ_MESSAGES.labels(reason=exc.reason).inc()
+                    m.EVENTS_CONSUMED.labels(type="invalid", outcome="invalid").inc()
+                    self._stats["dlq"] += 1
+                    continue
+                restored = self._restored.get(event.user)
+                if restored is not None and msg.offset <= restored[1]:
+                    # already applied to the state restored from the changelog
+                    m.EVENTS_CONSUMED.labels(type=event.type, outcome="duplicate").inc()
+                    batch.source.setdefault(event.user, (tp.partition, restored[1]))
+                    batch.newest_ts.setdefault(event.user, restored[2])
+                    continue
+                if event.id is not None and self._ids.seen(f"{event.user}\x00{event.id}"):
+                    m.EVENTS_CONSUMED.labels(type=event.type, outcome="duplicate").inc()
+                    continue
+                batch.events.append(event)
+                batch.source[event.user] = (tp.partition, msg.offset)
+                if event.ts > batch.newest_ts.get(event.user, 0):
+                    batch.newest_ts[event.user] = event.ts
+                m.EVENTS_CONSUMED.labels(type=event.type, outcome="applied").inc()
+                self._stats["events"] += 1
+        return batch
+
+    def _deliver(self, futures: list[Any], offsets: dict[TopicPartition, Any]) -> None:
+        """Wait for every send, then commit offsets: nothing is committed that was not acked."""
+        try:
+            if self._transactional:
+                self._producer.send_offsets_to_transaction(offsets, self._consumer.group_metadata())
+                self._producer.commit_transaction()
+            else:
+                self._producer.flush(timeout=30)
+            for fut in futures:
+                fut.get(timeout=30)
+        except KafkaError as exc:
+            if self._transactional:
+                self._abort()
+            raise DeliveryFailed(f"broker did not acknowledge the batch: {exc}", exc) from exc
+        if not self._transactional and offsets:
+            try:
+                self._consumer.commit(offsets)
+            except KafkaError as exc:
+                # the batch's output is durable; its events will be seen again and skipped by
+                # the changelog offsets of their users (so no double application)
+                raise DeliveryFailed(f"offset commit failed: {exc}", exc) from exc
+
+    def _abort(self) -> None:
+        """Abort the open transaction and roll the in-memory state back to the changelog."""
+        try:
+            self._producer.abort_transaction()
+        except KafkaError:
+            log.exception("abort_transaction failed")
+        if self._assigned:
+            self._restore(sorted(self._assigned, key=lambda tp: tp.partition))
+
+    # -- catalog -----------------------------------------------------------------
+    def _read_catalog(self, *, block: bool) -> int:
+        assert self._catalog is not None
+        n = 0
+        records = (
+            self._catalog.read_to_end(self._catalog.partitions())
+            if block
+            else iter(self._catalog.poll(0))
+        )
+        for rec in records:
+            try:
+                item = decode_item(rec.key, rec.value, self.config.limits)
+            except InvalidEvent as exc:
+                key, value, headers = encode_dead_letter(
+                    exc,
+                    topic=self._items_topic,
+                    partition=rec.partition,
+                    offset=rec.offset,
+                    key=rec.key,
+                    value=rec.value,
+                )
+                self._producer.send(self._dlq_topic, key=key, value=value, headers=headers)
+                m.DLQ_MESSAGES.labels(reason=exc.reason).inc()
+                m.ITEMS_CONSUMED.labels(outcome="invalid").inc()
+                continue
+            self.model.update_item(item)
+            m.ITEMS_CONSUMED.labels(outcome="applied").inc()
+            n += 1
+        return n
+
+    # -- rebalancing and restore -------------------------------------------------
+    def _on_revoked(self, revoked: list[TopicPartition]) -> None:
+        self._assigned.difference_update(revoked)
+        for tp in revoked:
+            try:
+                m.CONSUMER_LAG.remove(str(tp.partition))
+            except KeyError:
+                pass
+        m.CONSUMER_ASSIGNED.set(len(self._assigned))
+        if self.health is not None:
+            self.health.set_assigned(len(self._assigned))
+        log.info("partitions revoked: %s", sorted(tp.partition for tp in revoked))
+
+    def _on_assigned(self, assigned: list[TopicPartition]) -> None:
+        self._assigned.update(assigned)
+        m.CONSUMER_ASSIGNED.set(len(self._assigned))
+        log.info("partitions assigned: %s", sorted(tp.partition for tp in assigned))
+        if assigned:
+            self._restore(assigned)
+        if self.health is not None:
+            self.health.set_assigned(len(self._assigned))
+
+    def _restore(self, partitions: list[TopicPartition]) -> None:
+        """Load the users of ``partitions`` from the changelog (their latest state)."""
+        if not self._supports_user_state:
+            return
+        started = time.perf_counter()
+        reader = PartitionReader(self.settings, self._changelog_topic, client_id="homerec-restore")
+        committed = {tp.partition: (self._consumer.committed(tp) or 0) for tp in partitions}
+        users = 0
+        try:
+            for rec in reader.read_to_end([tp.partition for tp in partitions]):
+                if rec.value is None:
+                    continue
+                record = unpackb(rec.value)
+                user = rec.key.decode("utf-8")
+                self.model.load_user_state(user, record["s"])  # type: ignore[attr-defined]
+                self._newest_ts[user] = int(record.get("t", 0))
+                offset = int(record["o"])
+                if offset >= committed.get(rec.partition, 0):
+                    self._restored[user] = (rec.partition, offset, int(record.get("t", 0)))
+                else:
+                    self._restored.pop(user, None)
+                users += 1
+        finally:
+            reader.close()
+        elapsed = time.perf_counter() - started
+        m.STATE_RESTORE.observe(elapsed)
+        log.info(
+            "restored %d user states from %s partitions %s in %.2fs",
+            users,
+            self._changelog_topic,
+            sorted(committed),
+            elapsed,
+        )
+
+    # -- observability -------------------------------------------------------------
+    def _update_lag(self) -> None:
+        total = 0
+        for tp in list(self._assigned):
+            high = self._consumer.highwater(tp)
+            if high is None:
+                continue
+            try:
+                pos = self._consumer.position(tp, timeout_ms=0)
+            except KafkaError:
+                continue
+            if pos is None:
+                continue
+            lag = max(0, high - pos)
+            total += lag
+            m.CONSUMER_LAG.labels(partition=str(tp.partition)).set(lag)
+        if self.health is not None:
+            self.health.set_lag(total)
+        if self._restored and not total:
+            # caught up: every restored offset lies behind the positions now
+            self._restored.clear()
+
+    def _maybe_log(self) -> None:
+        now = time.monotonic()
+        if now - self._last_log < self.config.log_every_s:
+            return
+        elapsed = now - self._last_log
+        s = self._stats
+        log.info(
+            "processed %d events (%.0f/s), %d lists published, %d to DLQ, live HR@%d %.3f",
+            s["events"],
+            s["events"] / elapsed,
+            s["published"],
+            s["dlq"],
+            self.config.k,
+            self._quality.hit_rate,
+            extra={"events": s["events"], "dlq": s["dlq"], "published": s["published"]},
+        )
+        self._stats = dict.fromkeys(s, 0)
+        self._last_log = now
+
+
+def _has_user_state(model: Recommender) -> bool:
+    return callable(getattr(model, "user_state", None)) and callable(
+        getattr(model, "load_user_state", None)
+    )
+
+
+def _count(model: Recommender, name: str) -> int:
+    value = getattr(model, name, 0)
+    return int(value() if callable(value) else value)
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _version() -> str:
+    from homerec import __version__
+
+    return __version__
