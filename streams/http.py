@@ -149,15 +149,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, content_type, encoder(REGISTRY))
         elif path == "/healthz":
             alive, reason = health.live()
-            self._send(200 if alive else 503, "text/plain; charset=utf-8",
-                       (reason + "\n").encode())
+            self._send(200 if alive else 503, "text/plain; charset=utf-8", (reason + "\n").encode())
         elif path == "/readyz":
             body = health.snapshot()
-            self._send(200 if body["ready"] else 503, "application/json",
-                       json.dumps(body).encode() + b"\n")
+            self._send(
+                200 if body["ready"] else 503, "application/json", json.dumps(body).encode() + b"\n"
+            )
         elif path == "/":
-            self._send(200, "text/plain; charset=utf-8",
-                       b"homerec worker: /metrics /healthz /readyz\n")
+            self._send(
+                200, "text/plain; charset=utf-8", b"homerec worker: /metrics /healthz /readyz\n"
+            )
         else:
             self._send(404, "text/plain; charset=utf-8", b"not found\n")
 
@@ -222,8 +223,10 @@ def serve(port: int, health: Health, host: str = "0.0.0.0") -> MetricsServer:  #
     except OSError as exc:
         raise ConfigError(f"cannot listen on {host}:{port} for metrics: {exc}") from exc
     thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.2},
-        name=f"homerec-metrics-{server.server_address[1]}", daemon=True,
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.2},
+        name=f"homerec-metrics-{server.server_address[1]}",
+        daemon=True,
     )
     thread.start()
     running = MetricsServer(server, thread)
