@@ -140,6 +140,7 @@ class Worker:
         self._restored: dict[UserId, tuple[int, int, int]] = {}
         self._newest_ts: dict[UserId, int] = {}
         self._assigned: set[TopicPartition] = set()
+        self._pending_restore: set[TopicPartition] = set()
         self._consumer: Any = None
         self._producer: Any = None
         self._catalog: PartitionReader | None = None
@@ -254,6 +255,10 @@ class Worker:
         records = self._consumer.poll(
             timeout_ms=self.config.poll_timeout_ms, max_records=self.config.max_batch
         )
+        if self._pending_restore:
+            pending = sorted(self._pending_restore, key=lambda tp: tp.partition)
+            self._pending_restore.clear()
+            self._restore(pending)
         n = sum(len(v) for v in records.values())
         if n:
             started = time.perf_counter()
@@ -421,7 +426,9 @@ class Worker:
 
     # -- rebalancing and restore -------------------------------------------------
     def _on_revoked(self, revoked: list[TopicPartition]) -> None:
+        # runs on kafka-python's IO thread: no blocking calls here; bookkeeping only
         self._assigned.difference_update(revoked)
+        self._pending_restore.difference_update(revoked)
         for tp in revoked:
             try:
                 m.CONSUMER_LAG.remove(str(tp.partition))
@@ -433,11 +440,11 @@ class Worker:
         log.info("partitions revoked: %s", sorted(tp.partition for tp in revoked))
 
     def _on_assigned(self, assigned: list[TopicPartition]) -> None:
+        # IO thread: remember the partitions; the loop restores them before their first batch
         self._assigned.update(assigned)
+        self._pending_restore.update(assigned)
         m.CONSUMER_ASSIGNED.set(len(self._assigned))
         log.info("partitions assigned: %s", sorted(tp.partition for tp in assigned))
-        if assigned:
-            self._restore(assigned)
         if self.health is not None:
             self.health.set_assigned(len(self._assigned))
 
