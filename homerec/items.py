@@ -72,10 +72,12 @@ class Item:
 
     def to_dict(self) -> dict[str, Any]:
         """The wire form; inverse of :meth:`from_dict`."""
-        return {
+        out: dict[str, Any] = {
             "item": self.item,
             "title": self.title,
             "tags": list(self.tags),
             "active": self.active,
-            "ts": self.ts,
         }
+        if self.ts:
+            out["ts"] = self.ts  # 0 means "unknown" and is left out
+        return out

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from homerec.errors import ConfigError
+from streams import security
 
 __all__ = ["Settings", "add_connection_arguments", "settings_from_args"]
 
@@ -77,16 +78,12 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
         help="topics are named PREFIX.events, PREFIX.items, ... "
         "(env HOMEREC_TOPIC_PREFIX; default homerec)",
     )
-    from streams import security
-
     security.add_arguments(parser)
 
 
 def settings_from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> Settings:
     """Flags win over ``HOMEREC_*`` environment variables, which win over defaults."""
     env = os.environ if env is None else env
-    from streams import security
-
     return Settings(
         bootstrap=args.bootstrap or env.get("HOMEREC_BOOTSTRAP") or "localhost:9092",
         topic_prefix=args.topic_prefix or env.get("HOMEREC_TOPIC_PREFIX") or "homerec",

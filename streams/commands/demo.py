@@ -1,0 +1,207 @@
+"""``homerec demo``: the whole loop on the local broker in one command.
+
+Creates the topics, starts a worker (in this process), replays a synthetic
+world (catalog + events) into Kafka, waits until the worker has caught up, and
+prints a few users' homepages next to what they engaged with.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import threading
+import time
+from collections import Counter, defaultdict
+from dataclasses import replace
+from typing import Any
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from tqdm import tqdm
+
+from homerec.datasets.synthetic import SyntheticConfig, SyntheticStream
+from homerec.homepage import Homepage
+from streams.codec import decode_homepage, encode_event, encode_item
+from streams.config import Settings, add_connection_arguments, settings_from_args
+from streams.errors import StreamsError
+from streams.topics import create_topics
+from streams.worker import Worker, WorkerConfig
+
+__all__ = ["register"]
+
+log = logging.getLogger("homerec.demo")
+
+
+def register(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "demo",
+        help="run the whole loop locally on synthetic data and print a few homepages",
+        description=(
+            "Create the topics, start a worker, replay a synthetic world (catalog + events), "
+            "wait until the worker caught up, and print a few users' homepages. Needs a broker "
+            "(deploy/kafka/local-kafka.sh start; 'make demo' does both)."
+        ),
+    )
+    parser.add_argument("--users", type=int, default=2000, help="synthetic users (default 2000)")
+    parser.add_argument("--items", type=int, default=1000, help="catalog size (default 1000)")
+    parser.add_argument(
+        "--events", type=int, default=50_000, help="events to replay (default 50000)"
+    )
+    parser.add_argument("--show", type=int, default=3, help="homepages to print (default 3)")
+    parser.add_argument("--k", type=int, default=10, help="list length (default 10)")
+    parser.add_argument("--model", default="hybrid", help="model name (default hybrid)")
+    parser.add_argument("--seed", type=int, default=7, help="seed of the synthetic world")
+    parser.add_argument(
+        "--timeout", type=float, default=300.0, help="give up after this many seconds"
+    )
+    add_connection_arguments(parser)
+    parser.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from homerec.models import make_model
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    settings = settings_from_args(args)
+    started = time.monotonic()
+    created = create_topics(settings, partitions=4)
+    print(f"topics: {', '.join(f'{n} ({w})' for n, w in created.items())}")
+    mean_gap_ms = 50.0
+    start_ts = int(time.time() * 1000 - args.events * mean_gap_ms)
+    world = SyntheticStream(
+        SyntheticConfig(
+            n_users=args.users,
+            n_items=args.items,
+            n_events=args.events,
+            seed=args.seed,
+            start_ts=start_ts,
+            mean_gap_ms=mean_gap_ms,
+        )
+    )
+    catalog = {item.item: item for item in world.items()}
+    model = make_model(args.model)
+    worker = Worker(settings, model, WorkerConfig(k=args.k))
+    error: list[BaseException] = []
+
+    def _work() -> None:
+        try:
+            worker.run()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            error.append(exc)
+
+    thread = threading.Thread(target=_work, name="homerec-worker", daemon=True)
+    thread.start()
+
+    producer = KafkaProducer(**settings.client_options(acks="all", linger_ms=10))
+    history: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    activity: Counter[str] = Counter()
+    try:
+        for item in catalog.values():
+            key, value = encode_item(item)
+            producer.send(settings.topic("items"), key=key, value=value)
+        producer.flush()
+        t0 = time.monotonic()
+        for event in tqdm(
+            world.events(), total=args.events, desc="replaying events", unit="ev", leave=False
+        ):
+            # stamp events with the wall clock, as a live producer would, so the printed
+            # freshness (publish time - newest event time) is real
+            key, value = encode_event(replace(event, ts=time.time_ns() // 1_000_000))
+            producer.send(settings.topic("events"), key=key, value=value)
+            history[event.user].append((event.type, event.item))
+            activity[event.user] += 1
+        producer.flush()
+        produce_s = time.monotonic() - t0
+    finally:
+        producer.close(timeout=10)
+    print(
+        f"replayed {args.events} events ({args.events / produce_s:,.0f}/s) and {len(catalog)} items"
+    )
+
+    t1 = time.monotonic()
+    try:
+        _wait_caught_up(settings, args.timeout, error)
+    finally:
+        worker.request_stop()
+        thread.join(15)
+    if error:
+        raise StreamsError(f"worker failed: {error[0]}", error[0])
+    print(
+        f"worker caught up {time.monotonic() - t1:.1f}s after the last event was sent "
+        f"(total {time.monotonic() - started:.1f}s)"
+    )
+    pages = _latest_pages(settings, [u for u, _ in activity.most_common(args.show)])
+    for user, _ in activity.most_common(args.show):
+        _print_page(user, pages.get(user), history[user], catalog)
+    print(
+        "\nNext: 'homerec recs USER' prints any user's list; 'homerec worker' runs a worker "
+        "that keeps going; see README.md."
+    )
+    return 0
+
+
+def _wait_caught_up(settings: Settings, timeout_s: float, error: list[BaseException]) -> None:
+    """Block until the worker group's committed offsets reach the end of the events topic."""
+    consumer = KafkaConsumer(**settings.client_options(group_id=settings.group))
+    try:
+        topic = settings.topic("events")
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        end = consumer.end_offsets(tps)
+        total = sum(end.values())
+        deadline = time.monotonic() + timeout_s
+        with tqdm(total=total, desc="worker progress", unit="ev", leave=False) as bar:
+            while True:
+                if error:
+                    return
+                done = sum(min(consumer.committed(tp) or 0, end[tp]) for tp in tps)
+                bar.update(done - bar.n)
+                if done >= total:
+                    return
+                if time.monotonic() > deadline:
+                    raise StreamsError(f"worker did not catch up within {timeout_s:.0f}s")
+                time.sleep(0.25)
+    finally:
+        consumer.close(autocommit=False)
+
+
+def _latest_pages(settings: Settings, users: list[str]) -> dict[str, Homepage]:
+    wanted = set(users)
+    consumer = KafkaConsumer(**settings.client_options(group_id=None, enable_auto_commit=False))
+    try:
+        topic = settings.topic("recommendations")
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        end = consumer.end_offsets(tps)
+        pages: dict[str, Homepage] = {}
+        while any(consumer.position(tp) < end[tp] for tp in tps):
+            for recs in consumer.poll(timeout_ms=500).values():
+                for rec in recs:
+                    if rec.key is not None and rec.key.decode() in wanted:
+                        page = decode_homepage(rec.value)
+                        pages[page.user] = page
+        return pages
+    finally:
+        consumer.close(autocommit=False)
+
+
+def _print_page(
+    user: str, page: Homepage | None, history: list[tuple[str, str]], catalog: dict[str, Any]
+) -> None:
+    liked = [item for kind, item in history if kind in ("click", "share", "rating")]
+    tags = Counter(tag for item in liked for tag in catalog[item].tags)
+    print(
+        f"\n== {user}: {len(history)} events; favourite tags: "
+        f"{', '.join(t for t, _ in tags.most_common(4)) or '-'}"
+    )
+    if page is None:
+        print("   (no homepage published yet)")
+        return
+    print(
+        f"   homepage after {page.events} events "
+        f"(published {max(0, page.ts - page.event_ts)} ms after the newest event):"
+    )
+    for rank, (item, score) in enumerate(page.items, 1):
+        entry = catalog.get(item)
+        title = entry.title if entry else item
+        itags = ", ".join(entry.tags) if entry else ""
+        print(f"   {rank:2d}. {title:38s} [{itags}]  score {score:.3f}")
