@@ -15,7 +15,7 @@ from typing import Any, Self
 from homerec.events import Event
 from homerec.items import Item
 from homerec.profiles import UserProfile
-from homerec.typing import Scored, UserId
+from homerec.typing import ItemId, Scored, UserId
 
 __all__ = ["Recommender"]
 
@@ -58,6 +58,13 @@ class Recommender(abc.ABC):
     def recommend(self, user: UserId, k: int) -> list[Scored]:
         """Top-``k`` list for one user."""
         return self.recommend_many([user], k)[0]
+
+    def predict_one(self, user: UserId, item: ItemId) -> float | None:
+        """The rating ``user`` would give ``item``, for models that predict ratings (else None).
+
+        ``homerec eval`` uses it for MAE/RMSE; ranking never depends on it.
+        """
+        return None
 
     @abc.abstractmethod
     def n_events(self, user: UserId) -> int:

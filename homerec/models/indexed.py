@@ -1,0 +1,349 @@
+"""The common machinery of homerec's models: id maps, candidates, exclusions, top-K, state.
+
+:class:`IndexedRecommender` does the bookkeeping that every model needs and
+that must behave identically in the worker and in ``homerec eval``:
+
+* string ids → dense rows (:class:`~homerec.models.storage.IdIndex`);
+* which items are candidates: ``candidates="seen"`` (items that appeared in
+  an event — the evaluation protocol) or ``"catalog"`` (also active catalog
+  items never interacted with, so brand-new items can be shown); inactive
+  items are never candidates;
+* per-user exclusions: every item the user interacted with (any event type);
+* one vectorised top-K per block of users, then the tag-share cap
+  (:mod:`homerec.ranking`);
+* state: ``state_dict`` / ``user_state`` / ``item_state`` for the base part.
+
+Subclasses implement :meth:`_learn` (one event, rows already assigned) and
+:meth:`_score` (a ``(users, items)`` float32 block).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from homerec.errors import ConfigError, StateError
+from homerec.events import Event
+from homerec.feedback import FeedbackWeights
+from homerec.items import Item
+from homerec.models.base import Recommender
+from homerec.models.storage import IdIndex, append_row, as_rows, grow, pack_lists, unpack_lists
+from homerec.profiles import UserProfile
+from homerec.ranking import top_k
+from homerec.typing import ItemId, Scored, UserId
+
+__all__ = ["Candidates", "IndexedRecommender"]
+
+Candidates = Literal["seen", "catalog"]
+FloatArray = npt.NDArray[np.float32]
+IntArray = npt.NDArray[np.int32]
+
+#: Users ranked per vectorised block (bounds the (users × items) score matrix).
+_BLOCK = 128
+
+
+class IndexedRecommender(Recommender):
+    """Base of homerec's models; see the module docstring."""
+
+    name = "indexed"
+
+    def __init__(
+        self,
+        *,
+        candidates: Candidates = "seen",
+        max_tag_share: float | None = None,
+        feedback: FeedbackWeights | None = None,
+        seed: int = 0,
+    ) -> None:
+        if candidates not in ("seen", "catalog"):
+            raise ConfigError(f"candidates must be 'seen' or 'catalog', got {candidates!r}")
+        if max_tag_share is not None and not 0.0 < max_tag_share <= 1.0:
+            raise ConfigError("max_tag_share must be in (0, 1]")
+        self.candidates: Candidates = candidates
+        self.max_tag_share = max_tag_share
+        self.feedback = feedback
+        self.seed = seed
+        self._fw = feedback or FeedbackWeights()
+        self._rng = np.random.default_rng(seed)
+        self._users = IdIndex()
+        self._items = IdIndex()
+        self._tags = IdIndex()
+        self._user_events = np.zeros(0, np.int64)
+        self._user_items: list[bytearray] = []
+        self._item_seen = np.zeros(0, bool)
+        self._item_catalog = np.zeros(0, bool)
+        self._item_active = np.zeros(0, bool)
+        self._item_count = np.zeros(0, np.float32)
+        self._item_tags: list[tuple[int, ...]] = []
+
+    # -- rows -------------------------------------------------------------
+    def _user_row(self, user: UserId) -> int:
+        row = self._users.add(user)
+        if row >= len(self._user_items):
+            self._user_events = grow(self._user_events, row + 1)
+            while len(self._user_items) <= row:
+                self._user_items.append(bytearray())
+            self._grow_users(len(self._user_events))
+        return row
+
+    def _item_row(self, item: ItemId) -> int:
+        row = self._items.add(item)
+        if row >= len(self._item_tags):
+            n = row + 1
+            self._item_seen = grow(self._item_seen, n)
+            self._item_catalog = grow(self._item_catalog, n)
+            self._item_active = grow(self._item_active, n, fill=True)
+            self._item_count = grow(self._item_count, n)
+            while len(self._item_tags) <= row:
+                self._item_tags.append(())
+            self._grow_items(len(self._item_seen))
+        return row
+
+    def _grow_users(self, capacity: int) -> None:  # noqa: B027 - optional hook
+        """Make per-user tables at least ``capacity`` rows long."""
+
+    def _grow_items(self, capacity: int) -> None:  # noqa: B027 - optional hook
+        """Make per-item tables at least ``capacity`` rows long."""
+
+    # -- learning ---------------------------------------------------------
+    def learn_one(self, event: Event) -> None:
+        self.learn_many((event,))
+
+    def learn_many(self, events: Iterable[Event]) -> None:
+        for event in events:
+            u = self._user_row(event.user)
+            i = self._item_row(event.item)
+            weight = self._fw.weight(event)
+            self._learn(u, i, weight, event)
+            self._user_events[u] += 1
+            self._item_seen[i] = True
+            self._item_count[i] += 1.0
+            if not self._interacted(u, i):
+                append_row(self._user_items[u], i)
+
+    @abc.abstractmethod
+    def _learn(self, u: int, i: int, weight: float, event: Event) -> None:
+        """Learn one event; ``u``/``i`` are rows, ``weight`` the signed feedback.
+
+        Called before the base bookkeeping (seen flag, counts, exclusions), so
+        the model sees the state as it was when the event was ranked.
+        """
+
+    def _interacted(self, u: int, i: int) -> bool:
+        buf = self._user_items[u]
+        return bool(buf) and bool((as_rows(buf) == i).any())
+
+    def update_item(self, item: Item) -> None:
+        i = self._item_row(item.item)
+        self._item_catalog[i] = True
+        self._item_active[i] = item.active
+        self._item_tags[i] = tuple(self._tags.add(t) for t in item.tags)
+        self._on_item(i, item)
+
+    def _on_item(self, i: int, item: Item) -> None:  # noqa: B027 - optional hook
+        """React to a catalog record (content features)."""
+
+    def update_user(self, profile: UserProfile) -> None:
+        u = self._user_row(profile.user)
+        self._on_profile(u, profile)
+
+    def _on_profile(self, u: int, profile: UserProfile) -> None:  # noqa: B027 - optional hook
+        """React to a user profile (demographic features)."""
+
+    # -- ranking ----------------------------------------------------------
+    def n_events(self, user: UserId) -> int:
+        row = self._users.get(user)
+        return 0 if row is None else int(self._user_events[row])
+
+    def candidate_mask(self) -> npt.NDArray[np.bool_]:
+        """Items that may be recommended to anyone (before per-user exclusions)."""
+        n = len(self._items)
+        base = self._item_seen[:n]
+        if self.candidates == "catalog":
+            base = base | self._item_catalog[:n]
+        mask: npt.NDArray[np.bool_] = base & self._item_active[:n]
+        return mask
+
+    @abc.abstractmethod
+    def _score(self, rows: IntArray) -> FloatArray:
+        """Scores of all items (``len(items)`` columns) for user rows (``-1`` = unknown user)."""
+
+    def recommend_many(self, users: Sequence[UserId], k: int) -> list[list[Scored]]:
+        n = len(self._items)
+        if n == 0 or k <= 0:
+            return [[] for _ in users]
+        get = self._users.get
+        rows = np.fromiter(
+            ((-1 if (r := get(u)) is None else r) for u in users), dtype=np.int32, count=len(users)
+        )
+        blocked = ~self.candidate_mask()
+        ids = self._items.ids
+        out: list[list[Scored]] = []
+        for start in range(0, len(rows), _BLOCK):
+            block = rows[start : start + _BLOCK]
+            scores = self._score(block)
+            scores[:, blocked] = -np.inf
+            for b, u in enumerate(block.tolist()):
+                if u >= 0 and self._user_items[u]:
+                    scores[b, as_rows(self._user_items[u])] = -np.inf
+            for cols, vals in top_k(
+                scores, k, item_tags=self._item_tags, max_tag_share=self.max_tag_share
+            ):
+                out.append([(ids[c], float(v)) for c, v in zip(cols.tolist(), vals.tolist(), strict=True)])
+        return out
+
+    # -- whole-model state ------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        nu, ni = len(self._users), len(self._items)
+        u_off, u_dat = pack_lists(self._user_items[:nu])
+        t_off, t_dat = pack_lists([np.asarray(t, "<i4").tobytes() for t in self._item_tags[:ni]])
+        state: dict[str, Any] = {
+            "model": self.name,
+            "params": _plain_params(self.get_params()),
+            "users": list(self._users.ids),
+            "items": list(self._items.ids),
+            "tags": list(self._tags.ids),
+            "user_events": self._user_events[:nu].copy(),
+            "user_items_offsets": u_off,
+            "user_items": u_dat,
+            "item_seen": self._item_seen[:ni].copy(),
+            "item_catalog": self._item_catalog[:ni].copy(),
+            "item_active": self._item_active[:ni].copy(),
+            "item_count": self._item_count[:ni].copy(),
+            "item_tags_offsets": t_off,
+            "item_tags": t_dat,
+            "rng": _rng_state(self._rng),
+        }
+        state.update(self._extra_state(nu, ni))
+        return state
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        if state.get("model") != self.name:
+            raise StateError(f"state is for model {state.get('model')!r}, not {self.name!r}")
+        try:
+            self._users = IdIndex(state["users"])
+            self._items = IdIndex(state["items"])
+            self._tags = IdIndex(state["tags"])
+            nu, ni = len(self._users), len(self._items)
+            self._user_events = np.array(state["user_events"], np.int64)
+            self._user_items = unpack_lists(state["user_items_offsets"], state["user_items"])
+            self._item_seen = np.array(state["item_seen"], bool)
+            self._item_catalog = np.array(state["item_catalog"], bool)
+            self._item_active = np.array(state["item_active"], bool)
+            self._item_count = np.array(state["item_count"], np.float32)
+            self._item_tags = [
+                tuple(np.frombuffer(b, "<i4").tolist())
+                for b in unpack_lists(state["item_tags_offsets"], state["item_tags"])
+            ]
+            self._rng.bit_generator.state = _rng_from_state(state["rng"])
+            if len(self._user_events) != nu or len(self._item_seen) != ni:
+                raise StateError("state tables do not match the id lists")
+            self._load_extra_state(state, nu, ni)
+        except (KeyError, ValueError, TypeError) as exc:
+            raise StateError(f"cannot restore {self.name} state: {exc!r}") from exc
+
+    def _extra_state(self, n_users: int, n_items: int) -> dict[str, Any]:
+        """Model-specific learned state (arrays trimmed to the used rows)."""
+        return {}
+
+    def _load_extra_state(self, state: Mapping[str, Any], n_users: int, n_items: int) -> None:  # noqa: B027
+        """Inverse of :meth:`_extra_state`."""
+
+    # -- per-user / per-item state (changelog) ----------------------------
+    def user_state(self, user: UserId) -> dict[str, Any] | None:
+        """The state of one user, msgpack-able, with item ids (not rows): ``None`` if unknown."""
+        u = self._users.get(user)
+        if u is None:
+            return None
+        ids = self._items.ids
+        state: dict[str, Any] = {
+            "events": int(self._user_events[u]),
+            "items": [ids[i] for i in as_rows(self._user_items[u]).tolist()],
+        }
+        state.update(self._extra_user_state(u))
+        return state
+
+    def load_user_state(self, user: UserId, state: Mapping[str, Any]) -> None:
+        """Install one user's state from :meth:`user_state` (items are created as needed)."""
+        u = self._user_row(user)
+        try:
+            self._user_events[u] = int(state["events"])
+            buf = bytearray()
+            for item in state["items"]:
+                append_row(buf, self._item_row(item))
+            self._user_items[u] = buf
+            self._load_extra_user_state(u, state)
+        except (KeyError, ValueError, TypeError) as exc:
+            raise StateError(f"cannot restore state of user {user!r}: {exc!r}") from exc
+
+    def _extra_user_state(self, u: int) -> dict[str, Any]:
+        return {}
+
+    def _load_extra_user_state(self, u: int, state: Mapping[str, Any]) -> None:  # noqa: B027
+        pass
+
+    def item_state_many(self, items: Sequence[ItemId]) -> list[dict[str, Any] | None]:
+        """Per-item state (flags, counts, model extras), ``None`` for unknown items."""
+        out: list[dict[str, Any] | None] = []
+        tag_ids = self._tags.ids
+        for item in items:
+            i = self._items.get(item)
+            if i is None:
+                out.append(None)
+                continue
+            state: dict[str, Any] = {
+                "seen": bool(self._item_seen[i]),
+                "catalog": bool(self._item_catalog[i]),
+                "active": bool(self._item_active[i]),
+                "count": float(self._item_count[i]),
+                "tags": [tag_ids[t] for t in self._item_tags[i]],
+            }
+            state.update(self._extra_item_state(i))
+            out.append(state)
+        return out
+
+    def load_item_state(self, item: ItemId, state: Mapping[str, Any]) -> None:
+        """Install one item's state from :meth:`item_state_many`."""
+        i = self._item_row(item)
+        try:
+            self._item_seen[i] = bool(state["seen"])
+            self._item_catalog[i] = bool(state["catalog"])
+            self._item_active[i] = bool(state["active"])
+            self._item_count[i] = float(state["count"])
+            self._item_tags[i] = tuple(self._tags.add(t) for t in state["tags"])
+            self._load_extra_item_state(i, state)
+        except (KeyError, ValueError, TypeError) as exc:
+            raise StateError(f"cannot restore state of item {item!r}: {exc!r}") from exc
+
+    def _extra_item_state(self, i: int) -> dict[str, Any]:
+        return {}
+
+    def _load_extra_item_state(self, i: int, state: Mapping[str, Any]) -> None:  # noqa: B027
+        pass
+
+
+def _plain_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        if isinstance(value, FeedbackWeights):
+            out[key] = dict(value.as_dict())
+        else:
+            out[key] = value
+    return out
+
+
+def _rng_state(rng: np.random.Generator) -> dict[str, Any]:
+    # PCG64 state words are 128-bit: msgpack ints stop at 64, so keep them as decimal strings.
+    st = dict(rng.bit_generator.state)
+    st["state"] = {k: str(int(v)) for k, v in st["state"].items()}
+    return st
+
+
+def _rng_from_state(raw: Mapping[str, Any]) -> dict[str, Any]:
+    st = dict(raw)
+    st["state"] = {k: int(v) for k, v in dict(st["state"]).items()}
+    return st

@@ -1,0 +1,90 @@
+"""Vectorised top-K selection and the page-level business rules.
+
+One :func:`top_k` call ranks a whole block of users: ``np.argpartition`` picks
+the best ``k`` (or a few more when a tag cap needs room) of every row at once,
+then each short list is sorted and, if asked, filtered so that no single
+genre/tag fills more than ``max_tag_share`` of the page.
+
+>>> s = np.array([[0.1, 0.9, 0.5, -np.inf], [0.3, 0.2, 0.1, 0.0]], dtype=np.float32)
+>>> [[int(i) for i in row] for row, _ in top_k(s, 2)]
+[[1, 2], [0, 1]]
+>>> tags = [(0,), (0,), (0,), (1,)]
+>>> [[int(i) for i in row] for row, _ in top_k(s, 2, item_tags=tags, max_tag_share=0.5)]
+[[1], [0, 3]]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["tag_cap", "top_k"]
+
+FloatArray = npt.NDArray[np.float32]
+IntArray = npt.NDArray[np.intp]
+
+
+def tag_cap(k: int, max_tag_share: float | None) -> int | None:
+    """How many items of one tag a page of ``k`` may hold (``None``: no cap).
+
+    >>> tag_cap(10, 0.5), tag_cap(10, None), tag_cap(3, 0.1)
+    (5, None, 1)
+    """
+    if max_tag_share is None or max_tag_share >= 1.0:
+        return None
+    return max(1, math.floor(max_tag_share * k))
+
+
+def top_k(
+    scores: FloatArray,
+    k: int,
+    *,
+    item_tags: Sequence[Sequence[int]] | None = None,
+    max_tag_share: float | None = None,
+    overfetch: int = 4,
+) -> list[tuple[IntArray, FloatArray]]:
+    """Best ``k`` columns of every row of ``scores`` (``-inf`` = not a candidate).
+
+    Returns one ``(columns, scores)`` pair per row, best first; ties break by
+    lower column. With a tag cap, up to ``overfetch * k`` best columns are
+    considered and any column whose tags already fill their share is skipped.
+    """
+    n_rows, n_cols = scores.shape
+    cap = tag_cap(k, max_tag_share) if item_tags is not None else None
+    want = k if cap is None else min(n_cols, k * overfetch)
+    want = min(want, n_cols)
+    out: list[tuple[IntArray, FloatArray]] = []
+    if want <= 0 or n_rows == 0:
+        empty = (np.zeros(0, np.intp), np.zeros(0, np.float32))
+        return [empty for _ in range(n_rows)]
+    if want < n_cols:
+        part = np.argpartition(-scores, want - 1, axis=1)[:, :want]
+    else:
+        part = np.broadcast_to(np.arange(n_cols), (n_rows, n_cols))
+    part_scores = np.take_along_axis(scores, part, axis=1)
+    for r in range(n_rows):
+        cols, vals = part[r], part_scores[r]
+        order = np.lexsort((cols, -vals))
+        cols, vals = cols[order], vals[order]
+        keep = np.isfinite(vals)
+        cols, vals = cols[keep], vals[keep]
+        if cap is None or item_tags is None:
+            out.append((cols[:k], vals[:k]))
+            continue
+        counts: dict[int, int] = {}
+        chosen: list[int] = []
+        for j, c in enumerate(cols.tolist()):
+            tags = item_tags[c] if c < len(item_tags) else ()
+            if any(counts.get(t, 0) >= cap for t in tags):
+                continue
+            for t in tags:
+                counts[t] = counts.get(t, 0) + 1
+            chosen.append(j)
+            if len(chosen) == k:
+                break
+        sel = np.asarray(chosen, dtype=np.intp)
+        out.append((cols[sel], vals[sel]))
+    return out
