@@ -12,6 +12,7 @@
 #   KAFKA_PORT           client listener port              (default 9092)
 #   KAFKA_CONTROLLER_PORT controller listener port          (default KAFKA_PORT+1)
 #   KAFKA_HOME_DIR       cache for jars, data, logs, pid    (default ~/.cache/homerec/kafka)
+#   KAFKA_LIBS_DIR       jar cache (share it between homes) (default KAFKA_HOME_DIR/libs-VERSION)
 #   KAFKA_VERSION        org.apache.kafka:kafka_2.13 version (default from pom.xml)
 #   KAFKA_HEAP_OPTS      JVM heap                           (default -Xms256m -Xmx1g)
 #   KAFKA_EXTRA_PROPERTIES  file whose lines are appended to server.properties
@@ -27,7 +28,7 @@ port="${KAFKA_PORT:-9092}"
 cport="${KAFKA_CONTROLLER_PORT:-$((port + 1))}"
 version="${KAFKA_VERSION:-$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/pom.xml")}"
 home="${KAFKA_HOME_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/homerec/kafka}"
-libs="$home/libs-$version"
+libs="${KAFKA_LIBS_DIR:-$home/libs-$version}"
 inst="$home/node-$port"
 data="$inst/data"
 pidfile="$inst/kafka.pid"
