@@ -327,7 +327,7 @@ def make_producer(settings: Settings, compression: str | None) -> Any:
         raise BrokerUnavailable(f"cannot reach Kafka at {settings.bootstrap}: {exc}", exc) from exc
 
 
-def check_topics(settings: Settings, names: Iterable[str], timeout_s: float = 10.0) -> None:
+def check_topics(settings: Settings, names: Iterable[str], timeout_s: float = 5.0) -> None:
     """Raise :class:`streams.errors.TopicMissing` unless every topic exists."""
     from kafka import KafkaConsumer
     from kafka.errors import KafkaError
@@ -349,6 +349,18 @@ def _encode_event(event: Event, ts: int | None) -> tuple[bytes, bytes]:
     raw = event.to_dict()
     raw["ts"] = ts
     return event.user.encode("utf-8"), packb(raw)
+
+
+def _send(send: Any, delivery: Delivery, topic: str, key: bytes, value: bytes) -> None:
+    """Queue one message; a message the client refuses (too large) counts as failed."""
+    from kafka.errors import MessageSizeTooLargeError
+
+    try:
+        fut = send(topic, key=key, value=value)
+    except MessageSizeTooLargeError as exc:
+        delivery.error(exc)
+        return
+    fut.add_callback(delivery.ok).add_errback(delivery.error)
 
 
 def replay(
@@ -383,8 +395,7 @@ def replay(
         if catalog:
             for item in source.items:
                 key, value = encode_item(item)
-                fut = producer.send(items_topic, key=key, value=value)
-                fut.add_callback(delivery.ok).add_errback(delivery.error)
+                _send(producer.send, delivery, items_topic, key, value)
                 n_items += 1
         total = source.total if limit is None else min(limit, source.total or limit)
         bucket = TokenBucket(rate) if rate else None
@@ -415,24 +426,44 @@ def replay(
                         shift = int(time.time() * 1000) - event.ts
                     ts = event.ts + shift
                 key, value = _encode_event(event, ts)
-                fut = send(events_topic, key=key, value=value)
-                fut.add_callback(delivery.ok).add_errback(delivery.error)
+                _send(send, delivery, events_topic, key, value)
                 n_events += 1
                 pending += 1
                 if pending >= group:
                     bar.update(pending)
                     pending = 0
             bar.update(pending)
-            producer.flush(timeout=120)
     except KafkaError as exc:
         raise DeliveryFailed(f"replay stopped after {n_events} events: {exc}", exc) from exc
+    sent = n_events + n_items
+    try:
+        producer.flush(timeout=120)
+    except KafkaError as exc:
+        # kafka-python's flush raises when a fatal error aborted batches; the aborted
+        # futures still fail (and are counted) through their errbacks
+        log.warning("flush: %r", exc)
+        deadline = time.monotonic() + 10.0
+        while delivery.acked + delivery.failed < sent and time.monotonic() < deadline:
+            time.sleep(0.05)
     seconds = time.perf_counter() - start
-    if delivery.acked + delivery.failed < n_events + n_items:
-        missing = n_events + n_items - delivery.acked - delivery.failed
-        raise DeliveryFailed(f"{missing} messages were neither acknowledged nor failed at flush")
+    if delivery.acked + delivery.failed < sent:
+        missing = sent - delivery.acked - delivery.failed
+        raise DeliveryFailed(
+            f"{missing} of {sent} messages were neither acknowledged nor failed at flush "
+            f"({delivery.failed} failed)"
+        )
     if delivery.failed:
         log.error("first delivery error: %r", delivery.first_error)
     return ReplayResult(n_events, n_items, delivery.failed, seconds, delivery.first_error)
+
+
+def _close(producer: Any) -> None:
+    from kafka.errors import KafkaError
+
+    try:
+        producer.close(timeout=10)
+    except KafkaError as exc:  # already accounted for by the delivery counts
+        log.warning("closing the producer: %r", exc)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -462,7 +493,7 @@ def _run(args: argparse.Namespace) -> int:
             progress=not args.quiet and sys.stderr.isatty(),
         )
     finally:
-        producer.close(timeout=10)
+        _close(producer)
     print(
         f"replayed {result.events} events from {source.name} to {settings.topic(EVENTS.name)} "
         f"and {result.items} items to {settings.topic(ITEMS.name)} in {result.seconds:.2f}s "
