@@ -105,7 +105,7 @@ def load_titles(
     if not wanted:
         return {}
     try:
-        reader, partitions = _reader(settings, settings.topic(ITEMS.name), min(timeout_s, 5.0))
+        reader, partitions = _reader(settings, settings.topic(ITEMS.name), min(timeout_s, 2.0))
     except TopicMissing:
         return {}
     titles: dict[str, str] = {}
