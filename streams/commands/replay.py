@@ -23,6 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kafka import KafkaConsumer, KafkaProducer
+from kafka import codec as kafka_codec
+from kafka.errors import KafkaError, MessageSizeTooLargeError
+from kafka.partitioner import DefaultPartitioner
+from tqdm import tqdm
+
 from homerec.datasets.synthetic import SyntheticConfig, SyntheticStream
 from homerec.errors import ConfigError, InvalidEvent
 from homerec.events import Event
@@ -251,13 +257,11 @@ class ReplayResult:
 
 
 def _compression(choice: str) -> str | None:
-    from kafka import codec
-
     available = {
-        "gzip": codec.has_gzip(),
-        "lz4": codec.has_lz4(),
-        "snappy": codec.has_snappy(),
-        "zstd": codec.has_zstd(),
+        "gzip": kafka_codec.has_gzip(),
+        "lz4": kafka_codec.has_lz4(),
+        "snappy": kafka_codec.has_snappy(),
+        "zstd": kafka_codec.has_zstd(),
     }
     if choice == "auto":
         # gzip (zlib) is always there; on this machine it cost no measurable throughput
@@ -269,47 +273,40 @@ def _compression(choice: str) -> str | None:
     return choice
 
 
-def _keyed_partitioner() -> Any:
+class _CachedKeyPartitioner(DefaultPartitioner):  # type: ignore[misc]
     """kafka-python's murmur2 partitioner (same placement as Java's) with a per-key cache.
 
     Users recur often in a stream, and pure-Python murmur2 is a measurable part
     of each send.
     """
-    from kafka.partitioner import DefaultPartitioner
 
-    class CachedKeyPartitioner(DefaultPartitioner):  # type: ignore[misc]
-        def __init__(self) -> None:
-            self._cache: dict[tuple[str, bytes], tuple[int, int]] = {}
+    def __init__(self) -> None:
+        self._cache: dict[tuple[str, bytes], tuple[int, int]] = {}
 
-        def partition(
-            self,
-            topic: str,
-            key: Any,
-            serialized_key: bytes | None,
-            value: Any,
-            serialized_value: Any,
-            cluster: Any,
-        ) -> int:
-            if serialized_key is None:
-                return int(super().partition(topic, key, None, value, serialized_value, cluster))
-            n = len(cluster.partitions_for_topic(topic) or ())
-            hit = self._cache.get((topic, serialized_key))
-            if hit is not None and hit[0] == n:
-                return hit[1]
-            p = int(super().partition(topic, key, serialized_key, value, serialized_value, cluster))
-            if len(self._cache) >= 1_000_000:
-                self._cache.clear()
-            self._cache[(topic, serialized_key)] = (n, p)
-            return p
-
-    return CachedKeyPartitioner()
+    def partition(
+        self,
+        topic: str,
+        key: Any,
+        serialized_key: bytes | None,
+        value: Any,
+        serialized_value: Any,
+        cluster: Any,
+    ) -> int:
+        if serialized_key is None:
+            return int(super().partition(topic, key, None, value, serialized_value, cluster))
+        n = len(cluster.partitions_for_topic(topic) or ())
+        hit = self._cache.get((topic, serialized_key))
+        if hit is not None and hit[0] == n:
+            return hit[1]
+        p = int(super().partition(topic, key, serialized_key, value, serialized_value, cluster))
+        if len(self._cache) >= 1_000_000:
+            self._cache.clear()
+        self._cache[(topic, serialized_key)] = (n, p)
+        return p
 
 
 def make_producer(settings: Settings, compression: str | None) -> Any:
     """A kafka-python producer tuned for bulk replay: idempotent, acks=all, batched."""
-    from kafka import KafkaProducer
-    from kafka.errors import KafkaError
-
     try:
         return KafkaProducer(
             **settings.client_options(
@@ -319,7 +316,7 @@ def make_producer(settings: Settings, compression: str | None) -> Any:
                 linger_ms=20,
                 batch_size=256 * 1024,
                 compression_type=compression,
-                partitioner=_keyed_partitioner(),
+                partitioner=_CachedKeyPartitioner(),
                 max_block_ms=30_000,
             )
         )
@@ -329,9 +326,6 @@ def make_producer(settings: Settings, compression: str | None) -> Any:
 
 def check_topics(settings: Settings, names: Iterable[str], timeout_s: float = 5.0) -> None:
     """Raise :class:`streams.errors.TopicMissing` unless every topic exists."""
-    from kafka import KafkaConsumer
-    from kafka.errors import KafkaError
-
     try:
         consumer = KafkaConsumer(**settings.client_options(client_id="homerec-replay-check"))
     except KafkaError as exc:
@@ -353,8 +347,6 @@ def _encode_event(event: Event, ts: int | None) -> tuple[bytes, bytes]:
 
 def _send(send: Any, delivery: Delivery, topic: str, key: bytes, value: bytes) -> None:
     """Queue one message; a message the client refuses (too large) counts as failed."""
-    from kafka.errors import MessageSizeTooLargeError
-
     try:
         fut = send(topic, key=key, value=value)
     except MessageSizeTooLargeError as exc:
@@ -380,8 +372,6 @@ def replay(
     or a send cannot even be queued; failed acknowledgements are counted in the
     result (the caller decides the exit code).
     """
-    from kafka.errors import KafkaError
-    from tqdm import tqdm
 
     if timestamps not in TIMESTAMPS:
         raise ConfigError(f"timestamps must be one of {', '.join(TIMESTAMPS)}")
@@ -458,8 +448,6 @@ def replay(
 
 
 def _close(producer: Any) -> None:
-    from kafka.errors import KafkaError
-
     try:
         producer.close(timeout=10)
     except KafkaError as exc:  # already accounted for by the delivery counts
