@@ -20,7 +20,9 @@ COMMANDS: tuple[str, ...] = (
     "replay",
     "recs",
     "demo",
+    "chaos",
     "eval",
+    "bench",
 )
 
 

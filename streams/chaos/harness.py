@@ -1,0 +1,311 @@
+"""One chaos run: a dedicated broker, a worker fleet, a steady load, kills, broker restarts, verdict.
+
+The schedule is seeded: after the fleet first commits on every partition, the
+harness waits a random gap, disrupts (SIGKILL of a random worker, restarted at
+once with the same instance id; or, in the middle of the run, a controlled
+broker stop and start), waits for the fleet to recover (see
+:mod:`streams.chaos.progress` for the definition), and so on. Then the load
+stops, the fleet drains the events topic, and the verdict compares per-user
+counts (:mod:`streams.chaos.verdict`). Every process it started is stopped on
+the way out, whatever happened.
+
+``streams.chaos`` is a namespace package (like ``streams``), one concept per module:
+:mod:`~streams.chaos.broker` (a dedicated local broker on free ports),
+:mod:`~streams.chaos.fleet` (the worker processes), :mod:`~streams.chaos.load`
+(the seeded event load), :mod:`~streams.chaos.progress` (committed offsets over
+time, recovery times), :mod:`~streams.chaos.verdict` (lost and double-applied
+events) and this module (the orchestration).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from streams.chaos.broker import DedicatedBroker
+from streams.chaos.fleet import Fleet
+from streams.chaos.load import SteadyLoad
+from streams.chaos.progress import GroupProgress, Sample
+from streams.chaos.verdict import Verdict, judge
+from streams.config import Settings
+from streams.topics import create_topics
+
+__all__ = ["ChaosConfig", "ChaosReport", "Disruption", "run_chaos"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChaosConfig:
+    """Settings of one run (see ``homerec chaos --help``)."""
+
+    workers: int = 2
+    kills: int = 10
+    broker_restarts: int = 1
+    processing_guarantee: str = "at-least-once"
+    #: events per second offered by the load
+    rate: float = 200.0
+    #: the load runs at least this long (seconds), however quickly the disruptions are done
+    duration_s: float = 0.0
+    seed: int = 0
+    #: client port of the dedicated broker (0 = a free one)
+    port: int = 0
+    partitions: int = 4
+    n_users: int = 400
+    n_items: int = 300
+    #: random pause (seconds) between a recovery and the next disruption
+    gap_s: tuple[float, float] = (1.0, 4.0)
+    startup_timeout_s: float = 120.0
+    recovery_timeout_s: float = 90.0
+    drain_timeout_s: float = 180.0
+    #: extra ``homerec worker`` arguments (e.g. ``--model popularity``)
+    worker_args: Sequence[str] = ()
+    #: how to run ``homerec`` (default: this interpreter, ``-m streams.cli``)
+    worker_command: Sequence[str] | None = None
+    #: keep the run directory (broker data, worker logs) even when the run passes
+    keep_dir: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Disruption:
+    kind: str  # "kill" or "broker-restart"
+    target: str  # worker instance id, or "broker"
+    at_s: float  # seconds since the load started
+    #: seconds until every partition committed again (None: not within the timeout)
+    recovery_s: float | None
+    #: broker restarts: seconds the broker was away (stop + start)
+    down_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ChaosReport:
+    guarantee: str
+    workers: int
+    sent: int
+    lost: int
+    double_applied: int
+    kills: int
+    broker_restarts: int
+    max_recovery_s: float | None
+    duration_s: float
+    acked: int
+    send_failed: int
+    acked_missing: int
+    drained: bool
+    users: int
+    worker_exits: int
+    startup_s: float
+    disruptions: list[Disruption] = field(default_factory=list)
+    wrong_users: dict[str, tuple[int, int]] = field(default_factory=dict)
+    run_dir: str = ""
+
+    def passed(self) -> bool:
+        """lost == 0 (and double_applied == 0 with exactly-once), everything recovered."""
+        ok = self.lost == 0 and self.drained and self.acked_missing == 0
+        if self.guarantee == "exactly-once":
+            ok = ok and self.double_applied == 0
+        return ok and all(d.recovery_s is not None for d in self.disruptions)
+
+    def summary(self) -> dict[str, Any]:
+        """The headline figures first, then the details (JSON-able)."""
+        head = {
+            "sent": self.sent,
+            "lost": self.lost,
+            "double_applied": self.double_applied,
+            "kills": self.kills,
+            "broker_restarts": self.broker_restarts,
+            "max_recovery_s": self.max_recovery_s,
+        }
+        rest = asdict(self)
+        for key in head:
+            rest.pop(key)
+        rest["disruptions"] = [asdict(d) for d in self.disruptions]
+        rest["wrong_users"] = dict(list(self.wrong_users.items())[:20])
+        return {**head, **rest}
+
+
+def _plan(config: ChaosConfig, rng: random.Random) -> list[tuple[str, int]]:
+    """The disruptions in order: ``("kill", worker index)`` or ``("broker", 0)``.
+
+    Broker restarts are spread evenly, the first one in the middle when there is one.
+
+    >>> _plan(ChaosConfig(kills=4, broker_restarts=1, workers=2), random.Random(1))
+    [('kill', 0), ('kill', 1), ('broker', 0), ('kill', 0), ('kill', 0)]
+    """
+    kills = [("kill", rng.randrange(config.workers)) for _ in range(config.kills)]
+    plan: list[tuple[str, int]] = list(kills)
+    n = config.broker_restarts
+    for i in range(n):
+        pos = round((i + 1) * config.kills / (n + 1)) + i
+        plan.insert(pos, ("broker", 0))
+    return plan
+
+
+def run_chaos(
+    config: ChaosConfig, *, progress_cb: Callable[[str], None] | None = None
+) -> ChaosReport:
+    """Run the whole experiment; always cleans up the processes it started."""
+    say = progress_cb or (lambda msg: log.info("%s", msg))
+    rng = random.Random(config.seed)  # noqa: S311 - a seeded schedule, not a secret
+    run_dir = Path(tempfile.mkdtemp(prefix="homerec-chaos-"))
+    broker = DedicatedBroker(run_dir / "kafka", port=config.port)
+    fleet: Fleet | None = None
+    load: SteadyLoad | None = None
+    progress: GroupProgress | None = None
+    report: ChaosReport | None = None
+    try:
+        say(f"starting a dedicated broker on port {broker.port} (data in {run_dir})")
+        broker.start()
+        settings = Settings(
+            bootstrap=broker.bootstrap, topic_prefix=f"chaos{uuid.uuid4().hex[:10]}"
+        )
+        create_topics(settings, partitions=config.partitions)
+        load = SteadyLoad(
+            settings,
+            rate=config.rate,
+            seed=config.seed,
+            n_users=config.n_users,
+            n_items=config.n_items,
+        )
+        n_items = load.publish_catalog()
+        say(f"topics {settings.topic_prefix}.*; catalog of {n_items} items published")
+        progress = GroupProgress(settings)
+        progress.start()
+        fleet = Fleet(
+            n=config.workers,
+            bootstrap=settings.bootstrap,
+            topic_prefix=settings.topic_prefix,
+            log_dir=run_dir / "logs",
+            guarantee=config.processing_guarantee,
+            extra_args=config.worker_args,
+            command=config.worker_command,
+        )
+        t_start = time.monotonic()
+        fleet.start()
+        load.start()
+        zero = Sample(t_start, {}, {})
+        first = progress.wait_recovered(zero, config.startup_timeout_s)
+        if first is None:
+            raise TimeoutError(
+                f"the fleet did not commit on every partition within {config.startup_timeout_s:.0f}s"
+                f" (worker logs in {run_dir / 'logs'})"
+            )
+        startup_s = first.t - t_start
+        say(f"{config.workers} workers processing after {startup_s:.1f}s; chaos begins")
+        disruptions: list[Disruption] = []
+        for kind, index in _plan(config, rng):
+            time.sleep(rng.uniform(*config.gap_s))
+            if kind == "kill":
+                disruptions.append(_kill(fleet, progress, index, t_start, config))
+            else:
+                disruptions.append(_restart_broker(broker, progress, t_start, config))
+            d = disruptions[-1]
+            rec = "NOT RECOVERED" if d.recovery_s is None else f"recovered in {d.recovery_s:.1f}s"
+            say(f"[{d.at_s:6.1f}s] {d.kind} {d.target}: {rec}")
+        left = config.duration_s - (time.monotonic() - t_start)
+        if left > 0:
+            say(f"load continues for {left:.0f}s more (--duration)")
+            time.sleep(left)
+        load.stop()
+        t_load_end = time.monotonic()
+        say(
+            f"load stopped: {load.attempted} offered, {load.n_acked} acked, {load.failed} failed;"
+            " draining"
+        )
+        drained = _drain(progress, t_load_end, config.drain_timeout_s)
+        duration = time.monotonic() - t_start
+        say("reading the events and recommendations topics for the verdict")
+        verdict: Verdict = judge(settings, dict(load.acked))
+        recoveries = [d.recovery_s for d in disruptions]
+        max_recovery = (
+            None
+            if any(r is None for r in recoveries)
+            else round(max((r for r in recoveries if r is not None), default=0.0), 2)
+        )
+        report = ChaosReport(
+            guarantee=config.processing_guarantee,
+            workers=config.workers,
+            sent=verdict.sent,
+            lost=verdict.lost,
+            double_applied=verdict.double_applied,
+            kills=fleet.kills,
+            broker_restarts=sum(1 for d in disruptions if d.kind == "broker-restart"),
+            max_recovery_s=max_recovery,
+            duration_s=round(duration, 1),
+            acked=load.n_acked,
+            send_failed=load.failed,
+            acked_missing=verdict.acked_missing,
+            drained=drained,
+            users=verdict.users,
+            worker_exits=len(fleet.exits),
+            startup_s=round(startup_s, 2),
+            disruptions=disruptions,
+            wrong_users=dict(verdict.wrong),
+        )
+        return report
+    finally:
+        if load is not None:
+            load.close()
+        if fleet is not None:
+            fleet.stop()
+        if progress is not None:
+            progress.close()
+        broker.close()
+        keep = config.keep_dir or report is None or not report.passed()
+        if keep:
+            say(f"run directory kept: {run_dir}")
+            if report is not None:
+                object.__setattr__(report, "run_dir", str(run_dir))
+        else:
+            shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _kill(
+    fleet: Fleet, progress: GroupProgress, index: int, t_start: float, config: ChaosConfig
+) -> Disruption:
+    t0 = time.monotonic()
+    instance = fleet.kill(index)
+    # the first sample after the kill: the dead worker's partitions cannot commit past it
+    base = progress.next_sample(time.monotonic(), config.recovery_timeout_s)
+    done = None if base is None else progress.wait_recovered(base, config.recovery_timeout_s)
+    recovery = None if done is None else round(done.t - t0, 2)
+    return Disruption("kill", instance, round(t0 - t_start, 1), recovery)
+
+
+def _restart_broker(
+    broker: DedicatedBroker, progress: GroupProgress, t_start: float, config: ChaosConfig
+) -> Disruption:
+    t0 = time.monotonic()
+    broker.stop()
+    # the last sample the monitor could take before the broker went away
+    base = progress.latest()
+    broker.start()
+    t_ready = time.monotonic()
+    done = None if base is None else progress.wait_recovered(base, config.recovery_timeout_s)
+    if done is not None and done.t < t_ready:
+        done = None  # cannot happen (no sample while the broker is down), but never report < 0
+    recovery = None if done is None else round(done.t - t_ready, 2)
+    return Disruption(
+        "broker-restart", "broker", round(t0 - t_start, 1), recovery, round(t_ready - t0, 2)
+    )
+
+
+def _drain(progress: GroupProgress, after: float, timeout_s: float) -> bool:
+    """Wait until the group has committed every event (a sample taken after ``after``)."""
+    deadline = time.monotonic() + timeout_s
+    seen = after
+    while True:
+        sample = progress.next_sample(seen, max(0.0, deadline - time.monotonic()))
+        if sample is None:
+            return False
+        if all(sample.committed.get(p, 0) >= end for p, end in sample.end.items()):
+            return True
+        seen = sample.t
