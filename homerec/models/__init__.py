@@ -1,7 +1,57 @@
-"""Online recommender models. ``make_model(name)`` builds one by its ``--model`` name."""
+"""Online recommender models. ``make_model(name)`` builds one by its ``--model`` name.
+
+>>> make_model("popularity").name
+'popularity'
+>>> sorted(MODELS)
+['hybrid', 'itemknn', 'popularity', 'river-biasedmf']
+"""
 
 from __future__ import annotations
 
-from homerec.models.base import Recommender
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any
 
-__all__ = ["Recommender"]
+from homerec.errors import ConfigError
+from homerec.models.base import Recommender
+from homerec.models.hybrid import Hybrid
+from homerec.models.indexed import IndexedRecommender
+from homerec.models.itemknn import ItemKNN
+from homerec.models.popularity import Popularity
+from homerec.models.river_mf import RiverBiasedMF
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "MODELS",
+    "Hybrid",
+    "IndexedRecommender",
+    "ItemKNN",
+    "Popularity",
+    "Recommender",
+    "RiverBiasedMF",
+    "make_model",
+]
+
+#: ``--model`` names → model classes.
+MODELS: Mapping[str, Callable[..., Recommender]] = MappingProxyType(
+    {
+        "hybrid": Hybrid,
+        "popularity": Popularity,
+        "river-biasedmf": RiverBiasedMF,
+        "itemknn": ItemKNN,
+    }
+)
+
+DEFAULT_MODEL = "hybrid"
+
+
+def make_model(name: str = DEFAULT_MODEL, **params: Any) -> Recommender:
+    """A fresh model by name with constructor ``params`` (unknown names raise ConfigError)."""
+    try:
+        factory = MODELS[name]
+    except KeyError:
+        raise ConfigError(f"unknown model {name!r}; choose from {', '.join(MODELS)}") from None
+    try:
+        return factory(**params)
+    except TypeError as exc:
+        raise ConfigError(f"bad parameters for model {name!r}: {exc}") from None

@@ -79,6 +79,8 @@ class IndexedRecommender(Recommender):
         self._item_active = np.zeros(0, bool)
         self._item_count = np.zeros(0, np.float32)
         self._item_tags: list[tuple[int, ...]] = []
+        #: Bumped on every change of learned state (models may cache derived values by it).
+        self._version = 0
 
     # -- rows -------------------------------------------------------------
     def _user_row(self, user: UserId) -> int:
@@ -124,6 +126,7 @@ class IndexedRecommender(Recommender):
             self._item_count[i] += 1.0
             if not self._interacted(u, i):
                 append_row(self._user_items[u], i)
+            self._version += 1
 
     @abc.abstractmethod
     def _learn(self, u: int, i: int, weight: float, event: Event) -> None:
@@ -138,6 +141,7 @@ class IndexedRecommender(Recommender):
         return bool(buf) and bool((as_rows(buf) == i).any())
 
     def update_item(self, item: Item) -> None:
+        self._version += 1
         i = self._item_row(item.item)
         self._item_catalog[i] = True
         self._item_active[i] = item.active
@@ -148,6 +152,7 @@ class IndexedRecommender(Recommender):
         """React to a catalog record (content features)."""
 
     def update_user(self, profile: UserProfile) -> None:
+        self._version += 1
         u = self._user_row(profile.user)
         self._on_profile(u, profile)
 
@@ -222,6 +227,7 @@ class IndexedRecommender(Recommender):
         return state
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self._version += 1
         if state.get("model") != self.name:
             raise StateError(f"state is for model {state.get('model')!r}, not {self.name!r}")
         try:
@@ -269,6 +275,7 @@ class IndexedRecommender(Recommender):
 
     def load_user_state(self, user: UserId, state: Mapping[str, Any]) -> None:
         """Install one user's state from :meth:`user_state` (items are created as needed)."""
+        self._version += 1
         u = self._user_row(user)
         try:
             self._user_events[u] = int(state["events"])
@@ -308,6 +315,7 @@ class IndexedRecommender(Recommender):
 
     def load_item_state(self, item: ItemId, state: Mapping[str, Any]) -> None:
         """Install one item's state from :meth:`item_state_many`."""
+        self._version += 1
         i = self._item_row(item)
         try:
             self._item_seen[i] = bool(state["seen"])

@@ -1,0 +1,104 @@
+"""Bounded item-item co-occurrence counts: a fixed number of neighbour slots per item.
+
+A dense ``items × items`` matrix does not fit 100,000 items, so each item keeps
+its ``capacity`` strongest neighbours in two numpy tables (``ids``, ``counts``).
+A pair not yet present takes the weakest slot of the row (the classic
+space-saving replacement), so frequent pairs survive and rare ones churn.
+Scoring a user's history is one gather plus one ``np.bincount``.
+
+>>> t = CooccurrenceTable(capacity=2)
+>>> t.ensure(4)
+>>> t.add(np.array([0, 1]), 2, np.array([1.0, 1.0], np.float32))
+>>> t.add(np.array([0]), 3, np.array([2.0], np.float32))
+>>> t.scores(np.array([0]), np.array([1.0], np.float32), 4).tolist()
+[0.0, 0.0, 1.0, 2.0]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from homerec.models.storage import grow
+
+__all__ = ["CooccurrenceTable"]
+
+FloatArray = npt.NDArray[np.float32]
+IntArray = npt.NDArray[Any]
+
+
+class CooccurrenceTable:
+    """Directed weighted counts ``C[src, dst]``, at most ``capacity`` ``dst`` per ``src``."""
+
+    __slots__ = ("capacity", "ids", "counts")
+
+    def __init__(self, capacity: int = 128) -> None:
+        self.capacity = capacity
+        self.ids = np.full((0, capacity), -1, np.int32)
+        self.counts = np.zeros((0, capacity), np.float32)
+
+    def ensure(self, n_items: int) -> None:
+        """Make room for item rows ``0..n_items-1``."""
+        if n_items > self.ids.shape[0]:
+            self.ids = grow(self.ids, n_items, fill=-1)
+            self.counts = grow(self.counts, n_items)
+
+    def add(self, src: IntArray, dst: int, weights: FloatArray) -> None:
+        """``C[s, dst] += w`` for every ``s, w`` in ``zip(src, weights)`` (``src`` unique)."""
+        if len(src) == 0:
+            return
+        rows = self.ids[src]
+        match = rows == dst
+        has = match.any(axis=1)
+        slot = np.where(has, match.argmax(axis=1), self.counts[src].argmin(axis=1))
+        old = np.where(has, self.counts[src, slot], 0.0)
+        self.ids[src, slot] = dst
+        self.counts[src, slot] = old + weights
+
+    def add_row(self, src: int, dst: IntArray, weights: FloatArray) -> None:
+        """``C[src, d] += w`` for every ``d, w`` in ``zip(dst, weights)`` (``dst`` unique)."""
+        if len(dst) == 0:
+            return
+        row = self.ids[src]
+        match = dst[:, None] == row[None, :]
+        has = match.any(axis=1)
+        if has.any():
+            self.counts[src, match[has].argmax(axis=1)] += weights[has]
+        new = ~has
+        n_new = int(new.sum())
+        if n_new:
+            counts = self.counts[src].copy()
+            counts[match.any(axis=0)] = np.inf  # never evict a pair just updated
+            n_new = min(n_new, self.capacity)
+            slots = np.argsort(counts, kind="stable")[:n_new]
+            keep = np.flatnonzero(new)[:n_new]
+            self.ids[src, slots] = dst[keep]
+            self.counts[src, slots] = weights[keep]
+
+    def scores(self, src: IntArray, weights: FloatArray, n_items: int) -> FloatArray:
+        """``Σ_s w_s · C[s, ·]`` as a dense vector of ``n_items``."""
+        if len(src) == 0:
+            return np.zeros(n_items, np.float32)
+        ids = self.ids[src]
+        vals = self.counts[src] * weights[:, None]
+        ok = ids >= 0
+        out = np.bincount(ids[ok], weights=vals[ok], minlength=n_items)[:n_items]
+        return out.astype(np.float32)
+
+    def row(self, src: int) -> dict[int, float]:
+        """The neighbours of one item (for tests and inspection)."""
+        ok = self.ids[src] >= 0
+        return dict(zip(self.ids[src][ok].tolist(), self.counts[src][ok].tolist(), strict=True))
+
+    def state(self, n_items: int) -> dict[str, Any]:
+        return {"capacity": self.capacity, "ids": self.ids[:n_items].copy(),
+                "counts": self.counts[:n_items].copy()}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> CooccurrenceTable:
+        t = cls(int(state["capacity"]))
+        t.ids = np.array(state["ids"], np.int32).reshape(-1, t.capacity)
+        t.counts = np.array(state["counts"], np.float32).reshape(-1, t.capacity)
+        return t

@@ -1,0 +1,65 @@
+"""Exponentially decayed counts per row, on an event clock, without touching every row per tick.
+
+Each addition is stored scaled by ``2 ** (clock / half_life)``; reads divide by
+the current scale. When the scale grows large everything is rebased once.
+
+>>> c = DecayedCounts(half_life=2.0)
+>>> c.ensure(2)
+>>> c.add(0)
+>>> c.tick(2)
+>>> c.add(1)
+>>> c.values(2).tolist()
+[0.5, 1.0]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from homerec.errors import ConfigError
+from homerec.models.storage import grow
+
+__all__ = ["DecayedCounts"]
+
+_REBASE = 60.0  # rebase when the stored scale reaches 2**60
+
+
+class DecayedCounts:
+    """Counts that halve every ``half_life`` ticks of :meth:`tick`."""
+
+    __slots__ = ("half_life", "_raw", "_clock")
+
+    def __init__(self, half_life: float) -> None:
+        if not half_life > 0:
+            raise ConfigError("half_life must be positive")
+        self.half_life = float(half_life)
+        self._raw = np.zeros(0, np.float64)
+        self._clock = 0.0  # ticks since the last rebase
+
+    def ensure(self, n: int) -> None:
+        self._raw = grow(self._raw, n)
+
+    def tick(self, n: float = 1.0) -> None:
+        self._clock += n
+        if self._clock / self.half_life > _REBASE:
+            self._raw *= 2.0 ** (-self._clock / self.half_life)
+            self._clock = 0.0
+
+    def add(self, row: int, weight: float = 1.0) -> None:
+        self._raw[row] += weight * 2.0 ** (self._clock / self.half_life)
+
+    def values(self, n: int) -> npt.NDArray[np.float64]:
+        out: npt.NDArray[np.float64] = self._raw[:n] * 2.0 ** (-self._clock / self.half_life)
+        return out
+
+    def state(self, n: int) -> dict[str, Any]:
+        return {"half_life": self.half_life, "values": self.values(n).copy()}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> DecayedCounts:
+        c = cls(float(state["half_life"]))
+        c._raw = np.array(state["values"], np.float64)
+        return c

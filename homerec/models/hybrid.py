@@ -1,0 +1,477 @@
+"""homerec's default model: an online hybrid of collaborative, sequential, popular and content signals.
+
+Every event updates, in this order (all numpy, O(history + negatives) per event):
+
+1. the **online ranker** (:class:`~homerec.ranker.OnlineRanker`): a sampled-softmax
+   step that lifts the event's item above ``n_negatives`` sampled items, over
+   the feature planes below computed with the state *before* the event — the
+   same state the item was ranked with;
+2. **collaborative embeddings** ``P[u]``, ``Q[i]``, ``b[i]``: a BPR step against
+   the same sampled negatives (negative feedback pushes ``P[u]·Q[i]`` down);
+3. **co-occurrence** of the item with the user's recent history (bounded
+   neighbour table, :class:`~homerec.cooccurrence.CooccurrenceTable`);
+4. **time-decayed popularity** (two half-lives, on the event clock) and
+   per-demographic-group counts.
+
+A score is the ranker's linear form ``w·x + b`` over these planes, which is the
+seed's ``σ(W·[e_u; c_i; e_u⊙e_i] + b)`` before the (monotone) sigmoid:
+
+======================  =====================================================
+plane                   meaning
+======================  =====================================================
+``cooc``                log1p Σ_h γ^age(h) C[h, i] over recent history h
+``cooc_norm``           the same divided by √(count_i + 1) (less popularity)
+``mf``                  P[u]·Q[i] + b[i]
+``pop_fast/pop_slow``   log1p of decayed item counts (short / long half-life)
+``content``             cosine of the user's recent tag profile and item tags
+``demo``                log lift of the item among the user's profile groups
+``*_cold``              ``pop_fast``, ``demo``, ``content`` × user coldness
+``content_new``         ``content`` × item coldness (new catalog items)
+``item_cold``           item coldness ``exp(-count_i / cold_scale)``
+``e_u⊙e_i`` (d)         per-factor weights of the embedding product
+``c_i`` (tags)          per-tag item bias
+======================  =====================================================
+
+Business rules come from :class:`~homerec.models.indexed.IndexedRecommender`:
+consumed items and inactive items are never shown; ``max_tag_share`` caps one
+tag's share of a page.
+
+>>> from homerec.events import Event
+>>> m = Hybrid(n_factors=4, seed=1)
+>>> m.learn_many([Event("u1", "a", "click", 10**12), Event("u1", "b", "click", 10**12),
+...               Event("u2", "a", "click", 10**12)])
+>>> [item for item, _ in m.recommend("u2", 2)]
+['b']
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from homerec.cooccurrence import CooccurrenceTable
+from homerec.decay import DecayedCounts
+from homerec.events import Event
+from homerec.feedback import FeedbackWeights
+from homerec.items import Item
+from homerec.models.indexed import Candidates, FloatArray, IndexedRecommender, IntArray
+from homerec.models.storage import IdIndex, append_row, as_rows, grow
+from homerec.profiles import UserProfile
+from homerec.ranker import OnlineRanker
+
+__all__ = ["PLANES", "Hybrid"]
+
+PLANES: tuple[str, ...] = (
+    "cooc", "cooc_norm", "mf", "pop_fast", "pop_slow", "content", "demo",
+    "pop_cold", "demo_cold", "content_cold", "content_new", "item_cold",
+)  # fmt: skip
+
+_GROUP_SLOTS = 8  # profile features kept per user
+_DEMO_PRIOR = 1.0  # additive prior of the demographic counts
+_LOG_PRIOR = math.log(_DEMO_PRIOR)
+
+
+class Hybrid(IndexedRecommender):
+    """The default online hybrid recommender; see the module docstring for the signals."""
+
+    name = "hybrid"
+
+    def __init__(
+        self,
+        *,
+        n_factors: int = 32,
+        lr: float = 0.05,
+        reg: float = 0.01,
+        n_negatives: int = 8,
+        popular_negatives: float = 0.5,
+        negative_weight: float = 0.5,
+        history_length: int = 50,
+        history_decay: float = 0.95,
+        history_min_weight: float = 0.0,
+        cooc_capacity: int = 128,
+        pop_half_life: float = 1000.0,
+        pop_slow_half_life: float = 20000.0,
+        tag_dims: int = 64,
+        profile_groups: int = 128,
+        cold_scale: float = 5.0,
+        ranker_lr: float = 0.01,
+        sample_buffer: int = 5000,
+        candidates: Candidates = "seen",
+        max_tag_share: float | None = None,
+        feedback: FeedbackWeights | None = None,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(
+            candidates=candidates, max_tag_share=max_tag_share, feedback=feedback, seed=seed
+        )
+        self.n_factors = n_factors
+        self.lr = lr
+        self.reg = reg
+        self.n_negatives = n_negatives
+        self.popular_negatives = popular_negatives
+        self.negative_weight = negative_weight
+        self.history_length = history_length
+        self.history_decay = history_decay
+        self.history_min_weight = history_min_weight
+        self.cooc_capacity = cooc_capacity
+        self.pop_half_life = pop_half_life
+        self.pop_slow_half_life = pop_slow_half_life
+        self.tag_dims = tag_dims
+        self.profile_groups = profile_groups
+        self.cold_scale = cold_scale
+        self.ranker_lr = ranker_lr
+        self.sample_buffer = sample_buffer
+        d = n_factors
+        self._P = np.zeros((0, d), np.float32)
+        self._Q = np.zeros((0, d), np.float32)
+        self._b = np.zeros(0, np.float32)
+        self._T = np.zeros((0, tag_dims), np.float32)  # unit-norm tag vectors of items
+        self._hist: list[bytearray] = []
+        self._groups = np.full((0, _GROUP_SLOTS), -1, np.int32)
+        self._group_ids = IdIndex()
+        self._logD = np.zeros((profile_groups, 0), np.float32)  # log(prior + positives per group, item)
+        self._D_tot = np.zeros(profile_groups, np.float64)
+        self._logD_item = np.zeros(0, np.float32)  # log(prior + Σ_g positives per item)
+        self._cooc = CooccurrenceTable(cooc_capacity)
+        self._pop = DecayedCounts(pop_half_life)
+        self._pop_slow = DecayedCounts(pop_slow_half_life)
+        self._buffer = np.full(sample_buffer, -1, np.int32)  # recent items, for negatives
+        self._buf_n = 0
+        self._ranker = OnlineRanker(len(PLANES) + d + tag_dims, lr=ranker_lr, init=self._init_w())
+        self._cache_key: tuple[int, int, int] | None = None
+        self._cache: tuple[FloatArray, FloatArray, FloatArray] | None = None
+        self._decay_pows = (history_decay ** np.arange(history_length)).astype(np.float32)
+
+    def _init_w(self) -> npt.NDArray[np.float64]:
+        w = np.zeros(len(PLANES) + self.n_factors + self.tag_dims)
+        w[PLANES.index("cooc")] = 1.0
+        w[PLANES.index("mf")] = 1.0
+        w[PLANES.index("pop_fast")] = 0.5
+        return w
+
+    # -- tables -----------------------------------------------------------
+    def _grow_users(self, capacity: int) -> None:
+        n = self._P.shape[0]
+        if capacity > n:
+            self._P = grow(self._P, capacity)
+            new = self._P.shape[0]
+            self._P[n:] = self._rng.normal(0.0, 0.1 / math.sqrt(self.n_factors),
+                                           (new - n, self.n_factors))
+            self._groups = grow(self._groups, new, fill=-1)
+        while len(self._hist) < capacity:
+            self._hist.append(bytearray())
+
+    def _grow_items(self, capacity: int) -> None:
+        n = self._Q.shape[0]
+        if capacity > n:
+            self._Q = grow(self._Q, capacity)
+            new = self._Q.shape[0]
+            self._Q[n:] = self._rng.normal(0.0, 0.1 / math.sqrt(self.n_factors),
+                                           (new - n, self.n_factors))
+            self._b = grow(self._b, new)
+            self._T = grow(self._T, new)
+            d = np.full((self.profile_groups, new), _LOG_PRIOR, np.float32)
+            d[:, : self._logD.shape[1]] = self._logD
+            self._logD = d
+            self._logD_item = grow(self._logD_item, new, fill=_LOG_PRIOR)
+            self._cooc.ensure(new)
+            self._pop.ensure(new)
+            self._pop_slow.ensure(new)
+
+    def _on_item(self, i: int, item: Item) -> None:
+        vec = np.zeros(self.tag_dims, np.float32)
+        for t in self._item_tags[i]:
+            vec[t % self.tag_dims] += 1.0  # tag ids beyond tag_dims share dimensions
+        norm = float(np.linalg.norm(vec))
+        self._T[i] = vec / norm if norm > 0 else vec
+
+    def _on_profile(self, u: int, profile: UserProfile) -> None:
+        slots = np.full(_GROUP_SLOTS, -1, np.int32)
+        n = 0
+        for key in sorted(profile.features):
+            value = profile.features[key]
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                label = f"{key}={int(value // 10) * 10}"  # numeric: buckets of ten
+            else:
+                label = f"{key}={value}"
+            g = self._group_ids.get(label)
+            if g is None and len(self._group_ids) < self.profile_groups:
+                g = self._group_ids.add(label)
+            if g is not None and n < _GROUP_SLOTS:
+                slots[n] = g
+                n += 1
+        self._groups[u] = slots
+
+    # -- features ---------------------------------------------------------
+    def _history(self, u: int) -> tuple[IntArray, FloatArray]:
+        """Recent history rows of ``u`` (unique, newest first) and their recency weights."""
+        h = as_rows(self._hist[u])[::-1] if u >= 0 else np.zeros(0, np.int32)
+        if len(h) == 0:
+            return h, np.zeros(0, np.float32)
+        h = h[: self.history_length]
+        return h, self._decay_pows[: len(h)]
+
+    def _planes(self, rows: IntArray) -> tuple[FloatArray, FloatArray]:
+        """Feature planes ``X`` of shape ``(B, len(PLANES), n_items)`` and user embeddings ``(B, d)``."""
+        n = len(self._items)
+        B = len(rows)
+        known = rows >= 0
+        P = self._P[np.where(known, rows, 0)] * known[:, None]
+        X = np.empty((B, len(PLANES), n), np.float32)
+        counts = self._item_count[:n]
+        # item-only planes
+        X[:, 3] = np.log1p(self._pop.values(n))
+        X[:, 4] = np.log1p(self._pop_slow.values(n))
+        X[:, 11] = np.exp(-counts / self.cold_scale)
+        X[:, 2] = P @ self._Q[:n].T
+        X[:, 2] += self._b[:n]
+        prof = np.zeros((B, self.tag_dims), np.float32)
+        n_ev = np.zeros(B, np.float32)
+        tot = float(self._D_tot.sum())
+        # demo lift = mean_g log((D[g,i]+a)/(D_g+a·n)) - log((D_i+a)/(tot+a·n)); the logs of the
+        # counts are kept up to date incrementally, so this is a gather and a mean.
+        a = _DEMO_PRIOR
+        base = self._logD_item[:n] - math.log(tot + a * n)
+        inv_sqrt = 1.0 / np.sqrt(counts + 1.0)
+        for r, u in enumerate(rows.tolist()):
+            X[r, 0] = 0.0
+            X[r, 6] = 0.0
+            if u < 0:
+                continue
+            n_ev[r] = self._user_events[u]
+            h, w = self._history(u)
+            if len(h):
+                X[r, 0] = self._cooc.scores(h, w, n)
+                prof[r] = w @ self._T[h]
+            gr = self._groups[u]
+            gr = gr[gr >= 0]
+            if len(gr) and tot > 0:
+                g_lift = self._logD[gr, :n].mean(axis=0)
+                g_lift -= float(np.log(self._D_tot[gr] + a * n).mean())
+                X[r, 6] = g_lift - base
+        np.multiply(X[:, 0], inv_sqrt, out=X[:, 1])
+        np.log1p(X[:, :2], out=X[:, :2])
+        pnorm = np.sqrt((prof * prof).sum(axis=1, keepdims=True))
+        prof = np.divide(prof, pnorm, out=np.zeros_like(prof), where=pnorm > 0)
+        X[:, 5] = prof @ self._T[:n].T
+        user_cold = np.exp(-n_ev / self.cold_scale)[:, None]
+        X[:, 7] = X[:, 3] * user_cold
+        X[:, 8] = X[:, 6] * user_cold
+        X[:, 9] = X[:, 5] * user_cold
+        X[:, 10] = X[:, 5] * X[:, 11]
+        return X, P
+
+    def _combine(self, X: FloatArray, P: FloatArray) -> FloatArray:
+        """The ranker's linear score ``(B, n_items)`` from planes and user embeddings."""
+        w = self._ranker.w.astype(np.float32)
+        nf, d = len(PLANES), self.n_factors
+        n = len(self._items)
+        s: FloatArray = np.einsum("f,bfn->bn", w[:nf], X)
+        s += (P * w[nf : nf + d][None, :]) @ self._Q[:n].T
+        s += (self._T[:n] @ w[nf + d :])[None, :] + np.float32(self._ranker.bias)
+        return s
+
+    def _user_planes(self, u: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Planes, embedding and scores of one user, cached until the model changes."""
+        key = (self._version, u, len(self._items))
+        if self._cache_key == key and self._cache is not None:
+            return self._cache
+        X, P = self._planes(np.array([u], np.int32))
+        self._cache = (X, P, self._combine(X, P))
+        self._cache_key = key
+        return self._cache
+
+    def _score(self, rows: IntArray) -> FloatArray:
+        if len(rows) == 1:
+            return self._user_planes(int(rows[0]))[2].copy()
+        X, P = self._planes(rows)
+        return self._combine(X, P)
+
+    def features(self, user_row: int, cols: IntArray) -> npt.NDArray[np.float64]:
+        """The ranker's input rows ``x`` (one per item column) for one user (for inspection)."""
+        X, P, _ = self._user_planes(user_row)
+        n = len(self._items)
+        nf, d = len(PLANES), self.n_factors
+        x = np.empty((len(cols), self._ranker.n_features), np.float64)
+        x[:, :nf] = X[0][:, cols].T
+        x[:, nf : nf + d] = P[0][None, :] * self._Q[:n][cols]
+        x[:, nf + d :] = self._T[:n][cols]
+        return x
+
+    # -- learning ---------------------------------------------------------
+    def _sample_negatives(self, pos: int) -> IntArray:
+        n = len(self._items)
+        k = self.n_negatives
+        n_pop = int(round(k * self.popular_negatives)) if self._buf_n else 0
+        out = np.empty(k, np.int32)
+        if n_pop:
+            filled = min(self._buf_n, self.sample_buffer)
+            out[:n_pop] = self._buffer[self._rng.integers(0, filled, n_pop)]
+        out[n_pop:] = self._rng.integers(0, n, k - n_pop)
+        return out[out != pos]
+
+    def _ranker_step(self, u: int, pos: int, weight: float) -> None:
+        """Full-softmax step: the event's item against every other candidate of this user.
+
+        The gradient of ``-log softmax(s)[pos]`` over the candidates is ``Σ_j p_j x_j - x_pos``;
+        it is formed plane by plane (mat-vec products), never as an items × features matrix.
+        """
+        X, P, scores = self._user_planes(u)
+        s = scores[0].copy()
+        s[~self.candidate_mask()] = -np.inf
+        if self._user_items[u]:
+            s[as_rows(self._user_items[u])] = -np.inf
+        s[pos] = scores[0, pos]
+        s -= s[pos] if not np.isfinite(s.max()) else s.max()
+        p = np.exp(s)
+        p /= p.sum()
+        p[pos] -= 1.0  # now p = softmax - onehot(pos)
+        n = len(self._items)
+        nf, d = len(PLANES), self.n_factors
+        grad = np.empty(self._ranker.n_features)
+        grad[:nf] = X[0] @ p
+        grad[nf : nf + d] = P[0] * (p @ self._Q[:n])
+        grad[nf + d :] = p @ self._T[:n]
+        self._ranker.step(min(weight, 2.0) * grad)
+
+    def _learn(self, u: int, i: int, weight: float, event: Event) -> None:
+        self._pop.tick()
+        self._pop_slow.tick()
+        if weight > 0:
+            self._ranker_step(u, i, weight)
+            negs = self._sample_negatives(i)
+            if len(negs):
+                self._bpr(u, i, negs, weight)
+        elif weight < 0 and self.negative_weight > 0:
+            self._push_down(u, i, -weight * self.negative_weight)
+        if weight >= self.history_min_weight:
+            h, w = self._history(u)
+            if len(h):
+                src = h[h != i]
+                self._cooc.add(src, i, np.ones(len(src), np.float32))
+                self._cooc.add_row(i, src, np.ones(len(src), np.float32))
+            self._push_history(u, i)
+            self._pop.add(i)
+            self._pop_slow.add(i)
+            self._buffer[self._buf_n % self.sample_buffer] = i
+            self._buf_n += 1
+            if weight > 0:
+                g = self._groups[u]
+                g = g[g >= 0]
+                if len(g):
+                    self._logD[g, i] = np.logaddexp(self._logD[g, i], 0.0)
+                    self._D_tot[g] += 1.0
+                    self._logD_item[i] = np.log(np.exp(self._logD_item[i]) + len(g))
+
+    def _push_history(self, u: int, i: int) -> None:
+        buf = self._hist[u]
+        if buf:
+            rows = as_rows(buf)
+            if (rows == i).any():
+                rows = rows[rows != i]
+                buf = bytearray(rows.astype("<i4").tobytes())
+        append_row(buf, i)
+        if len(buf) > 8 * self.history_length:
+            buf = buf[-4 * self.history_length :]
+        self._hist[u] = buf
+
+    def _bpr(self, u: int, i: int, negs: IntArray, weight: float) -> None:
+        lr, reg = self.lr * min(weight, 2.0), self.reg
+        p = self._P[u].copy()
+        qi = self._Q[i].copy()
+        qj = self._Q[negs]
+        x = (qi[None, :] - qj) @ p + self._b[i] - self._b[negs]
+        g = 1.0 / (1.0 + np.exp(np.clip(x, -30, 30)))  # σ(-x)
+        k = len(negs)
+        self._P[u] += lr * ((g[:, None] * (qi[None, :] - qj)).sum(axis=0) / k - reg * p)
+        self._Q[i] += lr * (g.sum() / k * p - reg * qi)
+        np.add.at(self._Q, negs, lr * (-(g[:, None] / k) * p[None, :] - reg * qj))
+        self._b[i] += lr * (g.sum() / k - reg * self._b[i])
+        np.add.at(self._b, negs, lr * (-g / k))
+
+    def _push_down(self, u: int, i: int, weight: float) -> None:
+        lr, reg = self.lr * weight, self.reg
+        p = self._P[u].copy()
+        q = self._Q[i].copy()
+        s = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, float(p @ q + self._b[i])))))
+        self._P[u] -= lr * (s * q + reg * p)
+        self._Q[i] -= lr * (s * p + reg * q)
+        self._b[i] -= lr * s
+
+    # -- state ------------------------------------------------------------
+    def _extra_state(self, n_users: int, n_items: int) -> dict[str, Any]:
+        from homerec.models.storage import pack_lists
+
+        h_off, h_dat = pack_lists(self._hist[:n_users])
+        return {
+            "P": self._P[:n_users].copy(),
+            "Q": self._Q[:n_items].copy(),
+            "b": self._b[:n_items].copy(),
+            "T": self._T[:n_items].copy(),
+            "hist_offsets": h_off,
+            "hist": h_dat,
+            "groups": self._groups[:n_users].copy(),
+            "group_ids": list(self._group_ids.ids),
+            "logD": self._logD[:, :n_items].copy(),
+            "D_tot": self._D_tot.copy(),
+            "logD_item": self._logD_item[:n_items].copy(),
+            "cooc": self._cooc.state(n_items),
+            "pop": self._pop.state(n_items),
+            "pop_slow": self._pop_slow.state(n_items),
+            "buffer": self._buffer.copy(),
+            "buf_n": self._buf_n,
+            "ranker": self._ranker.state(),
+        }
+
+    def _load_extra_state(self, state: Mapping[str, Any], n_users: int, n_items: int) -> None:
+        from homerec.models.storage import unpack_lists
+
+        d = self.n_factors
+        self._P = np.array(state["P"], np.float32).reshape(n_users, d)
+        self._Q = np.array(state["Q"], np.float32).reshape(n_items, d)
+        self._b = np.array(state["b"], np.float32)
+        self._T = np.array(state["T"], np.float32).reshape(n_items, self.tag_dims)
+        self._hist = unpack_lists(state["hist_offsets"], state["hist"])
+        self._groups = np.array(state["groups"], np.int32).reshape(n_users, _GROUP_SLOTS)
+        self._group_ids = IdIndex(state["group_ids"])
+        self._logD = np.array(state["logD"], np.float32).reshape(self.profile_groups, n_items)
+        self._D_tot = np.array(state["D_tot"], np.float64)
+        self._logD_item = np.array(state["logD_item"], np.float32)
+        self._cooc = CooccurrenceTable.from_state(dict(state["cooc"]))
+        self._pop = DecayedCounts.from_state(dict(state["pop"]))
+        self._pop_slow = DecayedCounts.from_state(dict(state["pop_slow"]))
+        self._buffer = np.array(state["buffer"], np.int32)
+        self._buf_n = int(state["buf_n"])
+        self._ranker = OnlineRanker.from_state(dict(state["ranker"]))
+
+    def _extra_user_state(self, u: int) -> dict[str, Any]:
+        ids = self._items.ids
+        gids = self._group_ids.ids
+        return {
+            "embedding": self._P[u].copy(),
+            "history": [ids[i] for i in as_rows(self._hist[u]).tolist()],
+            "groups": [gids[g] for g in self._groups[u].tolist() if g >= 0],
+        }
+
+    def _load_extra_user_state(self, u: int, state: Mapping[str, Any]) -> None:
+        self._P[u] = np.asarray(state["embedding"], np.float32)
+        buf = bytearray()
+        for item in state["history"]:
+            append_row(buf, self._item_row(item))
+        self._hist[u] = buf
+        slots = np.full(_GROUP_SLOTS, -1, np.int32)
+        for n, label in enumerate(state["groups"][:_GROUP_SLOTS]):
+            slots[n] = self._group_ids.add(label) if len(self._group_ids) < self.profile_groups \
+                or label in self._group_ids else -1
+        self._groups[u] = slots
+
+    def _extra_item_state(self, i: int) -> dict[str, Any]:
+        return {"embedding": self._Q[i].copy(), "bias": float(self._b[i])}
+
+    def _load_extra_item_state(self, i: int, state: Mapping[str, Any]) -> None:
+        self._Q[i] = np.asarray(state["embedding"], np.float32)
+        self._b[i] = float(state["bias"])
