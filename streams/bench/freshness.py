@@ -1,0 +1,234 @@
+"""Freshness: event ts at produce time → its user's refreshed list readable by a consumer.
+
+The worker runs in a child process (its own interpreter, as in production),
+warmed like the pipeline phase. This process offers events at a fixed rate
+(token schedule, ``ts`` = wall clock at sending) and, on a second thread,
+consumes ``<prefix>.recommendations``: every list carries the ``event_ts`` of
+the newest event it reflects, so ``receive time − event_ts`` is the freshness
+of that list. Reported: percentiles over all lists received during the run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import multiprocessing as mp
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from homerec.errors import HomerecError
+from streams.bench.workload import Workload, WorkloadSpec
+from streams.codec import decode_homepage, encode_event
+from streams.config import Settings
+from streams.errors import StreamsError
+from streams.topics import EVENTS, RECOMMENDATIONS
+
+__all__ = ["FreshnessResult", "run_freshness"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class FreshnessResult:
+    """Latency percentiles (ms) of the lists received at ``offered_eps``."""
+
+    offered_eps: float
+    sent: int
+    lists: int
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {k: (round(v, 2) if isinstance(v, float) else v)
+                for k, v in dataclasses.asdict(self).items()}  # fmt: skip
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _worker_main(
+    bootstrap: str,
+    prefix: str,
+    kafka_options: dict[str, Any],
+    model_name: str,
+    spec: dict[str, int],
+    max_batch: int,
+    changelog: bool,
+    ready: Any,
+    stop: Any,
+) -> None:
+    """Child process: build and warm the model, run the worker until ``stop`` is set."""
+    logging.basicConfig(level=logging.WARNING)
+    from streams.bench.models import build_model, warm_model
+    from streams.bench.pipeline import worker_config
+    from streams.http import Health
+    from streams.worker import Worker
+
+    workload = Workload.build(WorkloadSpec(**spec))
+    model = build_model(model_name)
+    warm_model(model, workload)
+    health = Health()
+    worker = Worker(
+        Settings(bootstrap=bootstrap, topic_prefix=prefix, kafka_options=kafka_options),
+        model,
+        worker_config(max_batch=max_batch, changelog=changelog),
+        health=health,
+    )
+    worker.open()
+    try:
+        while not stop.is_set():
+            worker.step()
+            if not ready.is_set() and health.ready()[0]:
+                ready.set()
+    finally:
+        worker.close()
+
+
+class _ListReader(threading.Thread):
+    """Consumes the recommendations topic and records ``receive − event_ts`` per list."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(name="freshness-reader", daemon=True)
+        from kafka import KafkaConsumer, TopicPartition
+
+        self.latencies: list[int] = []
+        self.halt = threading.Event()
+        self.error: BaseException | None = None
+        self.since_ms = 0
+        topic = settings.topic(RECOMMENDATIONS.name)
+        self._consumer = KafkaConsumer(
+            **settings.client_options(
+                client_id="homerec-bench-freshness",
+                group_id=None,
+                enable_auto_commit=False,
+                fetch_max_wait_ms=100,
+            )
+        )
+        parts = self._consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        self._consumer.assign(tps)
+        self._consumer.seek_to_end(*tps)
+        for tp in tps:
+            self._consumer.position(tp)
+
+    def run(self) -> None:
+        try:
+            while not self.halt.is_set():
+                for recs in self._consumer.poll(timeout_ms=50).values():
+                    received = _now_ms()
+                    for rec in recs:
+                        if rec.value is None:
+                            continue
+                        try:
+                            page = decode_homepage(rec.value)
+                        except HomerecError:
+                            continue
+                        if page.event_ts >= self.since_ms:
+                            self.latencies.append(received - page.event_ts)
+        except BaseException as exc:  # noqa: BLE001 - reported by the caller
+            self.error = exc
+        finally:
+            self._consumer.close(autocommit=False)
+
+
+def run_freshness(
+    settings: Settings,
+    workload: Workload,
+    *,
+    model_name: str,
+    rate: float,
+    seconds: float = 20.0,
+    max_batch: int = 2000,
+    changelog: bool = True,
+    start_timeout_s: float = 600.0,
+) -> FreshnessResult:
+    """Offer ``rate`` events/s for ``seconds`` to a warmed worker process; measure freshness."""
+    from kafka import KafkaProducer
+
+    if rate <= 0:
+        raise StreamsError(f"offered load must be > 0 events/s, got {rate:g}")
+    ctx = mp.get_context("spawn")
+    ready, stop = ctx.Event(), ctx.Event()
+    proc = ctx.Process(
+        target=_worker_main,
+        args=(
+            settings.bootstrap,
+            settings.topic_prefix,
+            dict(settings.kafka_options),
+            model_name,
+            workload.spec.to_dict(),
+            max_batch,
+            changelog,
+            ready,
+            stop,
+        ),
+        name="homerec-bench-worker",
+    )
+    proc.start()
+    reader: _ListReader | None = None
+    producer: Any = None
+    sent = 0
+    try:
+        deadline = time.monotonic() + start_timeout_s
+        while not ready.wait(0.5):
+            if not proc.is_alive():
+                raise StreamsError(
+                    f"worker process exited with {proc.exitcode} before it was ready"
+                )
+            if time.monotonic() > deadline:
+                raise StreamsError(f"worker not ready after {start_timeout_s:.0f}s")
+        reader = _ListReader(settings)
+        producer = KafkaProducer(
+            **settings.client_options(client_id="homerec-bench-offer", acks="all", linger_ms=0)
+        )
+        topic = settings.topic(EVENTS.name)
+        events = workload.events
+        reader.since_ms = _now_ms()
+        reader.start()
+        started = time.perf_counter()
+        total = int(rate * seconds)
+        while sent < total:
+            due = min(total, int((time.perf_counter() - started) * rate) + 1)
+            while sent < due:
+                base = events[sent % len(events)]
+                event = dataclasses.replace(base, ts=_now_ms(), id=f"f{sent}")
+                key, value = encode_event(event)
+                producer.send(topic, key=key, value=value)
+                sent += 1
+            wait = sent / rate - (time.perf_counter() - started)
+            if wait > 0:
+                time.sleep(min(wait, 0.005))
+        producer.flush(timeout=30)
+        time.sleep(2.0)  # lists of the last events
+    finally:
+        if producer is not None:
+            producer.close(timeout=10)
+        if reader is not None:
+            reader.halt.set()
+            reader.join(10)
+        stop.set()
+        proc.join(60)
+        if proc.is_alive():
+            proc.kill()
+            proc.join(10)
+    assert reader is not None
+    if reader.error is not None:
+        raise StreamsError(f"reading the recommendations failed: {reader.error}")
+    lat = np.asarray(reader.latencies, np.float64)
+    if len(lat) == 0:
+        raise StreamsError("no refreshed list was received during the freshness run")
+    p50, p90, p99 = (float(x) for x in np.percentile(lat, [50, 90, 99]))
+    result = FreshnessResult(
+        offered_eps=float(rate), sent=sent, lists=len(lat), p50_ms=p50, p90_ms=p90,
+        p99_ms=p99, max_ms=float(lat.max()),
+    )  # fmt: skip
+    log.info("freshness at %.0f events/s: p50 %.1f ms, p99 %.1f ms (%d lists)",
+             rate, p50, p99, len(lat))  # fmt: skip
+    return result

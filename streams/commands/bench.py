@@ -1,0 +1,308 @@
+"""``homerec bench``: the performance goals, measured in one run against a real broker.
+
+Phases (each can be skipped with ``--skip``):
+
+1. **passthrough** — the ceiling: a bare kafka-python consume → produce → commit loop;
+2. **pipeline** — the real worker (decode, validate, learn, re-rank, publish, commit)
+   on the same events, same broker, same client settings; ``ratio`` = pipeline / passthrough;
+3. **freshness** — a warmed worker process at an offered load of half the pipeline's
+   rate: event ts at produce time → refreshed list received, p50/p99;
+4. **memory** — RSS of the model state for 1M users × 100K items (child process);
+5. **scaling** — re-rank cost and learn + re-rank throughput for 1K/10K/100K items,
+   and exact vs ANN (hnswlib) top-K cost and recall@K.
+
+Progress goes to stderr; with ``--json`` the last stdout line is one JSON object
+with ``passthrough_eps, pipeline_eps, ratio, freshness_ms_p50, freshness_ms_p99,
+rss_mb_1m_users_100k_items`` (``null`` for skipped phases) and the details.
+Topics are uuid-named (``bench-<uuid>-…``) and deleted afterwards unless ``--keep-topics``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import sys
+import time
+from typing import Any
+
+from streams import logs
+from streams.config import Settings, add_connection_arguments, settings_from_args
+
+__all__ = ["PHASES", "register", "run_bench"]
+
+log = logging.getLogger("homerec.bench")
+
+PHASES: tuple[str, ...] = ("passthrough", "pipeline", "freshness", "memory", "scaling", "ann")
+
+
+def _phases(text: str) -> frozenset[str]:
+    names = frozenset(p.strip() for p in text.split(",") if p.strip())
+    unknown = names - set(PHASES)
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown phase(s) {', '.join(sorted(unknown))}; choose from {', '.join(PHASES)}"
+        )
+    return names
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        out = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of integers: {text!r}") from None
+    if not out or min(out) < 1:
+        raise argparse.ArgumentTypeError("sizes must be positive integers")
+    return out
+
+
+def register(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "bench",
+        help="measure throughput vs the Kafka ceiling, freshness, memory and scaling",
+        description=(
+            "Benchmark homerec against the local broker in one run: passthrough (bare Kafka "
+            "loop) and pipeline (full worker) throughput on the same events, freshness at half "
+            "the pipeline's rate, model memory at 1M users x 100K items, and scaling by catalog "
+            "size. Creates and deletes its own uuid-named topics. Prints numbers; asserts nothing."
+        ),
+    )
+    parser.add_argument("--json", action="store_true", help="last stdout line: one JSON object")
+    parser.add_argument("--model", default="hybrid", help="model name (default hybrid)")
+    w = parser.add_argument_group("workload")
+    w.add_argument("--users", type=int, default=100_000, help="default 100000")
+    w.add_argument("--items", type=int, default=10_000, help="catalog size (default 10000)")
+    w.add_argument("--events", type=int, default=30_000, help="measured events (default 30000)")
+    w.add_argument(
+        "--warm-events", type=int, default=2_000, help="learned before any clock (default 2000)"
+    )
+    w.add_argument("--seed", type=int, default=42, help="default 42")
+    w.add_argument("--partitions", type=int, default=4, help="events partitions (default 4)")
+    w.add_argument("--max-batch", type=int, default=2000, help="worker batch (default 2000)")
+    w.add_argument(
+        "--no-changelog", action="store_true", help="run the worker without its state changelog"
+    )
+    p = parser.add_argument_group("phases")
+    p.add_argument(
+        "--skip",
+        type=_phases,
+        default=frozenset(),
+        metavar="PHASE,...",
+        help=f"phases to skip: {', '.join(PHASES)}",
+    )
+    p.add_argument(
+        "--pipeline-seconds",
+        type=float,
+        default=60.0,
+        help="cut the pipeline phase off after this long (default 60)",
+    )
+    p.add_argument(
+        "--freshness-seconds", type=float, default=20.0, help="offered-load duration (default 20)"
+    )
+    p.add_argument(
+        "--freshness-rate",
+        type=float,
+        default=None,
+        metavar="EVENTS_PER_S",
+        help="offered load (default: half the measured pipeline rate)",
+    )
+    p.add_argument("--memory-users", type=int, default=1_000_000, help="default 1000000")
+    p.add_argument("--memory-items", type=int, default=100_000, help="default 100000")
+    p.add_argument(
+        "--memory-history", type=int, default=20, help="items per user state (default 20)"
+    )
+    p.add_argument(
+        "--scaling-items",
+        type=_sizes,
+        default=[1_000, 10_000, 100_000],
+        metavar="N,...",
+        help="catalog sizes (default 1000,10000,100000)",
+    )
+    p.add_argument(
+        "--scaling-seconds", type=float, default=20.0, help="budget per size (default 20)"
+    )
+    p.add_argument("--ann-k", type=int, default=100, help="candidates per user (default 100)")
+    p.add_argument("--keep-topics", action="store_true", help="do not delete the bench topics")
+    add_connection_arguments(parser)
+    logs.add_arguments(parser)
+    parser.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    logs.configure(args)
+    settings = settings_from_args(args)
+    report = run_bench(args, settings)
+    if args.json:
+        print(json.dumps(report, sort_keys=False))
+    else:
+        _print_text(report)
+    sys.stdout.flush()
+    return 0
+
+
+def run_bench(args: argparse.Namespace, base: Settings) -> dict[str, Any]:
+    """Run the phases not in ``args.skip``; return the report (see the module docstring)."""
+    from streams.bench.models import build_model, model_info, warm_model
+    from streams.bench.workload import Workload, WorkloadSpec, delete_topics, new_settings, produce
+    from streams.topics import EVENTS, ITEMS
+
+    skip: frozenset[str] = args.skip
+    spec = WorkloadSpec(
+        n_users=args.users,
+        n_items=args.items,
+        n_events=args.events,
+        warm_events=args.warm_events,
+        seed=args.seed,
+    )
+    report: dict[str, Any] = {
+        "passthrough_eps": None,
+        "pipeline_eps": None,
+        "ratio": None,
+        "freshness_ms_p50": None,
+        "freshness_ms_p99": None,
+        "rss_mb_1m_users_100k_items": None,
+        "model": args.model,
+        "workload": spec.to_dict(),
+        "machine": {"cpus": _cpus(), "python": platform.python_version()},
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    created: list[Settings] = []
+    kafka_phases = {"passthrough", "pipeline", "freshness"} - skip
+    workload = None
+    try:
+        if kafka_phases:
+            t0 = time.perf_counter()
+            workload = Workload.build(spec)
+            log.info("workload: %d users, %d items, %d measured events (%.1fs)",
+                     spec.n_users, spec.n_items, len(workload.events),
+                     time.perf_counter() - t0)  # fmt: skip
+        if kafka_phases & {"passthrough", "pipeline"}:
+            assert workload is not None
+            settings = new_settings(base, "tp", partitions=args.partitions)
+            created.append(settings)
+            produce(settings, settings.topic(ITEMS.name), workload.encoded_items())
+            t0 = time.perf_counter()
+            produce(settings, settings.topic(EVENTS.name), workload.encoded())
+            log.info("produced %d events to %s (%.1fs)", len(workload.events),
+                     settings.topic(EVENTS.name), time.perf_counter() - t0)  # fmt: skip
+            if "passthrough" not in skip:
+                from streams.bench.passthrough import run_passthrough
+
+                pt = run_passthrough(
+                    settings, n_events=len(workload.events), max_batch=args.max_batch
+                )
+                report["passthrough"] = pt.to_dict()
+                report["passthrough_eps"] = round(pt.eps, 1)
+            if "pipeline" not in skip:
+                from streams.bench.pipeline import run_pipeline
+
+                model = build_model(args.model)
+                report["model_info"] = model_info(model)
+                warm_s = warm_model(model, workload)
+                log.info("model %s warmed in %.1fs", model.name, warm_s)
+                pl = run_pipeline(
+                    settings,
+                    model,
+                    n_events=len(workload.events),
+                    max_batch=args.max_batch,
+                    changelog=not args.no_changelog,
+                    max_seconds=args.pipeline_seconds,
+                )
+                report["pipeline"] = {**pl.to_dict(), "warm_seconds": round(warm_s, 2)}
+                report["pipeline_eps"] = round(pl.eps, 1)
+                del model
+        if report["passthrough_eps"] and report["pipeline_eps"] is not None:
+            report["ratio"] = round(report["pipeline_eps"] / report["passthrough_eps"], 4)
+        if "freshness" not in skip:
+            from streams.bench.freshness import run_freshness
+
+            assert workload is not None
+            rate = args.freshness_rate
+            if rate is None:
+                if not report["pipeline_eps"]:
+                    raise_config("freshness needs --freshness-rate when the pipeline is skipped")
+                rate = report["pipeline_eps"] / 2.0
+            fs = new_settings(base, "fr", partitions=args.partitions)
+            created.append(fs)
+            produce(fs, fs.topic(ITEMS.name), workload.encoded_items())
+            fr = run_freshness(
+                fs,
+                workload,
+                model_name=args.model,
+                rate=rate,
+                seconds=args.freshness_seconds,
+                max_batch=args.max_batch,
+                changelog=not args.no_changelog,
+            )
+            report["freshness"] = fr.to_dict()
+            report["freshness_ms_p50"] = round(fr.p50_ms, 2)
+            report["freshness_ms_p99"] = round(fr.p99_ms, 2)
+    finally:
+        if created and not args.keep_topics:
+            delete_topics(created)
+    if "memory" not in skip:
+        from streams.bench.memory import measure_memory
+
+        mem = measure_memory(
+            args.model,
+            n_users=args.memory_users,
+            n_items=args.memory_items,
+            history=args.memory_history,
+            seed=args.seed,
+        )
+        report["memory"] = mem.to_dict()
+        if (args.memory_users, args.memory_items) == (1_000_000, 100_000):
+            report["rss_mb_1m_users_100k_items"] = round(mem.rss_mb, 1)
+    if "scaling" not in skip:
+        from streams.bench.scaling import scaling_row
+
+        report["scaling"] = [
+            scaling_row(
+                args.model,
+                n,
+                n_users=args.users,
+                max_seconds=args.scaling_seconds,
+                seed=args.seed,
+            ).to_dict()
+            for n in args.scaling_items
+        ]
+    if "ann" not in skip:
+        from streams.bench.scaling import ann_row
+
+        report["ann"] = [
+            ann_row(n, k=args.ann_k, seed=args.seed).to_dict() for n in args.scaling_items
+        ]
+    report["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return report
+
+
+def raise_config(message: str) -> None:
+    from homerec.errors import ConfigError
+
+    raise ConfigError(message)
+
+
+def _cpus() -> int:
+    import os
+
+    return (
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    )
+
+
+def _print_text(report: dict[str, Any]) -> None:
+    def fmt(v: Any) -> str:
+        return "skipped" if v is None else f"{v:,.1f}" if isinstance(v, float) else str(v)
+
+    print(f"homerec bench — model {report['model']}, {report['workload']}")
+    for key in ("passthrough_eps", "pipeline_eps", "ratio", "freshness_ms_p50",
+                "freshness_ms_p99", "rss_mb_1m_users_100k_items"):  # fmt: skip
+        print(f"  {key:<28} {fmt(report[key])}")
+    for row in report.get("scaling", []):
+        print(f"  scaling {row['n_items']:>7} items: re-rank {row['rerank_ms_per_user']:.2f} ms/user, "
+              f"learn {row['learn_ms_per_event']:.2f} ms/event, {row['eps']:,.0f} events/s")  # fmt: skip
+    for row in report.get("ann", []):
+        print(f"  ann {row['n_items']:>7} items: exact {row['exact_ms_per_user']:.3f} ms/user, "
+              f"{row['method']} {row['ann_ms_per_user']:.3f} ms/user, "
+              f"recall@{row['k']} {row['recall_at_k']:.3f}")  # fmt: skip

@@ -1,0 +1,134 @@
+"""Smoke tests of ``homerec bench`` at tiny sizes: structure and sane numbers, never timing."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+
+import numpy as np
+import pytest
+
+from homerec.models.popularity import Popularity
+from streams.bench.memory import item_list_keys, measure_memory, resample_state
+from streams.bench.models import build_model, model_info, warm_model
+from streams.bench.passthrough import run_passthrough
+from streams.bench.pipeline import run_pipeline
+from streams.bench.scaling import ann_row, scaling_row
+from streams.bench.throughput import BatchClock
+from streams.bench.workload import Workload, WorkloadSpec, delete_topics, new_settings, produce
+from streams.commands import bench as bench_cmd
+from streams.config import Settings
+from streams.topics import EVENTS, ITEMS
+
+TINY = WorkloadSpec(n_users=200, n_items=60, n_events=900, warm_events=100, seed=3)
+
+
+def test_batch_clock_ignores_the_first_batch() -> None:
+    clock = BatchClock()
+    clock.batch_done(0)
+    assert clock.result().events == 0
+    clock.batch_done(100)
+    clock.batch_done(50)
+    clock.batch_done(25)
+    result = clock.result()
+    assert clock.total == 175
+    assert result.events == 75 and result.batches == 2
+    assert result.seconds >= 0 and result.eps >= 0
+
+
+def test_workload_is_deterministic_and_split() -> None:
+    a, b = Workload.build(TINY), Workload.build(TINY)
+    assert len(a.warm) == 100 and len(a.events) == 900
+    assert a.events == b.events and len(a.items) == 60 and len(a.profiles) == 200
+    key, value = a.encoded()[0]
+    assert key == a.events[0].user.encode()
+
+
+def test_models_build_and_warm() -> None:
+    model = build_model("popularity")
+    workload = Workload.build(TINY)
+    assert warm_model(model, workload) >= 0
+    assert model_info(model)["model"] == "popularity"
+    assert model.recommend_many([workload.events[0].user], 5)[0]
+
+
+def test_resample_state_replaces_only_item_lists() -> None:
+    template = {"events": 4, "items": ["i1", "i2"], "groups": ["age=20"], "embedding": [0.5]}
+    keys = item_list_keys(template, {"i1", "i2", "i3"})
+    assert keys == {"items"}
+    state = resample_state(template, keys, ["i1", "i2", "i3", "i4"], np.random.default_rng(1), 3)
+    assert len(set(state["items"])) == 3 and state["groups"] == ["age=20"]
+    assert state["events"] == 3 and state["embedding"] == [0.5]
+
+
+def test_memory_in_a_child_process() -> None:
+    result = measure_memory("popularity", n_users=3000, n_items=300, history=5)
+    assert result.n_users == 3000 and result.method == "load_user_state"
+    assert 10 < result.rss_mb < 4096 and result.baseline_mb > 0
+    assert math.isfinite(result.model_mb)
+
+
+def test_scaling_and_ann_rows() -> None:
+    row = scaling_row("popularity", 80, n_users=300, warm_events=50, batch=100, max_seconds=5)
+    assert row.n_items == 80 and row.events > 0 and row.eps > 0
+    assert row.rerank_ms_per_user > 0 and row.learn_ms_per_event >= 0
+    ann = ann_row(300, dim=8, k=10, n_queries=50, method="exact")
+    assert ann.recall_at_k == 1.0 and ann.exact_ms_per_user > 0
+
+
+@pytest.mark.kafka
+def test_passthrough_and_pipeline_on_the_same_events(bootstrap: str) -> None:
+    settings = new_settings(Settings(bootstrap=bootstrap), "test", partitions=2)
+    try:
+        workload = Workload.build(TINY)
+        produce(settings, settings.topic(ITEMS.name), workload.encoded_items())
+        assert produce(settings, settings.topic(EVENTS.name), workload.encoded()) == 900
+        pt = run_passthrough(settings, n_events=900, max_batch=200, timeout_s=60)
+        assert pt.events > 0 and pt.eps > 0 and pt.batches >= 1
+        model = Popularity()
+        warm_model(model, workload)
+        pl = run_pipeline(settings, model, n_events=900, max_batch=200, max_seconds=60)
+        assert pl.events > 0 and pl.eps > 0
+        assert model.n_events(workload.events[-1].user) >= 1
+    finally:
+        delete_topics([settings])
+
+
+def _parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    bench_cmd.register(parser.add_subparsers())
+    return parser.parse_args(["bench", *argv])
+
+
+def test_cli_rejects_unknown_phases() -> None:
+    with pytest.raises(SystemExit):
+        _parse("--skip", "warp")
+
+
+@pytest.mark.kafka
+@pytest.mark.slow
+def test_bench_json_report(bootstrap: str, capsys: pytest.CaptureFixture[str]) -> None:
+    args = _parse(
+        "--json", "--model", "popularity", "--bootstrap", bootstrap,
+        "--users", "300", "--items", "80", "--events", "1500", "--warm-events", "100",
+        "--max-batch", "300", "--freshness-seconds", "3", "--freshness-rate", "150",
+        "--memory-users", "2000", "--memory-items", "200",
+        "--scaling-items", "50,100", "--scaling-seconds", "2", "--ann-k", "10",
+    )  # fmt: skip
+    assert args.func(args) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    report = json.loads(last)
+    for key in ("passthrough_eps", "pipeline_eps", "ratio", "freshness_ms_p50",
+                "freshness_ms_p99", "rss_mb_1m_users_100k_items"):  # fmt: skip
+        assert key in report
+    assert report["passthrough_eps"] > 0 and report["pipeline_eps"] > 0
+    assert report["ratio"] == pytest.approx(
+        report["pipeline_eps"] / report["passthrough_eps"], rel=1e-2
+    )
+    assert 0 <= report["freshness_ms_p50"] <= report["freshness_ms_p99"]
+    assert report["freshness"]["lists"] > 0
+    assert report["rss_mb_1m_users_100k_items"] is None  # not the goal's sizes
+    assert report["memory"]["n_users"] == 2000
+    assert [r["n_items"] for r in report["scaling"]] == [50, 100]
+    assert all(0.0 <= r["recall_at_k"] <= 1.0 for r in report["ann"])
