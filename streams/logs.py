@@ -11,7 +11,9 @@ summary line every few seconds (counts, rates, lag), never a line per event.
 
 The chatty Kafka client loggers are held at WARNING unless ``--log-level DEBUG``.
 Any field whose name looks like a secret (``password``, ``secret``, ``token``)
-is written as ``"***"``.
+is written as ``"***"``, and every secret value loaded by
+:mod:`streams.security` is masked wherever it appears in a line (kafka-python's
+DEBUG output prints SASL PLAIN authentication bytes).
 
 >>> import argparse, io, json, logging
 >>> p = argparse.ArgumentParser(); add_arguments(p)
@@ -35,7 +37,7 @@ from typing import IO, Any, Final
 
 from homerec.errors import ConfigError
 
-__all__ = ["FORMATS", "JsonFormatter", "add_arguments", "configure"]
+__all__ = ["FORMATS", "JsonFormatter", "RedactSecrets", "add_arguments", "configure"]
 
 FORMATS: Final = ("text", "json")
 LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -80,6 +82,45 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc, default=str, ensure_ascii=False)
 
 
+class RedactSecrets(logging.Filter):
+    """Masks every loaded secret (:func:`streams.security.secret_values`) in a record's
+    message and string extras, whichever logger wrote it. kafka-python's DEBUG
+    output, for one, prints the SASL PLAIN authentication bytes, password included.
+
+    >>> from streams.security import Secret
+    >>> _ = Secret("pa55word")
+    >>> rec = logging.LogRecord("kafka", 10, "f", 1, "auth=%r", (b"u\\x00pa55word",), None)
+    >>> RedactSecrets().filter(rec), rec.getMessage()
+    (True, "auth=b'u\\\\x00***'")
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from streams.security import secret_values
+
+        secrets = secret_values()
+        if not secrets:
+            return True
+        message = record.getMessage()
+        masked = _mask(message, secrets)
+        if masked != message:
+            record.msg, record.args = masked, None
+        for key, value in list(vars(record).items()):
+            if key not in _RESERVED and isinstance(value, str):
+                setattr(record, key, _mask(value, secrets))
+        return True
+
+
+def _mask(text: str, secrets: frozenset[str]) -> str:
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, "***")
+        # the same secret as it appears inside a repr() of bytes or str
+        for form in (repr(secret.encode())[2:-1], repr(secret)[1:-1]):
+            if form != secret and form in text:
+                text = text.replace(form, "***")
+    return text
+
+
 def _iso(created: float) -> str:
     whole = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
     return f"{whole}.{int(created % 1 * 1000):03d}Z"
@@ -118,6 +159,7 @@ def configure(
     if level not in LEVELS:
         raise ConfigError(f"log level {level!r} is not one of {', '.join(LEVELS)}")
     handler = logging.StreamHandler(sys.stderr if stream is None else stream)
+    handler.addFilter(RedactSecrets())
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:

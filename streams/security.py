@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final, Literal, get_args
@@ -53,6 +54,7 @@ __all__ = [
     "add_arguments",
     "kafka_options",
     "redacted",
+    "secret_values",
 ]
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
@@ -69,11 +71,24 @@ _FALSE = {"0", "false", "no", "off"}
 _TRUE = {"1", "true", "yes", "on"}
 
 
+_LIVE_SECRETS: set[str] = set()
+_LIVE_LOCK = threading.Lock()
+
+
+def secret_values() -> frozenset[str]:
+    """Every secret value (of 4+ characters) this process has loaded, for log redaction
+    (:mod:`streams.logs` masks them in every line, also in the Kafka client's own
+    debug output, which prints SASL PLAIN authentication bytes)."""
+    with _LIVE_LOCK:
+        return frozenset(_LIVE_SECRETS)
+
+
 class Secret(str):
     """A string that prints as ``***``; :meth:`reveal` returns the value.
 
     Byte-level uses (``encode``, ``join``, hashing) see the real value, which is
-    what the Kafka client needs; every printing path sees the mask.
+    what the Kafka client needs; every printing path sees the mask. Creating one
+    registers the value with :func:`secret_values`.
 
     >>> s = Secret("pa55")
     >>> f"{s}", str(s), repr(s), "%s" % s
@@ -83,6 +98,13 @@ class Secret(str):
     """
 
     __slots__ = ()
+
+    def __new__(cls, value: str) -> Secret:
+        self = super().__new__(cls, value)
+        if len(value) >= 4:  # masking 1-3 characters everywhere would garble every log line
+            with _LIVE_LOCK:
+                _LIVE_SECRETS.add(str.__str__(self))
+        return self
 
     def reveal(self) -> str:
         return str.__str__(self)

@@ -100,3 +100,24 @@ def test_reconfiguring_replaces_the_handler() -> None:
 def test_bad_environment_values_are_config_errors(env: dict[str, str]) -> None:
     with pytest.raises(ConfigError):
         configure(parse(), stream=io.StringIO(), env=env)
+
+
+def test_loaded_secrets_are_masked_in_every_line_even_kafka_debug() -> None:
+    from streams.security import Secret
+
+    password = Secret("Tr0ub4dor&3-horse")  # noqa: S106 - test value
+    buf = io.StringIO()
+    configure(parse("--log-format", "json", "--log-level", "DEBUG"), stream=buf, env={})
+    # what kafka-python's connection logs at DEBUG for SASL PLAIN
+    auth = b"\x00".join([b"user", b"user", password.reveal().encode()])
+    logging.getLogger("kafka.conn").debug("Sending SaslAuthenticateRequest(auth_bytes=%r)", auth)
+    logging.getLogger("homerec").info(
+        "config %s", {"pw": password.reveal()}, extra={"note": str(auth)}
+    )
+    out = buf.getvalue()
+    assert password.reveal() not in out
+    assert out.count("***") >= 3
+    text = io.StringIO()
+    configure(parse(), stream=text, env={})
+    logging.getLogger("homerec").warning("oops %s", password.reveal())
+    assert password.reveal() not in text.getvalue() and "oops ***" in text.getvalue()
