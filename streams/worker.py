@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
-from kafka.errors import KafkaError
+from kafka.errors import KafkaError, ProducerFencedError
 from kafka.structs import OffsetAndMetadata
 
 from homerec.dedup import IdWindow
@@ -42,6 +42,7 @@ from homerec.limits import Limits
 from homerec.live_quality import LiveHitRate
 from homerec.models.base import Recommender
 from homerec.typing import UserId
+from streams import kafka_compat
 from streams import metrics as m
 from streams.codec import (
     decode_event as _decode_event,
@@ -56,13 +57,17 @@ from streams.codec import (
 from streams.config import Settings
 from streams.errors import DeliveryFailed, StreamsError
 from streams.partition_reader import PartitionReader
-from streams.topics import CHANGELOG, DLQ, EVENTS, ITEMS, RECOMMENDATIONS
+from streams.topics import CHANGELOG, DLQ, EVENTS, ITEM_STATE, ITEMS, RECOMMENDATIONS
 
 __all__ = ["Guarantee", "Worker", "WorkerConfig"]
 
 log = logging.getLogger(__name__)
+kafka_compat.apply()
 
 Guarantee = Literal["at-least-once", "exactly-once"]
+
+#: Errors after which this process must not go on (another instance owns its work now).
+_FATAL: tuple[type[BaseException], ...] = (ProducerFencedError,)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,6 +88,10 @@ class WorkerConfig:
     log_every_s: float = 10.0
     #: Stable identity of this worker (transactional id suffix); random when empty.
     instance_id: str = ""
+    #: Seconds between snapshots of the items that changed to the item-state topic.
+    item_state_every_s: float = 5.0
+    #: How long to keep retrying a failed offset commit before rebuilding from the changelog.
+    commit_retry_s: float = 30.0
 
 
 @dataclass(slots=True)
@@ -149,6 +158,13 @@ class Worker:
         self._last_log = time.monotonic()
         self._transactional = self.config.processing_guarantee == "exactly-once"
         self._supports_user_state = self.config.changelog and _has_user_state(model)
+        self._supports_item_state = self.config.changelog and _has_item_state(model)
+        self._item_state_topic = settings.topic(ITEM_STATE.name)
+        self._dirty_items: set[str] = set()
+        #: dead letters of catalog records, sent with the next batch
+        self._pending_dead: list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]] = []
+        self._last_item_snapshot = time.monotonic()
+        self.rebuilds = 0
 
     # -- lifecycle -------------------------------------------------------------
     def request_stop(self) -> None:
@@ -182,6 +198,7 @@ class Worker:
             self._catalog.assign(self._catalog.partitions())
             n_items = self._read_catalog(block=True)
             log.info("catalog: %d records read from %s", n_items, self._items_topic)
+            self._restore_items()
             self._consumer = KafkaConsumer(
                 **s.client_options(
                     client_id=f"homerec-worker-{instance}",
@@ -231,7 +248,24 @@ class Worker:
             self.close()
 
     def close(self) -> None:
-        """Leave the group and close all clients (idempotent)."""
+        """Flush the last item snapshot, leave the group and close all clients (idempotent)."""
+        if self._producer is not None and (self._dirty_items or self._pending_dead):
+            try:
+                if self._transactional:
+                    self._producer.begin_transaction()
+                futures = self._snapshot_items(force=True)
+                futures += [
+                    self._producer.send(self._dlq_topic, key=k, value=v, headers=h)
+                    for k, v, h in self._pending_dead
+                ]
+                if self._transactional:
+                    self._producer.commit_transaction()
+                else:
+                    self._producer.flush(timeout=10)
+                for fut in futures:
+                    fut.get(timeout=10)
+            except KafkaError:
+                log.exception("final item-state snapshot failed (snapshots are best effort)")
         for name in ("_consumer", "_producer"):
             client = getattr(self, name)
             if client is None:
@@ -262,7 +296,14 @@ class Worker:
         n = sum(len(v) for v in records.values())
         if n:
             started = time.perf_counter()
-            self._process(records)
+            try:
+                self._process(records)
+            except DeliveryFailed as exc:
+                if isinstance(exc.cause, _FATAL):
+                    raise
+                log.warning("batch not durable (%s): rolling back to the changelog", exc)
+                self._rebuild()
+                return n
             m.BATCH_DURATION.observe(time.perf_counter() - started)
             m.BATCH_SIZE.observe(n)
         self._update_lag()
@@ -282,6 +323,8 @@ class Worker:
                         m.QUALITY_HITS.inc()
         m.QUALITY_HIT_RATE.set(self._quality.hit_rate)
         self.model.learn_many(batch.events)
+        if self._supports_item_state:
+            self._dirty_items.update(e.item for e in batch.events)
         users = list(batch.source)
         lists = self.model.recommend_many(users, self.config.k) if users else []
         if self._transactional:
@@ -304,10 +347,13 @@ class Worker:
                         self._changelog_topic, key=key, value=packb(state), partition=partition
                     )
                 )
+        batch.dead.extend(self._pending_dead)
+        self._pending_dead.clear()
         for key_, value_, headers in batch.dead:
             futures.append(
                 self._producer.send(self._dlq_topic, key=key_, value=value_, headers=headers)
             )
+        futures.extend(self._snapshot_items(force=False))
         offsets = {tp: OffsetAndMetadata(off + 1, "", -1) for tp, off in batch.offsets.items()}
         self._deliver(futures, offsets)
         acked = _now_ms()
@@ -378,21 +424,99 @@ class Worker:
                 self._abort()
             raise DeliveryFailed(f"broker did not acknowledge the batch: {exc}", exc) from exc
         if not self._transactional and offsets:
+            self._commit(offsets)
+
+    def _commit(self, offsets: dict[TopicPartition, Any]) -> None:
+        """Commit, retrying retriable errors (e.g. a coordinator moving during a broker restart)."""
+        deadline = time.monotonic() + self.config.commit_retry_s
+        delay = 0.1
+        while True:
             try:
                 self._consumer.commit(offsets)
+                return
             except KafkaError as exc:
-                # the batch's output is durable; its events will be seen again and skipped by
-                # the changelog offsets of their users (so no double application)
-                raise DeliveryFailed(f"offset commit failed: {exc}", exc) from exc
+                if not getattr(exc, "retriable", False) or time.monotonic() + delay > deadline:
+                    # the batch's output is durable; its events will be seen again and skipped
+                    # by the changelog offsets of their users (so no double application)
+                    raise DeliveryFailed(f"offset commit failed: {exc}", exc) from exc
+                log.warning("offset commit failed (%s); retrying in %.1fs", exc, delay)
+                self._stop.wait(delay)
+                delay = min(delay * 2, 2.0)
 
     def _abort(self) -> None:
-        """Abort the open transaction and roll the in-memory state back to the changelog."""
+        """Abort the open transaction (the caller then rebuilds the state)."""
         try:
             self._producer.abort_transaction()
         except KafkaError:
             log.exception("abort_transaction failed")
-        if self._assigned:
-            self._restore(sorted(self._assigned, key=lambda tp: tp.partition))
+
+    def _rebuild(self) -> None:
+        """Roll the in-memory state back to what is durable, and the consumer to its offsets.
+
+        A fresh model (same hyperparameters) is filled from the catalog, the item-state
+        snapshots and the changelog of the assigned partitions; every assigned partition is
+        rewound to its committed offset. Events of the failed batch are then processed again,
+        exactly once per user thanks to the offsets stored in the changelog records.
+        """
+        started = time.perf_counter()
+        self.rebuilds += 1
+        self.model = self.model.clone()
+        self._restored.clear()
+        self._newest_ts.clear()
+        self._dirty_items.clear()
+        assert self._catalog is not None
+        parts = self._catalog.partitions()
+        self._catalog.assign(parts)
+        self._read_catalog(block=True)
+        self._restore_items()
+        assigned = sorted(self._assigned, key=lambda tp: tp.partition)
+        self._pending_restore.clear()
+        for tp in assigned:
+            committed = self._consumer.committed(tp)
+            if committed is None:
+                self._consumer.seek_to_beginning(tp)
+            else:
+                self._consumer.seek(tp, committed)
+        if assigned:
+            self._restore(assigned)
+        log.warning("state rebuilt from the changelog in %.2fs", time.perf_counter() - started)
+
+    # -- item state ----------------------------------------------------------------
+    def _snapshot_items(self, *, force: bool) -> list[Any]:
+        """Send the state of items changed since the last snapshot (every few seconds)."""
+        if not self._supports_item_state or not self._dirty_items:
+            return []
+        now = time.monotonic()
+        if not force and now - self._last_item_snapshot < self.config.item_state_every_s:
+            return []
+        items = sorted(self._dirty_items)
+        self._dirty_items.clear()
+        self._last_item_snapshot = now
+        states = self.model.item_state_many(items)  # type: ignore[attr-defined]
+        return [
+            self._producer.send(self._item_state_topic, key=item.encode("utf-8"), value=packb(st))
+            for item, st in zip(items, states, strict=True)
+            if st is not None
+        ]
+
+    def _restore_items(self) -> None:
+        """Load the newest snapshot of every item's state (shared by all workers)."""
+        if not self._supports_item_state:
+            return
+        started = time.perf_counter()
+        reader = PartitionReader(self.settings, self._item_state_topic, client_id="homerec-items")
+        n = 0
+        try:
+            latest: dict[bytes, bytes] = {}
+            for rec in reader.read_to_end(reader.partitions()):
+                if rec.key is not None and rec.value is not None:
+                    latest[rec.key] = rec.value
+            for key, value in latest.items():
+                self.model.load_item_state(key.decode("utf-8"), unpackb(value))  # type: ignore[attr-defined]
+                n += 1
+        finally:
+            reader.close()
+        log.info("restored %d item states in %.2fs", n, time.perf_counter() - started)
 
     # -- catalog -----------------------------------------------------------------
     def _read_catalog(self, *, block: bool) -> int:
@@ -407,15 +531,17 @@ class Worker:
             try:
                 item = decode_item(rec.key, rec.value, self.config.limits)
             except InvalidEvent as exc:
-                key, value, headers = encode_dead_letter(
-                    exc,
-                    topic=self._items_topic,
-                    partition=rec.partition,
-                    offset=rec.offset,
-                    key=rec.key,
-                    value=rec.value,
+                # sent with the next batch (inside its transaction with exactly-once)
+                self._pending_dead.append(
+                    encode_dead_letter(
+                        exc,
+                        topic=self._items_topic,
+                        partition=rec.partition,
+                        offset=rec.offset,
+                        key=rec.key,
+                        value=rec.value,
+                    )
                 )
-                self._producer.send(self._dlq_topic, key=key, value=value, headers=headers)
                 m.DLQ_MESSAGES.labels(reason=exc.reason).inc()
                 m.ITEMS_CONSUMED.labels(outcome="invalid").inc()
                 continue
@@ -522,6 +648,12 @@ class Worker:
         )
         self._stats = dict.fromkeys(s, 0)
         self._last_log = now
+
+
+def _has_item_state(model: Recommender) -> bool:
+    return callable(getattr(model, "item_state_many", None)) and callable(
+        getattr(model, "load_item_state", None)
+    )
 
 
 def _has_user_state(model: Recommender) -> bool:

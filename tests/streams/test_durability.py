@@ -1,0 +1,147 @@
+"""Durable state against the real broker: exactly-once, rollback, rebalance (uuid topics).
+
+Failures are injected by wrapping one client call; the broker itself is real.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+from kafka.errors import KafkaError
+
+from homerec.events import Event
+from streams.config import Settings
+from streams.worker import Worker, WorkerConfig
+from tests.streams.counting_model import CountingModel
+from tests.streams.fixtures import ThreadWorker, latest_pages, read_all, send_events, wait_for
+
+pytestmark = pytest.mark.kafka
+
+TS = 1_700_000_000_000
+
+
+def _events(n: int, seed: int, n_users: int = 12, start: int = 0) -> list[Event]:
+    rng = random.Random(seed)
+    return [
+        Event(f"u{rng.randrange(n_users)}", f"i{rng.randrange(40)}", "click", TS + start + i)
+        for i in range(n)
+    ]
+
+
+def _counts(events: list[Event]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for e in events:
+        out[e.user] = out.get(e.user, 0) + 1
+    return out
+
+
+def _final_counts(settings: Settings) -> dict[str, int]:
+    return {u: p.events for u, p in latest_pages(settings).items()}
+
+
+class _FailOnce:
+    """Wraps a client method: the n-th call raises ``error`` once, all others pass through."""
+
+    def __init__(
+        self, target: Any, name: str, error: BaseException, *, real_call: bool, at_call: int = 2
+    ) -> None:
+        self.calls = 0
+        self.failed = False
+        self._orig = getattr(target, name)
+        self._error = error
+        self._real = real_call
+        self._at = at_call
+        setattr(target, name, self)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        if self.calls == self._at and not self.failed:
+            self.failed = True
+            if self._real:  # the broker applied the call, but the client saw an error
+                self._orig(*args, **kwargs)
+            raise self._error
+        return self._orig(*args, **kwargs)
+
+
+class _InjectingWorker(Worker):
+    def __init__(self, *args: Any, inject: str, real_call: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.inject = inject
+        self.real_call = real_call
+        self.fault: _FailOnce | None = None
+
+    def open(self) -> None:
+        super().open()
+        client_name, method = self.inject.split(".")
+        self.fault = _FailOnce(
+            getattr(self, client_name), method, KafkaError("injected"), real_call=self.real_call
+        )
+
+
+def test_exactly_once_end_to_end(settings: Settings, producer: Any) -> None:
+    events = _events(300, seed=5)
+    send_events(producer, settings, events)
+    cfg = WorkerConfig(k=5, processing_guarantee="exactly-once", max_batch=50)
+    worker = ThreadWorker(Worker(settings, CountingModel(), cfg)).start()
+    try:
+        wait_for(lambda: _final_counts(settings) == _counts(events), what="all events applied")
+    finally:
+        worker.stop()
+    # read_committed readers see each user's state once per batch, never an aborted write
+    assert len(read_all(settings, "changelog")) >= len(_counts(events))
+
+
+@pytest.mark.parametrize(
+    ("guarantee", "inject", "real_call"),
+    [
+        # lists and changelog written, offsets NOT committed: the batch is seen again
+        ("at-least-once", "_consumer.commit", False),
+        # offsets committed but the client saw an error
+        ("at-least-once", "_consumer.commit", True),
+        # the transaction fails to commit: it is aborted, nothing of the batch is visible
+        ("exactly-once", "_producer.commit_transaction", False),
+    ],
+)
+def test_failed_batch_rolls_back_and_applies_each_event_once(
+    settings: Settings, producer: Any, guarantee: str, inject: str, real_call: bool
+) -> None:
+    events = _events(400, seed=6)
+    send_events(producer, settings, events)
+    cfg = WorkerConfig(k=5, processing_guarantee=guarantee, max_batch=40)  # type: ignore[arg-type]
+    inner = _InjectingWorker(settings, CountingModel(), cfg, inject=inject, real_call=real_call)
+    worker = ThreadWorker(inner).start()
+    try:
+        wait_for(lambda: _final_counts(settings) == _counts(events), what="all events applied")
+    finally:
+        worker.stop()
+    assert inner.fault is not None and inner.fault.failed, "the fault was never injected"
+    assert inner.rebuilds == 1
+    assert _final_counts(settings) == _counts(events)
+
+
+def test_rebalance_second_worker_joins_and_leaves(settings: Settings, producer: Any) -> None:
+    first = _events(300, seed=7)
+    send_events(producer, settings, first)
+    w1 = ThreadWorker(Worker(settings, CountingModel(), WorkerConfig(k=5, max_batch=50))).start()
+    try:
+        wait_for(lambda: _final_counts(settings) == _counts(first), what="first wave")
+        w2 = ThreadWorker(
+            Worker(settings, CountingModel(), WorkerConfig(k=5, max_batch=50))
+        ).start()
+        wait_for(
+            lambda: w2.worker._assigned and len(w1.worker._assigned) < 4,
+            what="partitions to move to the second worker",
+        )
+        second = _events(300, seed=8, start=10_000)
+        send_events(producer, settings, second)
+        wait_for(lambda: _final_counts(settings) == _counts(first + second), what="second wave")
+        w2.stop()  # leaves: its partitions move back to w1, which restores them
+        third = _events(300, seed=9, start=20_000)
+        send_events(producer, settings, third)
+        wait_for(
+            lambda: _final_counts(settings) == _counts(first + second + third), what="third wave"
+        )
+    finally:
+        w1.stop()
