@@ -83,6 +83,8 @@ class Disruption:
     recovery_s: float | None
     #: broker restarts: seconds the broker was away (stop + start)
     down_s: float = 0.0
+    #: seconds until the group was Stable again with every worker a member (None: timeout)
+    rejoin_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +105,8 @@ class ChaosReport:
     users: int
     worker_exits: int
     startup_s: float
+    #: the longest time until every worker was back in a stable group (None: one never was)
+    max_rejoin_s: float | None = None
     disruptions: list[Disruption] = field(default_factory=list)
     wrong_users: dict[str, tuple[int, int]] = field(default_factory=dict)
     run_dir: str = ""
@@ -150,20 +154,30 @@ def _plan(config: ChaosConfig, rng: random.Random) -> list[tuple[str, int]]:
 
 
 def run_chaos(
-    config: ChaosConfig, *, progress_cb: Callable[[str], None] | None = None
+    config: ChaosConfig,
+    *,
+    progress_cb: Callable[[str], None] | None = None,
+    broker: DedicatedBroker | None = None,
 ) -> ChaosReport:
-    """Run the whole experiment; always cleans up the processes it started."""
+    """Run the whole experiment; always cleans up the processes it started.
+
+    ``broker``: a dedicated broker to use (and leave running) instead of starting one, e.g.
+    shared by several runs in a test session; it must be nobody else's, since it is restarted.
+    """
     say = progress_cb or (lambda msg: log.info("%s", msg))
     rng = random.Random(config.seed)  # noqa: S311 - a seeded schedule, not a secret
     run_dir = Path(tempfile.mkdtemp(prefix="homerec-chaos-"))
-    broker = DedicatedBroker(run_dir / "kafka", port=config.port)
+    own_broker = broker is None
+    if broker is None:
+        broker = DedicatedBroker(run_dir / "kafka", port=config.port)
     fleet: Fleet | None = None
     load: SteadyLoad | None = None
     progress: GroupProgress | None = None
     report: ChaosReport | None = None
     try:
-        say(f"starting a dedicated broker on port {broker.port} (data in {run_dir})")
-        broker.start()
+        if own_broker or broker.pid() is None:
+            say(f"starting a dedicated broker on port {broker.port} (data in {broker.home})")
+            broker.start()
         settings = Settings(
             bootstrap=broker.bootstrap, topic_prefix=f"chaos{uuid.uuid4().hex[:10]}"
         )
@@ -191,12 +205,15 @@ def run_chaos(
         t_start = time.monotonic()
         fleet.start()
         load.start()
-        zero = Sample(t_start, {}, {})
-        first = progress.wait_recovered(zero, config.startup_timeout_s)
+        stable = progress.wait_stable(config.workers, t_start, config.startup_timeout_s)
+        first = None
+        if stable is not None:
+            base = Sample(stable.t, {}, {})
+            first = progress.wait_recovered(base, config.startup_timeout_s)
         if first is None:
             raise TimeoutError(
-                f"the fleet did not commit on every partition within {config.startup_timeout_s:.0f}s"
-                f" (worker logs in {run_dir / 'logs'})"
+                f"the {config.workers} workers did not form a stable group and commit on every "
+                f"partition within {config.startup_timeout_s:.0f}s (logs in {run_dir / 'logs'})"
             )
         startup_s = first.t - t_start
         say(f"{config.workers} workers processing after {startup_s:.1f}s; chaos begins")
@@ -209,6 +226,11 @@ def run_chaos(
                 disruptions.append(_restart_broker(broker, progress, t_start, config))
             d = disruptions[-1]
             rec = "NOT RECOVERED" if d.recovery_s is None else f"recovered in {d.recovery_s:.1f}s"
+            if d.kind == "broker-restart":
+                rec = f"away {d.down_s:.1f}s, {rec} after it was back"
+            rec += (
+                "" if d.rejoin_s is None else f", all {config.workers} workers in {d.rejoin_s:.1f}s"
+            )
             say(f"[{d.at_s:6.1f}s] {d.kind} {d.target}: {rec}")
         left = config.duration_s - (time.monotonic() - t_start)
         if left > 0:
@@ -224,12 +246,7 @@ def run_chaos(
         duration = time.monotonic() - t_start
         say("reading the events and recommendations topics for the verdict")
         verdict: Verdict = judge(settings, dict(load.acked))
-        recoveries = [d.recovery_s for d in disruptions]
-        max_recovery = (
-            None
-            if any(r is None for r in recoveries)
-            else round(max((r for r in recoveries if r is not None), default=0.0), 2)
-        )
+        max_recovery = _max_or_none([d.recovery_s for d in disruptions])
         report = ChaosReport(
             guarantee=config.processing_guarantee,
             workers=config.workers,
@@ -247,6 +264,7 @@ def run_chaos(
             users=verdict.users,
             worker_exits=len(fleet.exits),
             startup_s=round(startup_s, 2),
+            max_rejoin_s=_max_or_none([d.rejoin_s for d in disruptions]),
             disruptions=disruptions,
             wrong_users=dict(verdict.wrong),
         )
@@ -258,7 +276,8 @@ def run_chaos(
             fleet.stop()
         if progress is not None:
             progress.close()
-        broker.close()
+        if own_broker:
+            broker.close()
         keep = config.keep_dir or report is None or not report.passed()
         if keep:
             say(f"run directory kept: {run_dir}")
@@ -266,6 +285,13 @@ def run_chaos(
                 object.__setattr__(report, "run_dir", str(run_dir))
         else:
             shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _max_or_none(values: list[float | None]) -> float | None:
+    """The largest value; None when any is None (something did not recover)."""
+    if any(v is None for v in values):
+        return None
+    return round(max((v for v in values if v is not None), default=0.0), 2)
 
 
 def _kill(
@@ -277,7 +303,18 @@ def _kill(
     base = progress.next_sample(time.monotonic(), config.recovery_timeout_s)
     done = None if base is None else progress.wait_recovered(base, config.recovery_timeout_s)
     recovery = None if done is None else round(done.t - t0, 2)
-    return Disruption("kill", instance, round(t0 - t_start, 1), recovery)
+    rejoin = None if done is None else _rejoin(progress, config, t0, done.t)
+    return Disruption("kill", instance, round(t0 - t_start, 1), recovery, rejoin_s=rejoin)
+
+
+def _rejoin(
+    progress: GroupProgress, config: ChaosConfig, t0: float, recovered_at: float
+) -> float | None:
+    """Seconds from ``t0`` until every worker is back in a stable group, looking from the
+    recovery on (right after a kill the group still lists the dead member). The next
+    disruption waits for it, so that each one hits a full fleet."""
+    stable = progress.wait_stable(config.workers, recovered_at - 1e-6, config.recovery_timeout_s)
+    return None if stable is None else round(stable.t - t0, 2)
 
 
 def _restart_broker(
@@ -293,8 +330,9 @@ def _restart_broker(
     if done is not None and done.t < t_ready:
         done = None  # cannot happen (no sample while the broker is down), but never report < 0
     recovery = None if done is None else round(done.t - t_ready, 2)
+    rejoin = None if done is None else _rejoin(progress, config, t_ready, done.t)
     return Disruption(
-        "broker-restart", "broker", round(t0 - t_start, 1), recovery, round(t_ready - t0, 2)
+        "broker-restart", "broker", round(t0 - t_start, 1), recovery, round(t_ready - t0, 2), rejoin
     )
 
 

@@ -42,6 +42,9 @@ class Sample:
     t: float
     committed: dict[int, int]
     end: dict[int, int]
+    #: members of the group and its state (``Stable``, ``PreparingRebalance``, ...)
+    members: int = 0
+    state: str = ""
 
 
 class GroupProgress:
@@ -93,7 +96,14 @@ class GroupProgress:
         for tp, om in offsets.items():
             if tp.topic == self._topic and om.offset >= 0:
                 committed[tp.partition] = int(om.offset)
-        return Sample(time.monotonic(), committed, {tp.partition: int(end[tp]) for tp in self._tps})
+        desc = self._admin.describe_groups([group]).get(group) or {}
+        return Sample(
+            time.monotonic(),
+            committed,
+            {tp.partition: int(end[tp]) for tp in self._tps},
+            len(desc.get("members") or ()),
+            str(desc.get("group_state") or ""),
+        )
 
     # -- thread --------------------------------------------------------------------
     def start(self) -> None:
@@ -156,6 +166,18 @@ class GroupProgress:
             if sample is None:
                 return None
             if recovered(base, sample):
+                return sample
+            seen = sample.t
+
+    def wait_stable(self, members: int, after: float, timeout_s: float) -> Sample | None:
+        """The first sample after ``after`` of a ``Stable`` group with ``members`` members."""
+        deadline = time.monotonic() + timeout_s
+        seen = after
+        while True:
+            sample = self.next_sample(seen, max(0.0, deadline - time.monotonic()))
+            if sample is None:
+                return None
+            if sample.state == "Stable" and sample.members == members:
                 return sample
             seen = sample.t
 
