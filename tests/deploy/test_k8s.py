@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 from pathlib import Path
 from typing import Any
 
@@ -49,11 +48,9 @@ def _one(kind: str, name: str) -> dict[str, Any]:
 
 
 def _models() -> Any:
-    if os.environ.get("CI"):
-        import kubernetes.client as client  # CI installs it: pip install kubernetes
-    else:
-        client = pytest.importorskip("kubernetes.client")
-    return client
+    # the official client (pip install kubernetes; in the dev extras) carries the
+    # API's models; without it only the structural checks below run
+    return pytest.importorskip("kubernetes.client", reason="pip install kubernetes")
 
 
 @pytest.mark.parametrize(
