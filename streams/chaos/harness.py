@@ -141,8 +141,11 @@ def _plan(config: ChaosConfig, rng: random.Random) -> list[tuple[str, int]]:
 
     Broker restarts are spread evenly, the first one in the middle when there is one.
 
-    >>> _plan(ChaosConfig(kills=4, broker_restarts=1, workers=2), random.Random(1))
-    [('kill', 0), ('kill', 1), ('broker', 0), ('kill', 0), ('kill', 0)]
+    >>> plan = _plan(ChaosConfig(kills=4, broker_restarts=1, workers=2), random.Random(1))
+    >>> [kind for kind, _ in plan]
+    ['kill', 'kill', 'broker', 'kill', 'kill']
+    >>> [kind for kind, _ in _plan(ChaosConfig(kills=6, broker_restarts=2), random.Random(1))]
+    ['kill', 'kill', 'broker', 'kill', 'kill', 'broker', 'kill', 'kill']
     """
     kills = [("kill", rng.randrange(config.workers)) for _ in range(config.kills)]
     plan: list[tuple[str, int]] = list(kills)
