@@ -123,7 +123,9 @@ def _run(args: argparse.Namespace) -> int:
     worker = Worker(settings, model, config, health=health)
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("%s received: finishing the batch, committing, leaving", signal.Signals(signum).name)
+        log.info(
+            "%s received: finishing the batch, committing, leaving", signal.Signals(signum).name
+        )
         worker.request_stop()
 
     signal.signal(signal.SIGTERM, _stop)
