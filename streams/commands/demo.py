@@ -78,7 +78,7 @@ def _run(args: argparse.Namespace) -> int:
         )
     )
     catalog = {item.item: item for item in world.items()}
-    model = make_model(args.model)
+    model = make_model(args.model, candidates="catalog", max_tag_share=0.5)
     worker = Worker(settings, model, WorkerConfig(k=args.k))
     error: list[BaseException] = []
 

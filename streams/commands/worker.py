@@ -41,6 +41,21 @@ def register(sub: Any) -> None:
         "--max-batch", type=int, default=2000, help="most events per batch (default 2000)"
     )
     parser.add_argument(
+        "--candidates",
+        choices=("catalog", "seen"),
+        default="catalog",
+        help="what may be recommended: 'catalog' = every active catalog item plus items seen "
+        "in events (new items can be shown at once); 'seen' = only items seen in events "
+        "(default catalog)",
+    )
+    parser.add_argument(
+        "--max-tag-share",
+        type=float,
+        default=0.5,
+        help="most of a page that one tag (genre, section) may take, in (0, 1]; 1 = no cap "
+        "(default 0.5)",
+    )
+    parser.add_argument(
         "--processing-guarantee",
         choices=("at-least-once", "exactly-once"),
         default="at-least-once",
@@ -111,7 +126,12 @@ def _run(args: argparse.Namespace) -> int:
         changelog=not args.no_changelog,
         instance_id=args.instance_id,
     )
-    model = make_model(args.model, feedback=feedback)
+    model = make_model(
+        args.model,
+        feedback=feedback,
+        candidates=args.candidates,
+        max_tag_share=None if args.max_tag_share >= 1 else args.max_tag_share,
+    )
     server = None
     health = None
     if args.metrics_port:
