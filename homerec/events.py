@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from homerec.errors import InvalidEvent
 from homerec.limits import Limits
@@ -62,7 +62,7 @@ class Event:
                 f"'type' must be one of {', '.join(EVENT_TYPES)}; got {etype[:40]!r}",
             )
         ts = check_ts(raw["ts"], lim)
-        value = _check_value(raw.get("value"), cast(EventType, etype), lim)
+        value = _check_value(raw.get("value"), etype, lim)
         eid = raw.get("id")
         if eid is not None:
             eid = check_id(eid, "id", lim)
@@ -75,7 +75,7 @@ class Event:
                     "oversize",
                     f"'context' has {len(context)} entries (max {lim.max_context_entries})",
                 )
-        return cls(user, item, cast(EventType, etype), ts, value, eid, context)
+        return cls(user, item, etype, ts, value, eid, context)
 
     def to_dict(self) -> dict[str, Any]:
         """The wire form (a plain map); inverse of :meth:`from_dict`."""
