@@ -39,8 +39,7 @@ def test_copied_sources_exist_and_cover_the_packages() -> None:
     copies = [rest.split() for op, rest in _instructions() if op == "COPY" and "--from" not in rest]
     sources = {src for args in copies for src in args[:-1]}
     for src in sources:
-        # README.md is the lead's; pyproject needs it, so pip would fail without it too
-        assert (ROOT / src).exists() or src == "README.md", f"COPY of missing {src}"
+        assert (ROOT / src).exists(), f"COPY of missing {src}"
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     include = project["tool"]["setuptools"]["packages"]["find"]["include"]
     for pattern in include:
