@@ -19,8 +19,9 @@ seed's ``σ(W·[e_u; c_i; e_u⊙e_i] + b)`` before the (monotone) sigmoid:
 ======================  =====================================================
 plane                   meaning
 ======================  =====================================================
-``cooc``                log1p Σ_h γ^age(h) C[h, i] over recent history h
-``cooc_norm``           the same divided by √(count_i + 1) (less popularity)
+``cooc``                Σ_h γ^age(h) C[h, i] / √((n_h + 1)(n_i + 1)): cosine co-occurrence
+                        with the recent history h, newest weighing most
+``cooc_log``            log1p Σ_h γ^age(h) C[h, i] / √(n_h + 1) (keeps popular neighbours)
 ``mf``                  P[u]·Q[i] + b[i]
 ``pop_fast/pop_slow``   log1p of decayed item counts (short / long half-life)
 ``content``             cosine of the user's recent tag profile and item tags
@@ -66,7 +67,7 @@ from homerec.ranker import OnlineRanker
 __all__ = ["PLANES", "Hybrid"]
 
 PLANES: tuple[str, ...] = (
-    "cooc", "cooc_norm", "mf", "pop_fast", "pop_slow", "content", "demo",
+    "cooc", "cooc_log", "mf", "pop_fast", "pop_slow", "content", "demo",
     "pop_cold", "demo_cold", "content_cold", "content_new", "item_cold",
 )  # fmt: skip
 
@@ -90,9 +91,11 @@ class Hybrid(IndexedRecommender):
         popular_negatives: float = 0.5,
         negative_weight: float = 0.5,
         history_length: int = 50,
-        history_decay: float = 0.95,
+        history_decay: float = 0.85,
+        cooc_window: int = 30,
+        cooc_decay: float = 0.9,
         history_min_weight: float = 0.0,
-        cooc_capacity: int = 128,
+        cooc_capacity: int = 200,
         pop_half_life: float = 1000.0,
         pop_slow_half_life: float = 20000.0,
         tag_dims: int = 64,
@@ -116,6 +119,8 @@ class Hybrid(IndexedRecommender):
         self.negative_weight = negative_weight
         self.history_length = history_length
         self.history_decay = history_decay
+        self.cooc_window = cooc_window
+        self.cooc_decay = cooc_decay
         self.history_min_weight = history_min_weight
         self.cooc_capacity = cooc_capacity
         self.pop_half_life = pop_half_life
@@ -145,12 +150,12 @@ class Hybrid(IndexedRecommender):
         self._cache_key: tuple[int, int, int] | None = None
         self._cache: tuple[FloatArray, FloatArray, FloatArray] | None = None
         self._decay_pows = (history_decay ** np.arange(history_length)).astype(np.float32)
+        self._cooc_pows = (cooc_decay ** np.arange(cooc_window)).astype(np.float32)
 
     def _init_w(self) -> npt.NDArray[np.float64]:
         w = np.zeros(len(PLANES) + self.n_factors + self.tag_dims)
         w[PLANES.index("cooc")] = 1.0
-        w[PLANES.index("mf")] = 1.0
-        w[PLANES.index("pop_fast")] = 0.5
+        w[PLANES.index("pop_fast")] = 0.1
         return w
 
     # -- tables -----------------------------------------------------------
@@ -238,23 +243,25 @@ class Hybrid(IndexedRecommender):
         base = self._logD_item[:n] - math.log(tot + a * n)
         inv_sqrt = 1.0 / np.sqrt(counts + 1.0)
         for r, u in enumerate(rows.tolist()):
-            X[r, 0] = 0.0
+            X[r, 1] = 0.0
             X[r, 6] = 0.0
             if u < 0:
                 continue
             n_ev[r] = self._user_events[u]
             h, w = self._history(u)
             if len(h):
-                X[r, 0] = self._cooc.scores(h, w, n)
+                X[r, 1] = self._cooc.scores(h, w * inv_sqrt[h], n)
                 prof[r] = w @ self._T[h]
+            else:
+                X[r, 1] = 0.0
             gr = self._groups[u]
             gr = gr[gr >= 0]
             if len(gr) and tot > 0:
                 g_lift = self._logD[gr, :n].mean(axis=0)
                 g_lift -= float(np.log(self._D_tot[gr] + a * n).mean())
                 X[r, 6] = g_lift - base
-        np.multiply(X[:, 0], inv_sqrt, out=X[:, 1])
-        np.log1p(X[:, :2], out=X[:, :2])
+        np.multiply(X[:, 1], inv_sqrt, out=X[:, 0])  # cosine-normalised co-occurrence
+        np.log1p(X[:, 1], out=X[:, 1])
         pnorm = np.sqrt((prof * prof).sum(axis=1, keepdims=True))
         prof = np.divide(prof, pnorm, out=np.zeros_like(prof), where=pnorm > 0)
         X[:, 5] = prof @ self._T[:n].T
@@ -349,11 +356,12 @@ class Hybrid(IndexedRecommender):
         elif weight < 0 and self.negative_weight > 0:
             self._push_down(u, i, -weight * self.negative_weight)
         if weight >= self.history_min_weight:
-            h, w = self._history(u)
+            h = as_rows(self._hist[u])[::-1][: self.cooc_window]
             if len(h):
-                src = h[h != i]
-                self._cooc.add(src, i, np.ones(len(src), np.float32))
-                self._cooc.add_row(i, src, np.ones(len(src), np.float32))
+                keep = h != i
+                src, w = h[keep], self._cooc_pows[: len(h)][keep]
+                self._cooc.add(src, i, w)
+                self._cooc.add_row(i, src, w)
             self._push_history(u, i)
             self._pop.add(i)
             self._pop_slow.add(i)
