@@ -162,6 +162,14 @@ class Fleet:
             self._spawn(slot)
             return slot.instance
 
+    def tail(self, instance: str, lines: int = 25) -> str:
+        """The last ``lines`` lines of a worker's log (for error messages)."""
+        try:
+            text = (self.log_dir / f"{instance}.log").read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
     def alive(self) -> int:
         with self._lock:
             return sum(1 for s in self._slots if s.proc is not None and s.proc.poll() is None)

@@ -208,7 +208,7 @@ def run_chaos(
         t_start = time.monotonic()
         fleet.start()
         load.start()
-        stable = progress.wait_stable(config.workers, t_start, config.startup_timeout_s)
+        stable = _wait_startup(fleet, progress, config, t_start)
         first = None
         if stable is not None:
             base = Sample(stable.t, {}, {})
@@ -288,6 +288,25 @@ def run_chaos(
                 object.__setattr__(report, "run_dir", str(run_dir))
         else:
             shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _wait_startup(
+    fleet: Fleet, progress: GroupProgress, config: ChaosConfig, t_start: float
+) -> Sample | None:
+    """Wait for a stable group of every worker; fail fast when the workers keep dying."""
+    deadline = t_start + config.startup_timeout_s
+    while time.monotonic() < deadline:
+        stable = progress.wait_stable(config.workers, t_start, 1.0)
+        if stable is not None:
+            return stable
+        if len(fleet.exits) >= 3 * config.workers:
+            last = fleet.exits[-1]
+            raise RuntimeError(
+                f"the workers keep exiting before the group forms ({len(fleet.exits)} exits; "
+                f"last: {last.instance} with code {last.returncode}); end of its log:\n"
+                + fleet.tail(last.instance)
+            )
+    return None
 
 
 def _max_or_none(values: list[float | None]) -> float | None:

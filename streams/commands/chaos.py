@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 from streams import logs
+from streams.errors import StreamsError
 
 __all__ = ["register"]
 
@@ -24,7 +25,8 @@ def register(sub: Any) -> None:
             "id), stop and start the broker in the middle of the run, then drain and compare, per "
             "user, the final 'events' count in the recommendations topic with the events sent. "
             "Exit 0 when nothing was lost (and, with exactly-once, nothing applied twice) and "
-            "every disruption recovered; 1 otherwise. See docs/durability.md."
+            "every disruption recovered; 1 otherwise; 2 when the run itself failed (no broker, "
+            "workers that never form a group). See docs/durability.md."
         ),
     )
     parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
@@ -129,7 +131,14 @@ def _run(args: argparse.Namespace) -> int:
     def say(msg: str) -> None:
         print(f"chaos: {msg}", file=sys.stderr, flush=True)
 
-    report = run_chaos(config, progress_cb=say)
+    try:
+        report = run_chaos(config, progress_cb=say)
+    except (RuntimeError, OSError, StreamsError) as exc:
+        # the harness itself could not run the experiment (no broker, workers that never start)
+        print(f"homerec chaos: error: {exc}", file=sys.stderr)
+        if args.json:
+            print(json.dumps({"error": str(exc).splitlines()[0]}))
+        return 2
     summary = report.summary()
     if args.json:
         print(json.dumps(summary, sort_keys=False))
