@@ -87,6 +87,15 @@ class CandidateIndex:
     Parameters (hnsw): ``m`` (graph degree), ``ef_construction`` (build-time
     beam), ``ef_search`` (query-time beam; raised to ``n`` when smaller).
     Larger values: better recall, slower.
+
+    Inner product is not a metric, and HNSW graphs search it poorly. With
+    ``mips=True`` (the default for ``ip``) the index uses the classic
+    reduction to L2 (Bachrach et al., 2014): an item ``x`` is stored as
+    ``[x, √(M² − |x|²)]`` with ``M`` the largest item norm (times
+    ``norm_headroom``, so later upserts fit), a query ``q`` as ``[q, 0]``;
+    then ``|q' − x'|² = |q|² + M² − 2 q·x``, so the nearest neighbour is the
+    largest inner product. An upsert with a norm above ``M`` rebuilds the
+    index with a larger ``M`` (rare thanks to the headroom).
     """
 
     def __init__(
@@ -99,6 +108,8 @@ class CandidateIndex:
         ef_construction: int = 200,
         ef_search: int = 128,
         threads: int = 1,
+        mips: bool = True,
+        norm_headroom: float = 1.25,
         seed: int = 0,
     ) -> None:
         if dim < 1:
@@ -118,7 +129,11 @@ class CandidateIndex:
         self.ef_construction = ef_construction
         self.ef_search = ef_search
         self.threads = threads
+        self.mips = mips
+        self.norm_headroom = norm_headroom
         self.seed = seed
+        self._reduce = method == "hnsw" and space == "ip" and mips
+        self._max_norm = 0.0
         self._index: Any = None
         self._capacity = 0
         # exact: a dense table indexed by row, with a validity mask
@@ -141,6 +156,9 @@ class CandidateIndex:
         self._capacity = 0
         self._vectors = np.zeros((0, self.dim), np.float32)
         self._valid = np.zeros(0, bool)
+        if self._reduce:
+            norms = np.sqrt((x.astype(np.float64) ** 2).sum(axis=1))
+            self._max_norm = float(norms.max(initial=0.0)) * self.norm_headroom or 1.0
         if self.method == "hnsw":
             self._new_hnsw(max(16, len(x)))
         self.upsert(x, rows)
@@ -148,7 +166,10 @@ class CandidateIndex:
 
     def _new_hnsw(self, capacity: int) -> None:
         hnswlib = importlib.import_module("hnswlib")
-        self._index = hnswlib.Index(space=self.space, dim=self.dim)
+        if self._reduce:
+            self._index = hnswlib.Index(space="l2", dim=self.dim + 1)
+        else:
+            self._index = hnswlib.Index(space=self.space, dim=self.dim)
         self._index.init_index(
             max_elements=capacity,
             ef_construction=self.ef_construction,
@@ -176,6 +197,12 @@ class CandidateIndex:
             if need > self._capacity:
                 self._capacity = max(need, 2 * self._capacity)
                 self._index.resize_index(self._capacity)
+            if self._reduce:
+                norms = np.sqrt((x.astype(np.float64) ** 2).sum(axis=1))
+                if float(norms.max()) > self._max_norm and len(self) > 0:
+                    self._rebuild_with(x, rows)
+                    return
+                x = self._lift_items(x)
             self._index.add_items(x, rows, num_threads=self.threads)
             return
         top = int(rows.max()) + 1
@@ -190,6 +217,24 @@ class CandidateIndex:
             x = _unit(x)
         self._vectors[rows] = x
         self._valid[rows] = True
+
+    def _rebuild_with(self, x: FloatArray, rows: IntArray) -> None:
+        """Rebuild (new ``M``) from the stored vectors, with ``rows`` replaced by ``x``."""
+        old = np.asarray(self._index.get_ids_list(), np.int64)
+        keep = old[~np.isin(old, rows)]
+        vectors = np.zeros((0, self.dim), np.float32)
+        if len(keep):
+            stored = np.asarray(self._index.get_items(keep), np.float32)
+            vectors = stored.reshape(len(keep), self.dim + 1)[:, : self.dim]
+        self.build(np.vstack([vectors, x]), np.concatenate([keep, rows]))
+
+    def _lift_items(self, x: FloatArray) -> FloatArray:
+        if self._max_norm <= 0.0:  # upserts into a never-built index
+            norms = np.sqrt((x.astype(np.float64) ** 2).sum(axis=1))
+            self._max_norm = float(norms.max(initial=0.0)) * self.norm_headroom or 1.0
+        sq = self._max_norm**2 - (x.astype(np.float64) ** 2).sum(axis=1)
+        extra = np.sqrt(np.maximum(sq, 0.0)).astype(np.float32)[:, None]
+        return np.ascontiguousarray(np.hstack([x, extra]))
 
     # -- querying ---------------------------------------------------------
     def query(self, queries: npt.ArrayLike, n: int) -> tuple[IntArray, FloatArray]:
@@ -208,6 +253,14 @@ class CandidateIndex:
         k = min(n, size)
         if self.method == "hnsw":
             self._index.set_ef(max(self.ef_search, k))
+            if self._reduce:
+                lifted = np.hstack([q, np.zeros((b, 1), np.float32)])
+                labels, dist = self._index.knn_query(lifted, k=k, num_threads=self.threads)
+                rows[:, :k] = labels.astype(np.int64)
+                # |q'-x'|² = |q|² + M² - 2 q·x
+                qq = (q.astype(np.float64) ** 2).sum(axis=1, keepdims=True)
+                scores[:, :k] = (qq + self._max_norm**2 - dist) / 2.0
+                return rows, scores
             labels, dist = self._index.knn_query(q, k=k, num_threads=self.threads)
             rows[:, :k] = labels.astype(np.int64)
             # hnswlib: ip -> 1 - <q, x>; cosine -> 1 - cos; l2 -> squared distance

@@ -1,8 +1,8 @@
 """Resident memory of the model state at scale (default 1,000,000 users × 100,000 items).
 
 Measured in a fresh child process (so nothing else of the benchmark is
-resident): the model gets the whole catalog (``update_item``), learns a few
-thousand events (so every learned table exists), then receives the state of
+resident): the model gets the whole catalog (``update_item``), learns
+``warm_events`` events (so every learned table exists), then receives the state of
 every user through its changelog API (``load_user_state``, the path a worker
 takes when it restores partitions), each user with ``history`` distinct items
 drawn from the catalog. RSS is read with psutil before the model exists
@@ -92,16 +92,25 @@ def resample_state(
 
 
 def _child(
-    model_name: str, n_users: int, n_items: int, history: int, seed: int, queue: Any
+    model_name: str,
+    n_users: int,
+    n_items: int,
+    history: int,
+    warm_events: int,
+    seed: int,
+    queue: Any,
 ) -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+    )
     try:
-        queue.put(_build_and_measure(model_name, n_users, n_items, history, seed))
+        queue.put(_build_and_measure(model_name, n_users, n_items, history, warm_events, seed))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent
         queue.put({"error": f"{type(exc).__name__}: {exc}"})
 
 
 def _build_and_measure(
-    model_name: str, n_users: int, n_items: int, history: int, seed: int
+    model_name: str, n_users: int, n_items: int, history: int, warm_events: int, seed: int
 ) -> dict[str, Any]:
     import psutil
 
@@ -113,7 +122,9 @@ def _build_and_measure(
     baseline = proc.memory_info().rss
     started = time.perf_counter()
     stream = SyntheticStream(
-        SyntheticConfig(n_users=min(n_users, 10_000), n_items=n_items, n_events=5_000, seed=seed)
+        SyntheticConfig(
+            n_users=min(n_users, 10_000), n_items=n_items, n_events=warm_events, seed=seed
+        )
     )
     model = build_model(model_name)
     for item in stream.items():
@@ -131,6 +142,10 @@ def _build_and_measure(
         keys = item_list_keys(template, set(item_ids))
         for u in range(n_users):
             load(f"m{u}", resample_state(template, keys, item_ids, rng, history))
+            if u % 200_000 == 199_999:
+                log.info(
+                    "memory: %d user states loaded (%.0fs)", u + 1, time.perf_counter() - started
+                )
     else:
         method = "learn_many"
         from homerec.events import Event
@@ -167,6 +182,7 @@ def measure_memory(
     n_users: int = 1_000_000,
     n_items: int = 100_000,
     history: int = 20,
+    warm_events: int = 200,
     seed: int = 42,
     timeout_s: float = 1800.0,
 ) -> MemoryResult:
@@ -175,7 +191,7 @@ def measure_memory(
     queue = ctx.Queue()
     proc = ctx.Process(
         target=_child,
-        args=(model_name, n_users, n_items, history, seed, queue),
+        args=(model_name, n_users, n_items, history, warm_events, seed, queue),
         name="homerec-bench-memory",
     )
     proc.start()

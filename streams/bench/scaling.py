@@ -128,6 +128,7 @@ def ann_row(
     n_queries: int = 500,
     method: str = "hnsw",
     ef_search: int = 128,
+    ef_construction: int = 100,
     seed: int = 42,
 ) -> AnnRow:
     """Exact vs ANN top-``k`` on seeded random factors of ``n_items`` items."""
@@ -142,7 +143,13 @@ def ann_row(
     truth = exact_top_n(xu, xi, k)
     exact_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    index = CandidateIndex(dim + 1, method=method, ef_search=ef_search, seed=seed)  # type: ignore[arg-type]
+    index = CandidateIndex(
+        dim + 1,
+        method=method,  # type: ignore[arg-type]
+        ef_search=ef_search,
+        ef_construction=ef_construction,
+        seed=seed,
+    )
     index.build(xi)
     build_s = time.perf_counter() - t0
     t0 = time.perf_counter()

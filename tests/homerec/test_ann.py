@@ -98,3 +98,15 @@ def test_bias_by_augmentation() -> None:
 def test_recall_helper() -> None:
     assert recall_at_k([[1, 2]], [[2, 1]]) == 1.0
     assert recall_at_k([[1, -1]], [[1, 3]]) == 0.5
+
+
+@needs_hnswlib
+def test_mips_reduction_recall_and_rebuild_on_longer_vectors() -> None:
+    items, users = _data(n_items=3000, n_users=100, seed=11)
+    truth = exact_top_n(users, items, 50)
+    reduced = CandidateIndex(16, method="hnsw", ef_search=64, seed=2).build(items)
+    assert recall_at_k(reduced.query(users, 50)[0], truth) >= 0.9
+    # replacing every item with a longer vector forces a rebuild with a larger norm bound
+    reduced.upsert(items * 3.0, np.arange(3000))
+    assert len(reduced) == 3000
+    assert recall_at_k(reduced.query(users, 50)[0], truth) >= 0.9
