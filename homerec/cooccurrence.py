@@ -81,10 +81,9 @@ class CooccurrenceTable:
         """``Σ_s w_s · C[s, ·]`` as a dense vector of ``n_items``."""
         if len(src) == 0:
             return np.zeros(n_items, np.float32)
-        ids = self.ids[src]
-        vals = self.counts[src] * weights[:, None]
-        ok = ids >= 0
-        out = np.bincount(ids[ok], weights=vals[ok], minlength=n_items)[:n_items]
+        ids = self.ids[src].ravel() + 1  # empty slots (-1) land in bin 0, dropped below
+        vals = (self.counts[src] * weights[:, None]).ravel()
+        out = np.bincount(ids, weights=vals, minlength=n_items + 1)[1 : n_items + 1]
         return out.astype(np.float32)
 
     def row(self, src: int) -> dict[int, float]:

@@ -229,9 +229,10 @@ class Hybrid(IndexedRecommender):
         X = np.empty((B, len(PLANES), n), np.float32)
         counts = self._item_count[:n]
         # item-only planes
-        X[:, 3] = np.log1p(self._pop.values(n))
-        X[:, 4] = np.log1p(self._pop_slow.values(n))
-        X[:, 11] = np.exp(-counts / self.cold_scale)
+        X[:, 3] = np.log1p(np.maximum(self._pop.values(n), 1e-30))
+        X[:, 4] = np.log1p(np.maximum(self._pop_slow.values(n), 1e-30))
+        # clipped so no float32 denormals appear (they make every later product crawl)
+        X[:, 11] = np.exp(-np.minimum(counts / self.cold_scale, 60.0))
         X[:, 2] = P @ self._Q[:n].T
         X[:, 2] += self._b[:n]
         prof = np.zeros((B, self.tag_dims), np.float32)
@@ -265,7 +266,7 @@ class Hybrid(IndexedRecommender):
         pnorm = np.sqrt((prof * prof).sum(axis=1, keepdims=True))
         prof = np.divide(prof, pnorm, out=np.zeros_like(prof), where=pnorm > 0)
         X[:, 5] = prof @ self._T[:n].T
-        user_cold = np.exp(-n_ev / self.cold_scale)[:, None]
+        user_cold = np.exp(-np.minimum(n_ev / self.cold_scale, 60.0))[:, None]
         X[:, 7] = X[:, 3] * user_cold
         X[:, 8] = X[:, 6] * user_cold
         X[:, 9] = X[:, 5] * user_cold
@@ -329,12 +330,14 @@ class Hybrid(IndexedRecommender):
         """
         X, P, scores = self._user_planes(u)
         s = scores[0].copy()
-        s[~self.candidate_mask()] = -np.inf
+        valid = self.candidate_mask()
         if self._user_items[u]:
-            s[as_rows(self._user_items[u])] = -np.inf
-        s[pos] = scores[0, pos]
-        s -= s[pos] if not np.isfinite(s.max()) else s.max()
-        p = np.exp(s)
+            valid[as_rows(self._user_items[u])] = False
+        valid[pos] = True
+        s -= s[valid].max()
+        # clip at e^-80: float32 denormals would slow every later product down a hundredfold
+        p = np.exp(np.maximum(s, -80.0))
+        p[~valid] = 0.0
         p /= p.sum()
         p[pos] -= 1.0  # now p = softmax - onehot(pos)
         n = len(self._items)
