@@ -180,7 +180,7 @@ def test_prometheus_reads_a_live_homerec_metric(
     expr = 'sum(homerec_events_consumed_total{job="homerec-worker"})'
     _wait(
         lambda: (_value(prometheus, expr) or 0) >= 400,
-        90,
+        180,
         f"{expr} >= 400 (worker log: {worker_log})",
     )
     assert (_value(prometheus, "sum(homerec_recs_published_total)") or 0) > 0
