@@ -26,8 +26,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from river import metrics as river_metrics
-
 from homerec.datasets.base import Dataset
 from homerec.evaluation.metrics import hit_and_ndcg
 from homerec.feedback import FeedbackWeights
@@ -131,6 +129,9 @@ def evaluate(
     item_seen: dict[str, int] = {}
     user_seen: dict[str, int] = {}
     recommended: set[str] = set()
+    from river import metrics
+
+    river_metrics: Any = metrics  # River is untyped
     mae, rmse = river_metrics.MAE(), river_metrics.RMSE()
     window: list[bool] = []
     n_rated = 0

@@ -320,7 +320,8 @@ class Hybrid(IndexedRecommender):
             filled = min(self._buf_n, self.sample_buffer)
             out[:n_pop] = self._buffer[self._rng.integers(0, filled, n_pop)]
         out[n_pop:] = self._rng.integers(0, n, k - n_pop)
-        return out[out != pos]
+        negs: IntArray = out[out != pos]
+        return negs
 
     def _ranker_step(self, u: int, pos: int, weight: float) -> None:
         """Full-softmax step: the event's item against every other candidate of this user.

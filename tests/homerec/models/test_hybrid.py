@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from homerec.checks import planted_stream
+from homerec.events import Event
+from homerec.items import Item
+from homerec.models.hybrid import PLANES, Hybrid
+from homerec.profiles import UserProfile
+
+T0 = 1_700_000_000_000
+
+
+def _trained(**kw: object) -> Hybrid:
+    events, items, profiles = planted_stream(n_items=60, n_events=800)
+    m = Hybrid(n_factors=8, **kw)  # type: ignore[arg-type]
+    for it in items:
+        m.update_item(it)
+    for p in profiles:
+        m.update_user(p)
+    m.learn_many(events)
+    return m
+
+
+def test_block_scores_equal_single_user_scores() -> None:
+    m = _trained()
+    rows = np.array([0, 3, 5, -1], np.int32)
+    block = m._score(rows)
+    for r, u in enumerate(rows.tolist()):
+        m._cache_key = None
+        assert np.allclose(block[r], m._score(np.array([u], np.int32))[0], atol=1e-5)
+
+
+def test_features_reproduce_the_score() -> None:
+    m = _trained()
+    cols = np.array([0, 1, 2, 7], np.int32)
+    x = m.features(2, cols)
+    assert x.shape == (4, len(PLANES) + m.n_factors + m.tag_dims)
+    expected = m._score(np.array([2], np.int32))[0, cols]
+    assert np.allclose(m._ranker.scores(x), expected, atol=1e-4)
+
+
+def test_cold_user_with_profile_gets_own_cluster() -> None:
+    m = _trained()
+    m.update_user(UserProfile("newbie", {"cluster": "1"}))
+    page = [int(i[1:]) % 2 for i, _ in m.recommend("newbie", 10)]
+    assert sum(page) >= 6  # demographic lift points to odd items
+
+
+def test_new_catalog_item_is_shown_in_catalog_mode() -> None:
+    m = _trained(candidates="catalog")
+    m.update_item(Item("brand-new", "fresh", ("cluster1",)))
+    seen = _trained(candidates="seen")
+    seen.update_item(Item("brand-new", "fresh", ("cluster1",)))
+    assert "brand-new" not in [i for i, _ in seen.recommend("u1", 60)]
+    assert "brand-new" in [i for i, _ in m.recommend("u1", 60)]
+
+
+def test_tag_cap_applies() -> None:
+    m = _trained(max_tag_share=0.5)
+    page = m.recommend("u1", 6)
+    tags = [int(i[1:]) % 2 for i, _ in page]
+    assert len(page) == 6 and tags.count(0) <= 3 and tags.count(1) <= 3
+
+
+def test_user_state_is_msgpackable_and_complete() -> None:
+    from homerec.state_io import packb, unpackb
+
+    m = _trained()
+    st = unpackb(packb(m.user_state("u4")))
+    assert set(st) >= {"events", "items", "embedding", "history", "groups"}
+    assert st["events"] == m.n_events("u4")
+    assert m.item_state_many(["i1", "nope"])[1] is None
+
+
+def test_negative_feedback_lowers_the_item() -> None:
+    m = Hybrid(n_factors=4, seed=3)
+    m.learn_many([Event("u", "a", "click", T0), Event("v", "b", "click", T0)])
+    before = float(m._P[0] @ m._Q[1] + m._b[1])
+    m.learn_many([Event("u", "b", "rating", T0, 1.0)])
+    after = float(m._P[0] @ m._Q[1] + m._b[1])
+    assert after < before
+
+
+@pytest.mark.parametrize("bad", [{"candidates": "all"}, {"max_tag_share": 0.0}])
+def test_bad_params(bad: dict[str, object]) -> None:
+    from homerec.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        Hybrid(**bad)  # type: ignore[arg-type]
