@@ -59,7 +59,14 @@ class Settings:
 
     def client_options(self, **overrides: Any) -> dict[str, Any]:
         """kafka-python keyword arguments: bootstrap + extra options + ``overrides``."""
-        return {"bootstrap_servers": self.bootstrap.split(","), **self.kafka_options, **overrides}
+        return {
+            "bootstrap_servers": self.bootstrap.split(","),
+            # reconnect within a second once a restarted broker is back (kafka-python's default
+            # backs off up to 30 s, leaving workers idle long after the broker returned)
+            "reconnect_backoff_max_ms": 1000,
+            **self.kafka_options,
+            **overrides,
+        }
 
 
 def add_connection_arguments(parser: argparse.ArgumentParser) -> None:

@@ -41,6 +41,7 @@ from homerec.homepage import Homepage
 from homerec.limits import Limits
 from homerec.live_quality import LiveHitRate
 from homerec.models.base import Recommender
+from homerec.state_io import packb, unpackb
 from homerec.typing import UserId
 from streams import kafka_compat
 from streams import metrics as m
@@ -51,8 +52,6 @@ from streams.codec import (
     decode_item,
     encode_dead_letter,
     encode_homepage,
-    packb,
-    unpackb,
 )
 from streams.config import Settings
 from streams.errors import DeliveryFailed, StreamsError
@@ -199,8 +198,14 @@ class Worker:
             n_items = self._read_catalog(block=True)
             log.info("catalog: %d records read from %s", n_items, self._items_topic)
             self._restore_items()
+            membership: dict[str, Any] = {}
+            if self.config.instance_id:
+                # static membership: a restarted worker with the same --instance-id takes its
+                # partitions back at once instead of waiting for the session timeout
+                membership["group_instance_id"] = f"{s.group}-{instance}"
             self._consumer = KafkaConsumer(
                 **s.client_options(
+                    **membership,
                     client_id=f"homerec-worker-{instance}",
                     group_id=s.group,
                     enable_auto_commit=False,
@@ -209,7 +214,7 @@ class Worker:
                     max_poll_records=self.config.max_batch,
                     max_poll_interval_ms=300_000,
                     session_timeout_ms=10_000,
-                    heartbeat_interval_ms=3_000,
+                    heartbeat_interval_ms=1_000,
                     fetch_max_wait_ms=50,
                     max_partition_fetch_bytes=4 * 1024 * 1024,
                 )
