@@ -28,6 +28,9 @@ KINDS = {
     ("policy/v1", "PodDisruptionBudget"): "V1PodDisruptionBudget",
 }
 
+#: Prometheus Operator objects: applied separately, as their CRDs may be absent
+OPERATOR_KINDS = {"PodMonitor", "PrometheusRule"}
+
 
 def _docs(name: str | None = None) -> list[dict[str, Any]]:
     files = [K8S / name] if name else sorted(K8S.glob("*.yaml"))
@@ -80,7 +83,7 @@ def test_the_validation_is_strict() -> None:
 
 def test_every_manifest_is_a_known_kind_in_one_namespace() -> None:
     for doc in _docs():
-        known = (doc["apiVersion"], doc["kind"]) in KINDS or doc["kind"] == "PodMonitor"
+        known = (doc["apiVersion"], doc["kind"]) in KINDS or doc["kind"] in OPERATOR_KINDS
         assert known, f"{doc['__file__']}: {doc['kind']} has no validation"
         if doc["kind"] != "Namespace":
             assert doc["metadata"]["namespace"] == "homerec", doc["__file__"]
@@ -91,7 +94,7 @@ def test_kustomization_lists_every_core_manifest() -> None:
     listed = set(kust["resources"])
     for name in listed:
         assert (K8S / name).is_file()
-    core = {d["__file__"] for d in _docs() if d["kind"] != "PodMonitor"}
+    core = {d["__file__"] for d in _docs() if d["kind"] not in OPERATOR_KINDS}
     assert core == listed
 
 
@@ -205,3 +208,10 @@ def test_topics_job_runs_to_completion() -> None:
     job = _one("Job", "homerec-topics")
     assert job["spec"]["template"]["spec"]["restartPolicy"] in {"OnFailure", "Never"}
     assert job["spec"]["backoffLimit"] >= 1
+
+
+def test_prometheusrule_carries_exactly_the_rules_file() -> None:
+    (rule,) = [d for d in _docs() if d["kind"] == "PrometheusRule"]
+    assert rule["apiVersion"] == "monitoring.coreos.com/v1"
+    rules_file = yaml.safe_load((ROOT / "deploy/prometheus/rules/homerec.rules.yml").read_text())
+    assert rule["spec"] == rules_file, "copy the groups of the rules file into prometheusrule.yaml"
