@@ -51,6 +51,8 @@ class _Slot:
     log: IO[bytes] | None = None
     starts: int = 0
     recent_exits: list[float] = field(default_factory=list)
+    #: monotonic time at which a worker that exited is started again
+    restart_at: float | None = None
 
 
 class Fleet:
@@ -136,18 +138,31 @@ class Fleet:
             with self._lock:
                 if self._stopping.is_set():
                     return
+                now = time.monotonic()
                 for slot in self._slots:
+                    if slot.restart_at is not None:
+                        if now >= slot.restart_at:
+                            slot.restart_at = None
+                            self._spawn(slot)
+                        continue
                     if slot.proc is None or slot.proc.poll() is None:
                         continue
-                    now = time.monotonic()
                     code = int(slot.proc.returncode)
                     self.exits.append(WorkerExit(slot.instance, code, now - self._t0))
-                    log.warning("worker %s exited with %d: restarting it", slot.instance, code)
-                    # back off when a worker keeps dying (e.g. while the broker is down)
+                    # back off (without holding the lock) when a worker keeps dying
                     slot.recent_exits = [t for t in slot.recent_exits if now - t < 10] + [now]
-                    if len(slot.recent_exits) > 1:
-                        self._stopping.wait(min(0.5 * len(slot.recent_exits), 3.0))
-                    self._spawn(slot)
+                    delay = (
+                        0.0
+                        if len(slot.recent_exits) < 2
+                        else min(0.5 * len(slot.recent_exits), 3.0)
+                    )
+                    log.warning(
+                        "worker %s exited with %d: restarting it in %.1fs",
+                        slot.instance,
+                        code,
+                        delay,
+                    )
+                    slot.restart_at = now + delay
 
     def kill(self, index: int) -> str:
         """SIGKILL worker ``index`` and start it again at once (same instance id)."""
@@ -157,6 +172,11 @@ class Fleet:
             if proc is not None and proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
                 proc.wait(timeout=30)
+            elif proc is not None and slot.restart_at is None:
+                # it had died by itself and the supervisor has not seen it yet
+                code = int(proc.returncode)
+                self.exits.append(WorkerExit(slot.instance, code, time.monotonic() - self._t0))
+            slot.restart_at = None  # restarted here, not by the supervisor
             self.kills += 1
             log.info("worker %s SIGKILLed", slot.instance)
             self._spawn(slot)
