@@ -44,7 +44,7 @@ def register(sub: Any) -> None:
     parser.add_argument("--users", type=int, default=2000, help="synthetic users (default 2000)")
     parser.add_argument("--items", type=int, default=1000, help="catalog size (default 1000)")
     parser.add_argument(
-        "--events", type=int, default=50_000, help="events to replay (default 50000)"
+        "--events", type=int, default=20_000, help="events to replay (default 20000)"
     )
     parser.add_argument("--show", type=int, default=3, help="homepages to print (default 3)")
     parser.add_argument("--k", type=int, default=10, help="list length (default 10)")
