@@ -111,7 +111,8 @@ class RedactSecrets(logging.Filter):
 
 
 def _mask(text: str, secrets: frozenset[str]) -> str:
-    for secret in secrets:
+    # longest first: a secret that contains another must not be left half-masked
+    for secret in sorted(secrets, key=len, reverse=True):
         if secret in text:
             text = text.replace(secret, "***")
         # the same secret as it appears inside a repr() of bytes or str

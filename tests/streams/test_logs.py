@@ -121,3 +121,14 @@ def test_loaded_secrets_are_masked_in_every_line_even_kafka_debug() -> None:
     configure(parse(), stream=text, env={})
     logging.getLogger("homerec").warning("oops %s", password.reveal())
     assert password.reveal() not in text.getvalue() and "oops ***" in text.getvalue()
+
+
+def test_a_secret_containing_another_is_masked_whole() -> None:
+    from streams.security import Secret
+
+    short, long = Secret("abcd-1"), Secret("abcd-1-and-more")
+    buf = io.StringIO()
+    configure(parse(), stream=buf, env={})
+    logging.getLogger("homerec").warning("values %s %s", long.reveal(), short.reveal())
+    assert "values *** ***" in buf.getvalue()
+    assert "and-more" not in buf.getvalue()
