@@ -109,6 +109,8 @@ class ChaosReport:
     max_rejoin_s: float | None = None
     disruptions: list[Disruption] = field(default_factory=list)
     wrong_users: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: events partition -> (lost, double_applied), only partitions with a difference
+    wrong_partitions: dict[int, tuple[int, int]] = field(default_factory=dict)
     run_dir: str = ""
 
     def passed(self) -> bool:
@@ -270,6 +272,7 @@ def run_chaos(
             max_rejoin_s=_max_or_none([d.rejoin_s for d in disruptions]),
             disruptions=disruptions,
             wrong_users=dict(verdict.wrong),
+            wrong_partitions=dict(verdict.by_partition),
         )
         return report
     finally:

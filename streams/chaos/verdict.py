@@ -39,27 +39,36 @@ class Verdict:
     acked_missing: int = 0
     #: the users with a difference: user -> (sent, final)
     wrong: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    #: events partition -> (lost, double_applied) of its users, where either is not 0
+    by_partition: Mapping[int, tuple[int, int]] = field(default_factory=dict)
 
 
 def compare(
-    sent: Mapping[str, int], final: Mapping[str, int], acked: Mapping[str, int] | None = None
+    sent: Mapping[str, int],
+    final: Mapping[str, int],
+    acked: Mapping[str, int] | None = None,
+    partition_of: Mapping[str, int] | None = None,
 ) -> Verdict:
     """Per-user comparison.
 
-    >>> v = compare({"a": 3, "b": 2, "c": 1}, {"a": 3, "b": 4})
-    >>> v.sent, v.lost, v.double_applied, dict(v.wrong)
-    (6, 1, 2, {'b': (2, 4), 'c': (1, 0)})
+    >>> v = compare({"a": 3, "b": 2, "c": 1}, {"a": 3, "b": 4}, partition_of={"b": 0, "c": 1})
+    >>> v.sent, v.lost, v.double_applied, dict(v.wrong), dict(v.by_partition)
+    (6, 1, 2, {'b': (2, 4), 'c': (1, 0)}, {0: (0, 2), 1: (1, 0)})
     """
     lost = double = 0
     wrong: dict[str, tuple[int, int]] = {}
+    by_partition: dict[int, tuple[int, int]] = {}
     for user in sorted(set(sent) | set(final)):
         s, f = sent.get(user, 0), final.get(user, 0)
         lost += max(0, s - f)
         double += max(0, f - s)
         if s != f:
             wrong[user] = (s, f)
+            p = (partition_of or {}).get(user, -1)
+            pl, pd = by_partition.get(p, (0, 0))
+            by_partition[p] = (pl + max(0, s - f), pd + max(0, f - s))
     missing = sum(max(0, n - sent.get(u, 0)) for u, n in (acked or {}).items())
-    return Verdict(sum(sent.values()), lost, double, len(sent), missing, wrong)
+    return Verdict(sum(sent.values()), lost, double, len(sent), missing, wrong, by_partition)
 
 
 def read_topic(settings: Settings, name: str, timeout_s: float = 120.0) -> Iterator[Any]:
@@ -95,12 +104,15 @@ def read_topic(settings: Settings, name: str, timeout_s: float = 120.0) -> Itera
         consumer.close(autocommit=False)
 
 
-def sent_per_user(settings: Settings) -> Counter[str]:
-    """Distinct event ids per user in the events topic (events without an id count each)."""
+def sent_per_user(settings: Settings, partition_of: dict[str, int] | None = None) -> Counter[str]:
+    """Distinct event ids per user in the events topic (events without an id count each);
+    fills ``partition_of`` (user -> events partition) when given."""
     ids: set[tuple[str, str]] = set()
     out: Counter[str] = Counter()
     for rec in read_topic(settings, EVENTS.name):
         event = decode_event(rec.key, rec.value)
+        if partition_of is not None:
+            partition_of[event.user] = rec.partition
         if event.id is not None:
             if (event.user, event.id) in ids:
                 continue
@@ -122,4 +134,6 @@ def final_per_user(settings: Settings) -> dict[str, int]:
 
 def judge(settings: Settings, acked: Mapping[str, int] | None = None) -> Verdict:
     """Read both topics to their end and compare."""
-    return compare(sent_per_user(settings), final_per_user(settings), acked)
+    partition_of: dict[str, int] = {}
+    sent = sent_per_user(settings, partition_of)
+    return compare(sent, final_per_user(settings), acked, partition_of)
