@@ -155,6 +155,7 @@ class Worker:
         self._last_commit = time.monotonic()
         self._stats = {"events": 0, "dlq": 0, "batches": 0, "published": 0}
         self._last_log = time.monotonic()
+        self._lag = 0
         self._transactional = self.config.processing_guarantee == "exactly-once"
         self._supports_user_state = self.config.changelog and _has_user_state(model)
         self._supports_item_state = self.config.changelog and _has_item_state(model)
@@ -601,6 +602,8 @@ class Worker:
                 else:
                     self._restored.pop(user, None)
                 users += 1
+                if self.health is not None and users % 10_000 == 0:
+                    self.health.beat()  # a long restore is progress, not a wedged loop
         finally:
             reader.close()
         elapsed = time.perf_counter() - started
@@ -629,6 +632,7 @@ class Worker:
             lag = max(0, high - pos)
             total += lag
             m.CONSUMER_LAG.labels(partition=str(tp.partition)).set(lag)
+        self._lag = total
         if self.health is not None:
             self.health.set_lag(total)
         if self._restored and not total:
@@ -642,14 +646,20 @@ class Worker:
         elapsed = now - self._last_log
         s = self._stats
         log.info(
-            "processed %d events (%.0f/s), %d lists published, %d to DLQ, live HR@%d %.3f",
+            "processed %d events (%.0f/s), %d lists published, %d to DLQ, lag %d, live HR@%d %.3f",
             s["events"],
             s["events"] / elapsed,
             s["published"],
             s["dlq"],
+            self._lag,
             self.config.k,
             self._quality.hit_rate,
-            extra={"events": s["events"], "dlq": s["dlq"], "published": s["published"]},
+            extra={
+                "events": s["events"],
+                "dlq": s["dlq"],
+                "published": s["published"],
+                "lag": self._lag,
+            },
         )
         self._stats = dict.fromkeys(s, 0)
         self._last_log = now
