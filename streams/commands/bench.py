@@ -73,7 +73,7 @@ def register(sub: Any) -> None:
     w = parser.add_argument_group("workload")
     w.add_argument("--users", type=int, default=100_000, help="default 100000")
     w.add_argument("--items", type=int, default=10_000, help="catalog size (default 10000)")
-    w.add_argument("--events", type=int, default=30_000, help="measured events (default 30000)")
+    w.add_argument("--events", type=int, default=100_000, help="measured events (default 100000)")
     w.add_argument(
         "--warm-events", type=int, default=2_000, help="learned before any clock (default 2000)"
     )
