@@ -29,8 +29,17 @@ def run_passthrough(
     max_batch: int = 2000,
     timeout_s: float = 300.0,
     output: str = "passthrough",
+    fanout: int = 1,
+    explicit_partition: bool = False,
+    group: str = "passthrough",
 ) -> ThroughputResult:
-    """Consume ``n_events`` from ``<prefix>.events`` (own group), re-produce each to ``<prefix>.<output>``."""
+    """Consume ``n_events`` from ``<prefix>.events`` (own group), re-produce each to ``<prefix>.<output>``.
+
+    Variants that price the worker's send pattern (not the ceiling): ``fanout``
+    sends each record that many times (the worker sends a list and a changelog
+    record per touched user); ``explicit_partition`` passes the consumed
+    partition to ``send`` instead of letting the default partitioner hash the key.
+    """
     from kafka import KafkaConsumer, KafkaProducer
     from kafka.structs import OffsetAndMetadata
 
@@ -39,7 +48,7 @@ def run_passthrough(
     consumer = KafkaConsumer(
         **settings.client_options(
             client_id="homerec-bench-passthrough",
-            group_id=f"{settings.topic_prefix}.passthrough",
+            group_id=f"{settings.topic_prefix}.{group}",
             **consumer_options(max_batch),
         )
     )
@@ -65,8 +74,12 @@ def run_passthrough(
             offsets = {}
             n = 0
             for tp, msgs in records.items():
+                part = tp.partition if explicit_partition else None
                 for msg in msgs:
-                    futures.append(producer.send(out_topic, key=msg.key, value=msg.value))
+                    for _ in range(fanout):
+                        futures.append(
+                            producer.send(out_topic, key=msg.key, value=msg.value, partition=part)
+                        )
                 n += len(msgs)
                 offsets[tp] = OffsetAndMetadata(msgs[-1].offset + 1, "", -1)
             producer.flush(timeout=30)
@@ -79,6 +92,10 @@ def run_passthrough(
         producer.close(timeout=10)
     result = clock.result()
     log.info(
-        "passthrough: %d events in %.2fs = %.0f events/s", result.events, result.seconds, result.eps
+        "passthrough (%s): %d events in %.2fs = %.0f events/s",
+        group,
+        result.events,
+        result.seconds,
+        result.eps,
     )
     return result

@@ -5,6 +5,8 @@ Phases (each can be skipped with ``--skip``):
 1. **passthrough** — the ceiling: a bare kafka-python consume → produce → commit loop;
 2. **pipeline** — the real worker (decode, validate, learn, re-rank, publish, commit)
    on the same events, same broker, same client settings; ``ratio`` = pipeline / passthrough;
+   **variants** — the bare loop with two sends per event and/or explicit partitions,
+   to price the worker's send pattern;
 3. **freshness** — a warmed worker process at an offered load of half the pipeline's
    rate: event ts at produce time → refreshed list received, p50/p99;
 4. **memory** — RSS of the model state for 1M users × 100K items (child process);
@@ -34,7 +36,15 @@ __all__ = ["PHASES", "register", "run_bench"]
 
 log = logging.getLogger("homerec.bench")
 
-PHASES: tuple[str, ...] = ("passthrough", "pipeline", "freshness", "memory", "scaling", "ann")
+PHASES: tuple[str, ...] = (
+    "passthrough",
+    "pipeline",
+    "variants",
+    "freshness",
+    "memory",
+    "scaling",
+    "ann",
+)
 
 
 def _phases(text: str) -> frozenset[str]:
@@ -168,7 +178,7 @@ def run_bench(args: argparse.Namespace, base: Settings) -> dict[str, Any]:
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     created: list[Settings] = []
-    kafka_phases = {"passthrough", "pipeline", "freshness"} - skip
+    kafka_phases = {"passthrough", "pipeline", "variants", "freshness"} - skip
     workload = None
     try:
         if kafka_phases:
@@ -177,7 +187,7 @@ def run_bench(args: argparse.Namespace, base: Settings) -> dict[str, Any]:
             log.info("workload: %d users, %d items, %d measured events (%.1fs)",
                      spec.n_users, spec.n_items, len(workload.events),
                      time.perf_counter() - t0)  # fmt: skip
-        if kafka_phases & {"passthrough", "pipeline"}:
+        if kafka_phases & {"passthrough", "pipeline", "variants"}:
             assert workload is not None
             settings = new_settings(base, "tp", partitions=args.partitions)
             created.append(settings)
@@ -212,6 +222,8 @@ def run_bench(args: argparse.Namespace, base: Settings) -> dict[str, Any]:
                 report["pipeline"] = {**pl.to_dict(), "warm_seconds": round(warm_s, 2)}
                 report["pipeline_eps"] = round(pl.eps, 1)
                 del model
+            if "variants" not in skip:
+                report["passthrough_variants"] = _variants(settings, len(workload.events), args)
         if report["passthrough_eps"] and report["pipeline_eps"] is not None:
             report["ratio"] = round(report["pipeline_eps"] / report["passthrough_eps"], 4)
         if "freshness" not in skip:
@@ -277,6 +289,28 @@ def run_bench(args: argparse.Namespace, base: Settings) -> dict[str, Any]:
     return report
 
 
+def _variants(settings: Settings, n_events: int, args: argparse.Namespace) -> dict[str, Any]:
+    """The bare loop with the worker's send pattern: what the sends alone cost."""
+    from streams.bench.passthrough import run_passthrough
+
+    out: dict[str, Any] = {}
+    for name, fanout, explicit in (
+        ("x2_sends", 2, False),
+        ("explicit_partition", 1, True),
+        ("x2_sends_explicit_partition", 2, True),
+    ):
+        result = run_passthrough(
+            settings,
+            n_events=n_events,
+            max_batch=args.max_batch,
+            fanout=fanout,
+            explicit_partition=explicit,
+            group=f"variant-{name}",
+        )
+        out[name] = result.to_dict()
+    return out
+
+
 def raise_config(message: str) -> None:
     from homerec.errors import ConfigError
 
@@ -299,6 +333,8 @@ def _print_text(report: dict[str, Any]) -> None:
     for key in ("passthrough_eps", "pipeline_eps", "ratio", "freshness_ms_p50",
                 "freshness_ms_p99", "rss_mb_1m_users_100k_items"):  # fmt: skip
         print(f"  {key:<28} {fmt(report[key])}")
+    for name, row in report.get("passthrough_variants", {}).items():
+        print(f"  passthrough variant {name:<28} {row['eps']:,.1f} events/s")
     for row in report.get("scaling", []):
         print(f"  scaling {row['n_items']:>7} items: re-rank {row['rerank_ms_per_user']:.2f} ms/user, "
               f"learn {row['learn_ms_per_event']:.2f} ms/event, {row['eps']:,.0f} events/s")  # fmt: skip

@@ -86,6 +86,10 @@ def test_passthrough_and_pipeline_on_the_same_events(bootstrap: str) -> None:
         assert produce(settings, settings.topic(EVENTS.name), workload.encoded()) == 900
         pt = run_passthrough(settings, n_events=900, max_batch=200, timeout_s=60)
         assert pt.events > 0 and pt.eps > 0 and pt.batches >= 1
+        x2 = run_passthrough(
+            settings, n_events=900, max_batch=200, fanout=2, explicit_partition=True, group="x2"
+        )
+        assert x2.events > 0 and x2.eps > 0
         model = Popularity()
         warm_model(model, workload)
         pl = run_pipeline(settings, model, n_events=900, max_batch=200, max_seconds=60)
@@ -131,4 +135,10 @@ def test_bench_json_report(bootstrap: str, capsys: pytest.CaptureFixture[str]) -
     assert report["rss_mb_1m_users_100k_items"] is None  # not the goal's sizes
     assert report["memory"]["n_users"] == 2000
     assert [r["n_items"] for r in report["scaling"]] == [50, 100]
+    assert set(report["passthrough_variants"]) == {
+        "x2_sends",
+        "explicit_partition",
+        "x2_sends_explicit_partition",
+    }
+    assert all(v["eps"] > 0 for v in report["passthrough_variants"].values())
     assert all(0.0 <= r["recall_at_k"] <= 1.0 for r in report["ann"])
