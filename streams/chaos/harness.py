@@ -284,7 +284,12 @@ def run_chaos(
             progress.close()
         if own_broker:
             broker.close()
-        keep = config.keep_dir or report is None or not report.passed()
+        keep = (
+            config.keep_dir
+            or report is None
+            or not report.passed()
+            or report.double_applied > 0  # allowed with at-least-once, but worth a look
+        )
         if keep:
             say(f"run directory kept: {run_dir}")
             if report is not None:
