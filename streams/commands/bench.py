@@ -2,7 +2,8 @@
 
 Phases (each can be skipped with ``--skip``):
 
-1. **passthrough** — the ceiling: a bare kafka-python consume → produce → commit loop;
+1. **passthrough** — the ceiling: a bare kafka-python consume → produce → commit loop,
+   run before and after the pipeline (the machine may be shared): the better run counts;
 2. **pipeline** — the real worker (decode, validate, learn, re-rank, publish, commit)
    on the same events, same broker, same client settings; ``ratio`` = pipeline / passthrough;
    **variants** — the bare loop with two sends per event and/or explicit partitions,
@@ -196,14 +197,9 @@ def run_bench(args: argparse.Namespace, base: Settings) -> dict[str, Any]:
             produce(settings, settings.topic(EVENTS.name), workload.encoded())
             log.info("produced %d events to %s (%.1fs)", len(workload.events),
                      settings.topic(EVENTS.name), time.perf_counter() - t0)  # fmt: skip
+            ceiling: list[dict[str, Any]] = []
             if "passthrough" not in skip:
-                from streams.bench.passthrough import run_passthrough
-
-                pt = run_passthrough(
-                    settings, n_events=len(workload.events), max_batch=args.max_batch
-                )
-                report["passthrough"] = pt.to_dict()
-                report["passthrough_eps"] = round(pt.eps, 1)
+                ceiling.append(_passthrough(settings, len(workload.events), args, 1))
             if "pipeline" not in skip:
                 from streams.bench.pipeline import run_pipeline
 
@@ -222,6 +218,14 @@ def run_bench(args: argparse.Namespace, base: Settings) -> dict[str, Any]:
                 report["pipeline"] = {**pl.to_dict(), "warm_seconds": round(warm_s, 2)}
                 report["pipeline_eps"] = round(pl.eps, 1)
                 del model
+            if "passthrough" not in skip and "pipeline" not in skip:
+                # again after the pipeline: the machine is shared, so the ceiling is the best of
+                # two runs bracketing the pipeline (conservative for the ratio)
+                ceiling.append(_passthrough(settings, len(workload.events), args, 2))
+            if ceiling:
+                best = max(ceiling, key=lambda r: float(r["eps"]))
+                report["passthrough"] = {**best, "runs": ceiling}
+                report["passthrough_eps"] = best["eps"]
             if "variants" not in skip:
                 report["passthrough_variants"] = _variants(settings, len(workload.events), args)
         if report["passthrough_eps"] and report["pipeline_eps"] is not None:
@@ -287,6 +291,17 @@ def run_bench(args: argparse.Namespace, base: Settings) -> dict[str, Any]:
         ]
     report["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     return report
+
+
+def _passthrough(
+    settings: Settings, n_events: int, args: argparse.Namespace, run: int
+) -> dict[str, Any]:
+    from streams.bench.passthrough import run_passthrough
+
+    result = run_passthrough(
+        settings, n_events=n_events, max_batch=args.max_batch, group=f"passthrough-{run}"
+    )
+    return result.to_dict()
 
 
 def _variants(settings: Settings, n_events: int, args: argparse.Namespace) -> dict[str, Any]:

@@ -127,6 +127,8 @@ def test_bench_json_report(bootstrap: str, capsys: pytest.CaptureFixture[str]) -
                 "freshness_ms_p99", "rss_mb_1m_users_100k_items"):  # fmt: skip
         assert key in report
     assert report["passthrough_eps"] > 0 and report["pipeline_eps"] > 0
+    runs = report["passthrough"]["runs"]
+    assert len(runs) == 2 and report["passthrough_eps"] == max(r["eps"] for r in runs)
     assert report["ratio"] == pytest.approx(
         report["pipeline_eps"] / report["passthrough_eps"], rel=1e-2
     )
