@@ -15,6 +15,8 @@ class IdWindow:
     >>> w = IdWindow(2)
     >>> w.seen("a"), w.seen("b"), w.seen("a"), w.seen("c"), w.seen("b"), w.seen("a")
     (False, False, True, False, False, False)
+    >>> "a" in w, "z" in w
+    (True, False)
     """
 
     def __init__(self, size: int) -> None:
@@ -34,6 +36,10 @@ class IdWindow:
         if len(self._ids) > self.size:
             self._ids.popitem(last=False)
         return False
+
+    def __contains__(self, key: object) -> bool:
+        """Whether ``key`` is in the window (does not record it)."""
+        return key in self._ids
 
     def __len__(self) -> int:
         return len(self._ids)

@@ -103,6 +103,8 @@ class _Batch:
     source: dict[UserId, tuple[int, int]] = field(default_factory=dict)
     newest_ts: dict[UserId, int] = field(default_factory=dict)
     dead: list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]] = field(default_factory=list)
+    #: idempotence keys of the applied events (entered into the window once durable)
+    ids: dict[str, None] = field(default_factory=dict)
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -362,6 +364,8 @@ class Worker:
         futures.extend(self._snapshot_items(force=False))
         offsets = {tp: OffsetAndMetadata(off + 1, "", -1) for tp, off in batch.offsets.items()}
         self._deliver(futures, offsets)
+        for key in batch.ids:
+            self._ids.seen(key)
         acked = _now_ms()
         for page in pages:
             self._quality.published(page.user, [item for item, _ in page.items])
@@ -404,9 +408,14 @@ class Worker:
                     batch.source.setdefault(event.user, (tp.partition, restored[1]))
                     batch.newest_ts.setdefault(event.user, restored[2])
                     continue
-                if event.id is not None and self._ids.seen(f"{event.user}\x00{event.id}"):
-                    m.EVENTS_CONSUMED.labels(type=event.type, outcome="duplicate").inc()
-                    continue
+                if event.id is not None:
+                    # ids enter the window only once their batch is durable (see _process):
+                    # a batch that is rolled back must not leave its ids behind
+                    key = f"{event.user}\x00{event.id}"
+                    if key in self._ids or key in batch.ids:
+                        m.EVENTS_CONSUMED.labels(type=event.type, outcome="duplicate").inc()
+                        continue
+                    batch.ids[key] = None
                 batch.events.append(event)
                 batch.source[event.user] = (tp.partition, msg.offset)
                 if event.ts > batch.newest_ts.get(event.user, 0):

@@ -145,3 +145,23 @@ def test_rebalance_second_worker_joins_and_leaves(settings: Settings, producer: 
         )
     finally:
         w1.stop()
+
+
+def test_rolled_back_batch_does_not_leave_its_ids_in_the_dedup_window(
+    settings: Settings, producer: Any
+) -> None:
+    """Events with ids in a batch that fails must be applied when the batch is redone."""
+    events = [
+        Event(e.user, e.item, e.type, e.ts, id=f"id{n}") for n, e in enumerate(_events(400, 10))
+    ]
+    send_events(producer, settings, events)
+    cfg = WorkerConfig(k=5, processing_guarantee="exactly-once", max_batch=40)
+    inner = _InjectingWorker(
+        settings, CountingModel(), cfg, inject="_producer.commit_transaction", real_call=False
+    )
+    worker = ThreadWorker(inner).start()
+    try:
+        wait_for(lambda: _final_counts(settings) == _counts(events), what="all events applied")
+    finally:
+        worker.stop()
+    assert inner.fault is not None and inner.fault.failed and inner.rebuilds == 1
