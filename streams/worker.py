@@ -24,6 +24,7 @@ import logging
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -346,7 +347,13 @@ class Worker:
             page = Homepage(user, tuple(ranked), now, event_ts, self.model.n_events(user))
             pages.append(page)
             key, value = encode_homepage(page)
-            futures.append(self._producer.send(self._recs_topic, key=key, value=value))
+            # recommendations are co-partitioned with the events: same partition as the
+            # user's events, without hashing the key again (murmur2 is pure Python)
+            futures.append(
+                self._producer.send(
+                    self._recs_topic, key=key, value=value, partition=batch.source[user][0]
+                )
+            )
             if self._supports_user_state:
                 partition, offset = batch.source[user]
                 state = {"o": offset, "t": event_ts, "s": self.model.user_state(user)}  # type: ignore[attr-defined]
@@ -364,8 +371,8 @@ class Worker:
         futures.extend(self._snapshot_items(force=False))
         offsets = {tp: OffsetAndMetadata(off + 1, "", -1) for tp, off in batch.offsets.items()}
         self._deliver(futures, offsets)
-        for key in batch.ids:
-            self._ids.seen(key)
+        for id_key in batch.ids:
+            self._ids.seen(id_key)
         acked = _now_ms()
         for page in pages:
             self._quality.published(page.user, [item for item, _ in page.items])
@@ -381,6 +388,7 @@ class Worker:
     def _decode(self, records: Mapping[TopicPartition, list[Any]]) -> _Batch:
         batch = _Batch()
         limits = self.config.limits
+        counts: Counter[tuple[str, str]] = Counter()
         for tp, msgs in records.items():
             for msg in msgs:
                 batch.offsets[tp] = msg.offset
@@ -398,13 +406,13 @@ class Worker:
                         )
                     )
                     m.DLQ_MESSAGES.labels(reason=exc.reason).inc()
-                    m.EVENTS_CONSUMED.labels(type="invalid", outcome="invalid").inc()
+                    counts["invalid", "invalid"] += 1
                     self._stats["dlq"] += 1
                     continue
                 restored = self._restored.get(event.user)
                 if restored is not None and msg.offset <= restored[1]:
                     # already applied to the state restored from the changelog
-                    m.EVENTS_CONSUMED.labels(type=event.type, outcome="duplicate").inc()
+                    counts[event.type, "duplicate"] += 1
                     batch.source.setdefault(event.user, (tp.partition, restored[1]))
                     batch.newest_ts.setdefault(event.user, restored[2])
                     continue
@@ -413,15 +421,17 @@ class Worker:
                     # a batch that is rolled back must not leave its ids behind
                     key = f"{event.user}\x00{event.id}"
                     if key in self._ids or key in batch.ids:
-                        m.EVENTS_CONSUMED.labels(type=event.type, outcome="duplicate").inc()
+                        counts[event.type, "duplicate"] += 1
                         continue
                     batch.ids[key] = None
                 batch.events.append(event)
                 batch.source[event.user] = (tp.partition, msg.offset)
                 if event.ts > batch.newest_ts.get(event.user, 0):
                     batch.newest_ts[event.user] = event.ts
-                m.EVENTS_CONSUMED.labels(type=event.type, outcome="applied").inc()
+                counts[event.type, "applied"] += 1
                 self._stats["events"] += 1
+        for (etype, outcome), n in counts.items():  # one metric update per label set and batch
+            m.EVENTS_CONSUMED.labels(type=etype, outcome=outcome).inc(n)
         return batch
 
     def _deliver(self, futures: list[Any], offsets: dict[TopicPartition, Any]) -> None:
