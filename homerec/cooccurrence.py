@@ -72,7 +72,10 @@ class CooccurrenceTable:
             counts = self.counts[src].copy()
             counts[match.any(axis=0)] = np.inf  # never evict a pair just updated
             n_new = min(n_new, self.capacity)
-            slots = np.argsort(counts, kind="stable")[:n_new]
+            if n_new < self.capacity:
+                slots = np.argpartition(counts, n_new - 1)[:n_new]
+            else:
+                slots = np.arange(self.capacity)
             keep = np.flatnonzero(new)[:n_new]
             self.ids[src, slots] = dst[keep]
             self.counts[src, slots] = weights[keep]
@@ -85,6 +88,19 @@ class CooccurrenceTable:
         vals = (self.counts[src] * weights[:, None]).ravel()
         out = np.bincount(ids, weights=vals, minlength=n_items + 1)[1 : n_items + 1]
         return out.astype(np.float32)
+
+    def scores_multi(self, src: IntArray, weights: FloatArray, n_items: int) -> FloatArray:
+        """:meth:`scores` for several weightings ``(k, len(src))`` of the same sources at once."""
+        k = weights.shape[0]
+        if len(src) == 0:
+            return np.zeros((k, n_items), np.float32)
+        ids = self.ids[src].ravel() + 1
+        counts = self.counts[src]
+        out = np.empty((k, n_items), np.float32)
+        for j in range(k):
+            vals = (counts * weights[j][:, None]).ravel()
+            out[j] = np.bincount(ids, weights=vals, minlength=n_items + 1)[1 : n_items + 1]
+        return out
 
     def row(self, src: int) -> dict[int, float]:
         """The neighbours of one item (for tests and inspection)."""

@@ -60,6 +60,14 @@ def top_k(
     if want <= 0 or n_rows == 0:
         empty = (np.zeros(0, np.intp), np.zeros(0, np.float32))
         return [empty for _ in range(n_rows)]
+    if n_rows == 1 and cap is None:
+        row = scores[0]
+        cols = np.argpartition(-row, want - 1)[:want] if want < n_cols else np.arange(n_cols)
+        vals = row[cols]
+        order = np.lexsort((cols, -vals))
+        cols, vals = cols[order], vals[order]
+        keep = vals > -np.inf
+        return [(cols[keep], vals[keep])]
     if want < n_cols:
         part = np.argpartition(-scores, want - 1, axis=1)[:, :want]
     else:

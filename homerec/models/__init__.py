@@ -29,6 +29,7 @@ __all__ = [
     "Popularity",
     "Recommender",
     "RiverBiasedMF",
+    "WORKER_PARAMS",
     "make_model",
 ]
 
@@ -43,6 +44,11 @@ MODELS: Mapping[str, Callable[..., Recommender]] = MappingProxyType(
 )
 
 DEFAULT_MODEL = "hybrid"
+
+#: Constructor arguments the streaming worker should add to any model: rank seen items *and*
+#: active catalog items never interacted with (so brand-new items get shown), and cap one
+#: tag's share of a page. ``homerec eval`` keeps the protocol's ``candidates="seen"``.
+WORKER_PARAMS: Mapping[str, Any] = MappingProxyType({"candidates": "catalog", "max_tag_share": 0.5})
 
 
 def make_model(name: str = DEFAULT_MODEL, **params: Any) -> Recommender:

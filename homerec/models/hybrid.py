@@ -29,6 +29,7 @@ plane                   meaning
 ``*_cold``              ``pop_fast``, ``demo``, ``content`` × user coldness
 ``content_new``         ``content`` × item coldness (new catalog items)
 ``item_cold``           item coldness ``exp(-count_i / cold_scale)``
+``cooc_recent``         ``cooc`` with a short memory (``recent_decay``): the current session
 ``e_u⊙e_i`` (d)         per-factor weights of the embedding product
 ``c_i`` (tags)          per-tag item bias
 ======================  =====================================================
@@ -68,7 +69,7 @@ __all__ = ["PLANES", "Hybrid"]
 
 PLANES: tuple[str, ...] = (
     "cooc", "cooc_log", "mf", "pop_fast", "pop_slow", "content", "demo",
-    "pop_cold", "demo_cold", "content_cold", "content_new", "item_cold",
+    "pop_cold", "demo_cold", "content_cold", "content_new", "item_cold", "cooc_recent",
 )  # fmt: skip
 
 _GROUP_SLOTS = 8  # profile features kept per user
@@ -90,8 +91,9 @@ class Hybrid(IndexedRecommender):
         n_negatives: int = 8,
         popular_negatives: float = 0.5,
         negative_weight: float = 0.5,
-        history_length: int = 50,
+        history_length: int = 30,
         history_decay: float = 0.85,
+        recent_decay: float = 0.5,
         cooc_window: int = 30,
         cooc_decay: float = 0.9,
         history_min_weight: float = 0.0,
@@ -119,6 +121,7 @@ class Hybrid(IndexedRecommender):
         self.negative_weight = negative_weight
         self.history_length = history_length
         self.history_decay = history_decay
+        self.recent_decay = recent_decay
         self.cooc_window = cooc_window
         self.cooc_decay = cooc_decay
         self.history_min_weight = history_min_weight
@@ -150,6 +153,7 @@ class Hybrid(IndexedRecommender):
         self._cache_key: tuple[int, int, int] | None = None
         self._cache: tuple[FloatArray, FloatArray, FloatArray] | None = None
         self._decay_pows = (history_decay ** np.arange(history_length)).astype(np.float32)
+        self._recent_pows = (recent_decay ** np.arange(history_length)).astype(np.float32)
         self._cooc_pows = (cooc_decay ** np.arange(cooc_window)).astype(np.float32)
 
     def _init_w(self) -> npt.NDArray[np.float64]:
@@ -224,8 +228,11 @@ class Hybrid(IndexedRecommender):
         """Feature planes ``X`` of shape ``(B, len(PLANES), n_items)`` and user embeddings ``(B, d)``."""
         n = len(self._items)
         B = len(rows)
-        known = rows >= 0
-        P = self._P[np.where(known, rows, 0)] * known[:, None]
+        if B == 1:
+            P = self._P[rows] if rows[0] >= 0 else np.zeros((1, self.n_factors), np.float32)
+        else:
+            known = rows >= 0
+            P = self._P[np.where(known, rows, 0)] * known[:, None]
         X = np.empty((B, len(PLANES), n), np.float32)
         counts = self._item_count[:n]
         # item-only planes
@@ -246,20 +253,27 @@ class Hybrid(IndexedRecommender):
         for r, u in enumerate(rows.tolist()):
             X[r, 1] = 0.0
             X[r, 6] = 0.0
+            X[r, 12] = 0.0
             if u < 0:
                 continue
             n_ev[r] = self._user_events[u]
             h, w = self._history(u)
             if len(h):
-                X[r, 1] = self._cooc.scores(h, w * inv_sqrt[h], n)
+                norm_h = inv_sqrt[h]
+                both = np.stack((w * norm_h, self._recent_pows[: len(h)] * norm_h))
+                cooc = self._cooc.scores_multi(h, both, n)
+                X[r, 1] = cooc[0]
+                X[r, 12] = cooc[1] * inv_sqrt
                 prof[r] = w @ self._T[h]
             else:
                 X[r, 1] = 0.0
+                X[r, 12] = 0.0
             gr = self._groups[u]
             gr = gr[gr >= 0]
             if len(gr) and tot > 0:
-                g_lift = self._logD[gr, :n].mean(axis=0)
-                g_lift -= float(np.log(self._D_tot[gr] + a * n).mean())
+                g_lift = self._logD[gr, :n].sum(axis=0)
+                g_lift -= float(np.log(self._D_tot[gr] + a * n).sum())
+                g_lift *= 1.0 / len(gr)
                 X[r, 6] = g_lift - base
         np.multiply(X[:, 1], inv_sqrt, out=X[:, 0])  # cosine-normalised co-occurrence
         np.log1p(X[:, 1], out=X[:, 1])
@@ -278,7 +292,10 @@ class Hybrid(IndexedRecommender):
         w = self._ranker.w.astype(np.float32)
         nf, d = len(PLANES), self.n_factors
         n = len(self._items)
-        s: FloatArray = np.einsum("f,bfn->bn", w[:nf], X)
+        if len(X) == 1:
+            s: FloatArray = (w[:nf] @ X[0])[None, :]
+        else:
+            s = np.einsum("f,bfn->bn", w[:nf], X)
         s += (P * w[nf : nf + d][None, :]) @ self._Q[:n].T
         s += (self._T[:n] @ w[nf + d :])[None, :] + np.float32(self._ranker.bias)
         return s

@@ -182,9 +182,7 @@ class IndexedRecommender(Recommender):
         if n == 0 or k <= 0:
             return [[] for _ in users]
         get = self._users.get
-        rows = np.fromiter(
-            ((-1 if (r := get(u)) is None else r) for u in users), dtype=np.int32, count=len(users)
-        )
+        rows = np.array([(-1 if (r := get(u)) is None else r) for u in users], dtype=np.int32)
         blocked = ~self.candidate_mask()
         ids = self._items.ids
         out: list[list[Scored]] = []

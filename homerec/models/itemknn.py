@@ -35,7 +35,7 @@ class ItemKNN(IndexedRecommender):
     def __init__(
         self,
         *,
-        history_length: int = 50,
+        history_length: int = 20,
         capacity: int = 256,
         alpha: float = 1.0,
         min_weight: float = 0.0,
