@@ -9,6 +9,8 @@ worker three times, restarts the broker once, and compares per-user event counts
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import shlex
 from collections.abc import Iterator
@@ -16,9 +18,59 @@ from collections.abc import Iterator
 import pytest
 
 from streams.chaos.broker import DedicatedBroker
-from streams.chaos.harness import ChaosConfig, ChaosReport, run_chaos
+from streams.chaos.harness import ChaosConfig, ChaosReport, Disruption, run_chaos
+from streams.cli import build_parser
 
-pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+# -- the report (no broker) -------------------------------------------------------------
+
+
+def _report(guarantee: str = "exactly-once", **changes: object) -> ChaosReport:
+    base = ChaosReport(
+        guarantee=guarantee,
+        workers=2,
+        sent=100,
+        lost=0,
+        double_applied=0,
+        kills=1,
+        broker_restarts=0,
+        max_recovery_s=3.0,
+        duration_s=10.0,
+        acked=100,
+        send_failed=0,
+        acked_missing=0,
+        drained=True,
+        users=5,
+        worker_exits=0,
+        startup_s=2.0,
+        disruptions=[Disruption("kill", "w0", 1.0, 3.0, rejoin_s=3.0)],
+    )
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+def test_summary_leads_with_the_issue_fields_and_is_json() -> None:
+    summary = _report().summary()
+    head = ["sent", "lost", "double_applied", "kills", "broker_restarts", "max_recovery_s"]
+    assert list(summary)[:6] == head
+    assert json.loads(json.dumps(summary))["disruptions"][0]["kind"] == "kill"
+
+
+def test_pass_rules_per_guarantee() -> None:
+    assert _report().passed()
+    assert not _report(lost=1).passed()
+    assert not _report(double_applied=1).passed()
+    assert _report("at-least-once", double_applied=1).passed()  # allowed: lost is what counts
+    assert not _report(drained=False).passed()
+    assert not _report(disruptions=[Disruption("kill", "w0", 1.0, None)]).passed()
+
+
+def test_cli_has_the_chaos_command() -> None:
+    args = build_parser().parse_args(
+        ["chaos", "--kills", "3", "--processing-guarantee", "exactly-once", "--json"]
+    )
+    assert args.command == "chaos" and args.kills == 3 and args.json and args.workers == 2
+
+
+# -- against a dedicated broker -----------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -58,12 +110,16 @@ def _check_run(report: ChaosReport) -> None:
     assert report.lost == 0, f"events lost: {summary}"
 
 
+@pytest.mark.kafka
+@pytest.mark.slow
 @pytest.mark.timeout(420)
 def test_at_least_once_loses_no_event(chaos_broker: DedicatedBroker) -> None:
     report = run_chaos(_config("at-least-once", 11), broker=chaos_broker)
     _check_run(report)
 
 
+@pytest.mark.kafka
+@pytest.mark.slow
 @pytest.mark.timeout(420)
 def test_exactly_once_loses_and_repeats_no_event(chaos_broker: DedicatedBroker) -> None:
     report = run_chaos(_config("exactly-once", 12), broker=chaos_broker)
