@@ -91,6 +91,7 @@ class Hybrid(IndexedRecommender):
         n_negatives: int = 8,
         popular_negatives: float = 0.5,
         negative_weight: float = 0.5,
+        weighted_positives: bool = True,
         history_length: int = 30,
         history_decay: float = 0.85,
         recent_decay: float = 0.5,
@@ -119,6 +120,7 @@ class Hybrid(IndexedRecommender):
         self.n_negatives = n_negatives
         self.popular_negatives = popular_negatives
         self.negative_weight = negative_weight
+        self.weighted_positives = weighted_positives
         self.history_length = history_length
         self.history_decay = history_decay
         self.recent_decay = recent_decay
@@ -364,7 +366,11 @@ class Hybrid(IndexedRecommender):
         grad[:nf] = X[0] @ p
         grad[nf : nf + d] = P[0] * (p @ self._Q[:n])
         grad[nf + d :] = p @ self._T[:n]
-        self._ranker.step(min(weight, 2.0) * grad)
+        self._ranker.step(self._step_weight(weight) * grad)
+
+    def _step_weight(self, weight: float) -> float:
+        """How strongly a positive of feedback ``weight`` moves the ranker and the embeddings."""
+        return min(weight, 2.0) if self.weighted_positives else 1.0
 
     def _learn(self, u: int, i: int, weight: float, event: Event) -> None:
         self._pop.tick()
@@ -409,7 +415,7 @@ class Hybrid(IndexedRecommender):
         self._hist[u] = buf
 
     def _bpr(self, u: int, i: int, negs: IntArray, weight: float) -> None:
-        lr, reg = self.lr * min(weight, 2.0), self.reg
+        lr, reg = self.lr * self._step_weight(weight), self.reg
         p = self._P[u].copy()
         qi = self._Q[i].copy()
         qj = self._Q[negs]
