@@ -155,6 +155,20 @@ class DedicatedBroker:
             self._kill_leftover()
         return time.monotonic() - started
 
+    def kill(self) -> float:
+        """SIGKILL the broker (an unclean stop: log recovery on the next start); seconds."""
+        started = time.monotonic()
+        pid = self.pid()
+        if pid is not None:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+            deadline = time.monotonic() + 15
+            while self.pid() is not None and time.monotonic() < deadline:
+                time.sleep(0.05)
+        return time.monotonic() - started
+
     def _kill_leftover(self) -> None:
         pid = self.pid()
         if pid is None:

@@ -50,6 +50,8 @@ class ChaosConfig:
     workers: int = 2
     kills: int = 10
     broker_restarts: int = 1
+    #: how the broker goes away: "term" (controlled shutdown) or "kill" (SIGKILL, unclean)
+    broker_stop: str = "term"
     processing_guarantee: str = "at-least-once"
     #: events per second offered by the load
     rate: float = 200.0
@@ -351,7 +353,10 @@ def _restart_broker(
     broker: DedicatedBroker, progress: GroupProgress, t_start: float, config: ChaosConfig
 ) -> Disruption:
     t0 = time.monotonic()
-    broker.stop()
+    if config.broker_stop == "kill":
+        broker.kill()
+    else:
+        broker.stop()
     # the last sample the monitor could take before the broker went away
     base = progress.latest()
     broker.start()
@@ -361,8 +366,9 @@ def _restart_broker(
         done = None  # cannot happen (no sample while the broker is down), but never report < 0
     recovery = None if done is None else round(done.t - t_ready, 2)
     rejoin = None if done is None else _rejoin(progress, config, t_ready, done.t)
+    target = "broker" if config.broker_stop != "kill" else "broker(SIGKILL)"
     return Disruption(
-        "broker-restart", "broker", round(t0 - t_start, 1), recovery, round(t_ready - t0, 2), rejoin
+        "broker-restart", target, round(t0 - t_start, 1), recovery, round(t_ready - t0, 2), rejoin
     )
 
 

@@ -35,6 +35,13 @@ def register(sub: Any) -> None:
         "--broker-restarts", type=int, default=1, help="broker stop/start cycles (default 1)"
     )
     parser.add_argument(
+        "--broker-stop",
+        choices=("term", "kill"),
+        default="term",
+        help="how the broker goes away: term = controlled shutdown (default), kill = SIGKILL "
+        "(unclean: log and transaction recovery on restart)",
+    )
+    parser.add_argument(
         "--processing-guarantee",
         choices=("at-least-once", "exactly-once"),
         default="at-least-once",
@@ -114,6 +121,7 @@ def _run(args: argparse.Namespace) -> int:
         workers=args.workers,
         kills=args.kills,
         broker_restarts=args.broker_restarts,
+        broker_stop=args.broker_stop,
         processing_guarantee=args.processing_guarantee,
         rate=args.rate,
         duration_s=args.duration,
