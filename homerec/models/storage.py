@@ -9,7 +9,7 @@ of ``int32`` rows: about 60 bytes of overhead per user instead of a Python set.
 >>> ids.add("a"), ids.add("b"), ids.add("a"), len(ids)
 (0, 1, 0, 2)
 >>> grow(np.zeros((2, 3), np.float32), 5).shape
-(10, 3)
+(16, 3)
 >>> buf = bytearray()
 >>> append_row(buf, 7), append_row(buf, 9), as_rows(buf).tolist()
 (None, None, [7, 9])
