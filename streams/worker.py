@@ -410,12 +410,16 @@ class Worker:
                     self._stats["dlq"] += 1
                     continue
                 restored = self._restored.get(event.user)
-                if restored is not None and msg.offset <= restored[1]:
-                    # already applied to the state restored from the changelog
-                    counts[event.type, "duplicate"] += 1
-                    batch.source.setdefault(event.user, (tp.partition, restored[1]))
-                    batch.newest_ts.setdefault(event.user, restored[2])
-                    continue
+                if restored is not None:
+                    if msg.offset <= restored[1]:
+                        # already applied to the state restored from the changelog
+                        counts[event.type, "duplicate"] += 1
+                        batch.source.setdefault(event.user, (tp.partition, restored[1]))
+                        batch.newest_ts.setdefault(event.user, restored[2])
+                        continue
+                    # past the restored state: this user's later events are new (a user's
+                    # events are in one partition, in offset order)
+                    del self._restored[event.user]
                 if event.id is not None:
                     # ids enter the window only once their batch is durable (see _process):
                     # a batch that is rolled back must not leave its ids behind
@@ -580,6 +584,9 @@ class Worker:
         # runs on kafka-python's IO thread: no blocking calls here; bookkeeping only
         self._assigned.difference_update(revoked)
         self._pending_restore.difference_update(revoked)
+        gone = {tp.partition for tp in revoked}
+        for user in [u for u, r in self._restored.items() if r[0] in gone]:
+            del self._restored[user]
         for tp in revoked:
             try:
                 m.CONSUMER_LAG.remove(str(tp.partition))
@@ -654,9 +661,6 @@ class Worker:
         self._lag = total
         if self.health is not None:
             self.health.set_lag(total)
-        if self._restored and not total:
-            # caught up: every restored offset lies behind the positions now
-            self._restored.clear()
 
     def _maybe_log(self) -> None:
         now = time.monotonic()

@@ -165,3 +165,34 @@ def test_rolled_back_batch_does_not_leave_its_ids_in_the_dedup_window(
     finally:
         worker.stop()
     assert inner.fault is not None and inner.fault.failed and inner.rebuilds == 1
+
+
+class _Crash(Exception):
+    """Stands for the process dying (not a Kafka error: nothing handles it)."""
+
+
+def test_crash_between_acks_and_commit_does_not_double_apply(
+    settings: Settings, producer: Any
+) -> None:
+    """The successor restores states ahead of the committed offset and skips the replay.
+
+    Its first polls see no fetch response yet (lag looks 0): the skip list must hold anyway.
+    """
+    events = _events(300, seed=11)
+    send_events(producer, settings, events)
+
+    class _Dies(Worker):
+        def open(self) -> None:
+            super().open()
+            self.fault = _FailOnce(self._consumer, "commit", _Crash("killed"), real_call=False)
+
+    first = ThreadWorker(_Dies(settings, CountingModel(), WorkerConfig(k=5, max_batch=100)))
+    first.start()
+    first.thread.join(30)
+    assert isinstance(first.error, _Crash), "the first worker should have died in its 2nd commit"
+    cfg = WorkerConfig(k=5, max_batch=100, poll_timeout_ms=1)
+    second = ThreadWorker(Worker(settings, CountingModel(), cfg)).start()
+    try:
+        wait_for(lambda: _final_counts(settings) == _counts(events), what="each event once")
+    finally:
+        second.stop()
