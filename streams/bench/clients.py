@@ -30,7 +30,7 @@ def consumer_options(max_batch: int) -> dict[str, Any]:
         "max_poll_records": max_batch,
         "max_poll_interval_ms": 300_000,
         "session_timeout_ms": 10_000,
-        "heartbeat_interval_ms": 3_000,
+        "heartbeat_interval_ms": 1_000,
         "fetch_max_wait_ms": 50,
         "max_partition_fetch_bytes": 4 * 1024 * 1024,
     }
