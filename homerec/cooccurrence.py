@@ -94,13 +94,14 @@ class CooccurrenceTable:
         k = weights.shape[0]
         if len(src) == 0:
             return np.zeros((k, n_items), np.float32)
-        ids = self.ids[src].ravel() + 1
-        counts = self.counts[src]
-        out = np.empty((k, n_items), np.float32)
-        for j in range(k):
-            vals = (counts * weights[j][:, None]).ravel()
-            out[j] = np.bincount(ids, weights=vals, minlength=n_items + 1)[1 : n_items + 1]
-        return out
+        # one bincount over k stacked copies of the gathered neighbour ids (k·(n+1) bins)
+        ids = self.ids[src].ravel().astype(np.intp) + 1
+        counts = self.counts[src].ravel()
+        span = n_items + 1
+        all_ids = (ids[None, :] + (np.arange(k) * span)[:, None]).ravel()
+        vals = (weights.repeat(self.capacity, axis=1) * counts[None, :]).ravel()
+        out = np.bincount(all_ids, weights=vals, minlength=k * span).reshape(k, span)
+        return out[:, 1:].astype(np.float32)
 
     def row(self, src: int) -> dict[int, float]:
         """The neighbours of one item (for tests and inspection)."""

@@ -415,18 +415,25 @@ class Hybrid(IndexedRecommender):
         self._hist[u] = buf
 
     def _bpr(self, u: int, i: int, negs: IntArray, weight: float) -> None:
+        """One BPR step of ``P[u]``, ``Q[i]``, ``b[i]`` against the negatives ``negs``.
+
+        Negatives are updated by fancy assignment: a negative drawn twice gets one update
+        (the usual lock-free SGD shortcut), which keeps the step free of ``np.add.at``.
+        """
         lr, reg = self.lr * self._step_weight(weight), self.reg
         p = self._P[u].copy()
         qi = self._Q[i].copy()
         qj = self._Q[negs]
-        x = (qi[None, :] - qj) @ p + self._b[i] - self._b[negs]
-        g = 1.0 / (1.0 + np.exp(np.clip(x, -30, 30)))  # σ(-x)
-        k = len(negs)
-        self._P[u] += lr * ((g[:, None] * (qi[None, :] - qj)).sum(axis=0) / k - reg * p)
-        self._Q[i] += lr * (g.sum() / k * p - reg * qi)
-        np.add.at(self._Q, negs, lr * (-(g[:, None] / k) * p[None, :] - reg * qj))
-        self._b[i] += lr * (g.sum() / k - reg * self._b[i])
-        np.add.at(self._b, negs, lr * (-g / k))
+        diff = qi[None, :] - qj
+        x = diff @ p + (self._b[i] - self._b[negs])
+        g = 1.0 / (1.0 + np.exp(np.clip(x, -30.0, 30.0)))  # σ(-x)
+        g *= 1.0 / len(negs)
+        gs = float(g.sum())
+        self._P[u] = p + lr * (g @ diff - reg * p)
+        self._Q[i] = qi + lr * (gs * p - reg * qi)
+        self._Q[negs] = qj - lr * (g[:, None] * p[None, :] + reg * qj)
+        self._b[i] += lr * (gs - reg * self._b[i])
+        self._b[negs] -= lr * g
 
     def _push_down(self, u: int, i: int, weight: float) -> None:
         lr, reg = self.lr * weight, self.reg
