@@ -341,13 +341,19 @@ def _cpus() -> int:
 
 
 def _print_text(report: dict[str, Any]) -> None:
-    def fmt(v: Any) -> str:
-        return "skipped" if v is None else f"{v:,.1f}" if isinstance(v, float) else str(v)
+    def fmt(key: str, v: Any) -> str:
+        if v is None:
+            return "n/a (skipped or other sizes)"
+        return f"{v:.4f}" if key == "ratio" else f"{v:,.1f}"
 
     print(f"homerec bench — model {report['model']}, {report['workload']}")
     for key in ("passthrough_eps", "pipeline_eps", "ratio", "freshness_ms_p50",
                 "freshness_ms_p99", "rss_mb_1m_users_100k_items"):  # fmt: skip
-        print(f"  {key:<28} {fmt(report[key])}")
+        print(f"  {key:<28} {fmt(key, report[key])}")
+    mem = report.get("memory")
+    if mem:
+        print(f"  memory {mem['n_users']:,} users x {mem['n_items']:,} items: "
+              f"{mem['rss_mb']:,.1f} MiB resident ({mem['model_mb']:,.1f} MiB model)")  # fmt: skip
     for name, row in report.get("passthrough_variants", {}).items():
         print(f"  passthrough variant {name:<28} {row['eps']:,.1f} events/s")
     for row in report.get("scaling", []):
