@@ -89,3 +89,27 @@ def test_bad_params(bad: dict[str, object]) -> None:
 
     with pytest.raises(ConfigError):
         Hybrid(**bad)  # type: ignore[arg-type]
+
+
+def test_item_state_round_trip_moves_embedding() -> None:
+    from homerec.state_io import packb, unpackb
+
+    m = _trained()
+    (state,) = m.item_state_many(["i3"])
+    assert state is not None
+    fresh = Hybrid(n_factors=8)
+    fresh.load_item_state("i3", unpackb(packb(state)))
+    (back,) = fresh.item_state_many(["i3"])
+    assert back is not None and np.array_equal(back["embedding"], state["embedding"])
+    assert back["tags"] == state["tags"] and back["count"] == state["count"]
+
+
+def test_worker_params_build_a_catalog_model() -> None:
+    from homerec.models import WORKER_PARAMS, make_model
+
+    m = make_model("hybrid", n_factors=4, **WORKER_PARAMS)
+    assert m.get_params()["candidates"] == "catalog"
+    m.update_item(Item("only-in-catalog", "t", ("x",)))
+    assert [i for i, _ in m.recommend("anyone", 3)] == ["only-in-catalog"]
+    m.update_item(Item("only-in-catalog", "t", ("x",), active=False))
+    assert m.recommend("anyone", 3) == []
