@@ -57,6 +57,7 @@ import numpy.typing as npt
 
 from homerec.cooccurrence import CooccurrenceTable
 from homerec.decay import DecayedCounts
+from homerec.errors import ConfigError
 from homerec.events import Event
 from homerec.feedback import FeedbackWeights
 from homerec.items import Item
@@ -78,7 +79,23 @@ _LOG_PRIOR = math.log(_DEMO_PRIOR)
 
 
 class Hybrid(IndexedRecommender):
-    """The default online hybrid recommender; see the module docstring for the signals."""
+    """The default online hybrid recommender; see the module docstring for the signals.
+
+    Hyperparameters (defaults tuned prequentially on ML-100K, see ``docs/quality.md``):
+    ``n_factors``, ``lr``, ``reg``: embeddings and their BPR step; ``n_negatives``,
+    ``popular_negatives``: sampled negatives per positive and the share drawn from recent
+    events; ``negative_weight``: step size of negative feedback; ``weighted_positives``:
+    scale positive steps by the feedback weight; ``history_length``, ``history_decay``,
+    ``recent_decay``: the scored history and its two recency memories; ``cooc_window``,
+    ``cooc_decay``, ``cooc_capacity``: co-occurrence updates and neighbours kept per item;
+    ``history_min_weight``: feedback needed to enter history and counts;
+    ``pop_half_life``, ``pop_slow_half_life``: popularity half-lives in events;
+    ``tag_dims``, ``profile_groups``: content and demographic table sizes; ``cold_scale``:
+    events after which a user or item counts as warm (e-folding); ``ranker_lr``,
+    ``ranker_every``: Adam step size of the ranker and how often it steps (every n-th
+    positive; raise it in the worker to trade ranker freshness for throughput);
+    ``sample_buffer``: recent events kept for popularity-sampled negatives.
+    """
 
     name = "hybrid"
 
@@ -105,6 +122,7 @@ class Hybrid(IndexedRecommender):
         profile_groups: int = 128,
         cold_scale: float = 5.0,
         ranker_lr: float = 0.01,
+        ranker_every: int = 1,
         sample_buffer: int = 5000,
         candidates: Candidates = "seen",
         max_tag_share: float | None = None,
@@ -114,6 +132,13 @@ class Hybrid(IndexedRecommender):
         super().__init__(
             candidates=candidates, max_tag_share=max_tag_share, feedback=feedback, seed=seed
         )
+        for name, value in (("n_factors", n_factors), ("n_negatives", n_negatives),
+                            ("history_length", history_length), ("cooc_window", cooc_window),
+                            ("cooc_capacity", cooc_capacity), ("tag_dims", tag_dims),
+                            ("profile_groups", profile_groups), ("ranker_every", ranker_every),
+                            ("sample_buffer", sample_buffer)):
+            if value < 1:
+                raise ConfigError(f"{name} must be at least 1, got {value}")
         self.n_factors = n_factors
         self.lr = lr
         self.reg = reg
@@ -134,6 +159,7 @@ class Hybrid(IndexedRecommender):
         self.profile_groups = profile_groups
         self.cold_scale = cold_scale
         self.ranker_lr = ranker_lr
+        self.ranker_every = ranker_every
         self.sample_buffer = sample_buffer
         d = n_factors
         self._P = np.zeros((0, d), np.float32)
@@ -151,6 +177,7 @@ class Hybrid(IndexedRecommender):
         self._pop_slow = DecayedCounts(pop_slow_half_life)
         self._buffer = np.full(sample_buffer, -1, np.int32)  # recent items, for negatives
         self._buf_n = 0
+        self._n_positive = 0  # positives learned (the ranker steps on every ranker_every-th)
         self._ranker = OnlineRanker(len(PLANES) + d + tag_dims, lr=ranker_lr, init=self._init_w())
         self._cache_key: tuple[int, int, int] | None = None
         self._cache: tuple[FloatArray, FloatArray, FloatArray] | None = None
@@ -376,7 +403,9 @@ class Hybrid(IndexedRecommender):
         self._pop.tick()
         self._pop_slow.tick()
         if weight > 0:
-            self._ranker_step(u, i, weight)
+            self._n_positive += 1
+            if self._n_positive % self.ranker_every == 0:
+                self._ranker_step(u, i, weight)
             negs = self._sample_negatives(i)
             if len(negs):
                 self._bpr(u, i, negs, weight)
@@ -466,6 +495,7 @@ class Hybrid(IndexedRecommender):
             "pop_slow": self._pop_slow.state(n_items),
             "buffer": self._buffer.copy(),
             "buf_n": self._buf_n,
+            "n_positive": self._n_positive,
             "ranker": self._ranker.state(),
         }
 
@@ -488,6 +518,7 @@ class Hybrid(IndexedRecommender):
         self._pop_slow = DecayedCounts.from_state(dict(state["pop_slow"]))
         self._buffer = np.array(state["buffer"], np.int32)
         self._buf_n = int(state["buf_n"])
+        self._n_positive = int(state["n_positive"])
         self._ranker = OnlineRanker.from_state(dict(state["ranker"]))
 
     def _extra_user_state(self, u: int) -> dict[str, Any]:

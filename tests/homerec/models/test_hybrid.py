@@ -113,3 +113,12 @@ def test_worker_params_build_a_catalog_model() -> None:
     assert [i for i, _ in m.recommend("anyone", 3)] == ["only-in-catalog"]
     m.update_item(Item("only-in-catalog", "t", ("x",), active=False))
     assert m.recommend("anyone", 3) == []
+
+
+def test_ranker_every_skips_steps_and_validates() -> None:
+    from homerec.errors import ConfigError
+
+    m = _trained(ranker_every=1000)
+    assert m._ranker._opt.n_iterations == 0
+    with pytest.raises(ConfigError):
+        Hybrid(ranker_every=0)
