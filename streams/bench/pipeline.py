@@ -15,16 +15,28 @@ import time
 from homerec.models.base import Recommender
 from streams.bench.throughput import BatchClock, ThroughputResult
 from streams.config import Settings
-from streams.worker import Worker, WorkerConfig
+from streams.worker import Guarantee, Worker, WorkerConfig
 
 __all__ = ["run_pipeline", "worker_config"]
 
 log = logging.getLogger(__name__)
 
 
-def worker_config(*, max_batch: int = 2000, changelog: bool = True, k: int = 10) -> WorkerConfig:
+def worker_config(
+    *,
+    max_batch: int = 2000,
+    changelog: bool = True,
+    k: int = 10,
+    guarantee: Guarantee = "at-least-once",
+) -> WorkerConfig:
     """The worker's defaults, without the periodic progress log line."""
-    return WorkerConfig(k=k, max_batch=max_batch, changelog=changelog, log_every_s=3600.0)
+    return WorkerConfig(
+        k=k,
+        max_batch=max_batch,
+        changelog=changelog,
+        log_every_s=3600.0,
+        processing_guarantee=guarantee,
+    )
 
 
 def run_pipeline(
@@ -36,9 +48,11 @@ def run_pipeline(
     changelog: bool = True,
     max_seconds: float = 60.0,
     join_timeout_s: float = 60.0,
+    guarantee: Guarantee = "at-least-once",
 ) -> ThroughputResult:
     """Run the worker until ``n_events`` are consumed or ``max_seconds`` of processing elapsed."""
-    worker = Worker(settings, model, worker_config(max_batch=max_batch, changelog=changelog))
+    config = worker_config(max_batch=max_batch, changelog=changelog, guarantee=guarantee)
+    worker = Worker(settings, model, config)
     clock = BatchClock()
     worker.open()
     try:

@@ -94,6 +94,12 @@ def register(sub: Any) -> None:
     w.add_argument(
         "--no-changelog", action="store_true", help="run the worker without its state changelog"
     )
+    w.add_argument(
+        "--processing-guarantee",
+        choices=("at-least-once", "exactly-once"),
+        default="at-least-once",
+        help="the pipeline phase's worker guarantee (default at-least-once)",
+    )
     p = parser.add_argument_group("phases")
     p.add_argument(
         "--skip",
@@ -214,6 +220,7 @@ def run_bench(args: argparse.Namespace, base: Settings) -> dict[str, Any]:
                     max_batch=args.max_batch,
                     changelog=not args.no_changelog,
                     max_seconds=args.pipeline_seconds,
+                    guarantee=args.processing_guarantee,
                 )
                 report["pipeline"] = {**pl.to_dict(), "warm_seconds": round(warm_s, 2)}
                 report["pipeline_eps"] = round(pl.eps, 1)
