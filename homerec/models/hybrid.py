@@ -65,6 +65,7 @@ from homerec.models.indexed import Candidates, FloatArray, IndexedRecommender, I
 from homerec.models.storage import IdIndex, append_row, as_rows, grow
 from homerec.profiles import UserProfile
 from homerec.ranker import OnlineRanker
+from homerec.typing import ItemId, UserId
 
 __all__ = ["PLANES", "Hybrid"]
 
@@ -74,6 +75,7 @@ PLANES: tuple[str, ...] = (
 )  # fmt: skip
 
 _GROUP_SLOTS = 8  # profile features kept per user
+_RATING_SHRINK = 5.0  # pseudo-ratings at the mean behind each user / item rating offset
 _DEMO_PRIOR = 1.0  # additive prior of the demographic counts
 _LOG_PRIOR = math.log(_DEMO_PRIOR)
 
@@ -178,6 +180,10 @@ class Hybrid(IndexedRecommender):
         self._buffer = np.full(sample_buffer, -1, np.int32)  # recent items, for negatives
         self._buf_n = 0
         self._n_positive = 0  # positives learned (the ranker steps on every ranker_every-th)
+        # rating baseline for MAE/RMSE (sum, count) per user / item / overall; not used to rank
+        self._rat_u = np.zeros((0, 2), np.float64)
+        self._rat_i = np.zeros((0, 2), np.float64)
+        self._rat_g = np.zeros(2, np.float64)
         self._ranker = OnlineRanker(len(PLANES) + d + tag_dims, lr=ranker_lr, init=self._init_w())
         self._cache_key: tuple[int, int, int] | None = None
         self._cache: tuple[FloatArray, FloatArray, FloatArray] | None = None
@@ -200,6 +206,7 @@ class Hybrid(IndexedRecommender):
             self._P[n:] = self._rng.normal(0.0, 0.1 / math.sqrt(self.n_factors),
                                            (new - n, self.n_factors))
             self._groups = grow(self._groups, new, fill=-1)
+            self._rat_u = grow(self._rat_u, new)
         while len(self._hist) < capacity:
             self._hist.append(bytearray())
 
@@ -211,6 +218,7 @@ class Hybrid(IndexedRecommender):
             self._Q[n:] = self._rng.normal(0.0, 0.1 / math.sqrt(self.n_factors),
                                            (new - n, self.n_factors))
             self._b = grow(self._b, new)
+            self._rat_i = grow(self._rat_i, new)
             self._T = grow(self._T, new)
             d = np.full((self.profile_groups, new), _LOG_PRIOR, np.float32)
             d[:, : self._logD.shape[1]] = self._logD
@@ -399,7 +407,31 @@ class Hybrid(IndexedRecommender):
         """How strongly a positive of feedback ``weight`` moves the ranker and the embeddings."""
         return min(weight, 2.0) if self.weighted_positives else 1.0
 
+    def predict_one(self, user: UserId, item: ItemId) -> float | None:
+        """A rating guess: the global mean plus shrunk user and item offsets (for MAE/RMSE only)."""
+        fw = self._fw
+        g_n = float(self._rat_g[1])
+        mean = float(self._rat_g[0]) / g_n if g_n else fw.rating_neutral
+        guess = mean
+        u, i = self._users.get(user), self._items.get(item)
+        if u is not None and u < len(self._rat_u):
+            n_u = float(self._rat_u[u, 1])
+            guess += (float(self._rat_u[u, 0]) - n_u * mean) / (n_u + _RATING_SHRINK)
+        if i is not None and i < len(self._rat_i):
+            n_i = float(self._rat_i[i, 1])
+            guess += (float(self._rat_i[i, 0]) - n_i * mean) / (n_i + _RATING_SHRINK)
+        return float(min(max(guess, fw.rating_min), fw.rating_max))
+
     def _learn(self, u: int, i: int, weight: float, event: Event) -> None:
+        if event.type == "rating" and event.value is not None:
+            v = float(event.value)
+            ru, ri, rg = self._rat_u, self._rat_i, self._rat_g
+            ru[u, 0] += v
+            ru[u, 1] += 1.0
+            ri[i, 0] += v
+            ri[i, 1] += 1.0
+            rg[0] += v
+            rg[1] += 1.0
         self._pop.tick()
         self._pop_slow.tick()
         if weight > 0:
@@ -496,6 +528,9 @@ class Hybrid(IndexedRecommender):
             "buffer": self._buffer.copy(),
             "buf_n": self._buf_n,
             "n_positive": self._n_positive,
+            "rat_u": self._rat_u[:n_users].copy(),
+            "rat_i": self._rat_i[:n_items].copy(),
+            "rat_g": self._rat_g.copy(),
             "ranker": self._ranker.state(),
         }
 
@@ -519,6 +554,9 @@ class Hybrid(IndexedRecommender):
         self._buffer = np.array(state["buffer"], np.int32)
         self._buf_n = int(state["buf_n"])
         self._n_positive = int(state["n_positive"])
+        self._rat_u = np.array(state["rat_u"], np.float64).reshape(n_users, 2)
+        self._rat_i = np.array(state["rat_i"], np.float64).reshape(n_items, 2)
+        self._rat_g = np.array(state["rat_g"], np.float64)
         self._ranker = OnlineRanker.from_state(dict(state["ranker"]))
 
     def _extra_user_state(self, u: int) -> dict[str, Any]:
@@ -528,6 +566,7 @@ class Hybrid(IndexedRecommender):
             "embedding": self._P[u].copy(),
             "history": [ids[i] for i in as_rows(self._hist[u]).tolist()],
             "groups": [gids[g] for g in self._groups[u].tolist() if g >= 0],
+            "ratings": self._rat_u[u].tolist(),
         }
 
     def _load_extra_user_state(self, u: int, state: Mapping[str, Any]) -> None:
@@ -541,10 +580,13 @@ class Hybrid(IndexedRecommender):
             slots[n] = self._group_ids.add(label) if len(self._group_ids) < self.profile_groups \
                 or label in self._group_ids else -1
         self._groups[u] = slots
+        self._rat_u[u] = state.get("ratings", (0.0, 0.0))
 
     def _extra_item_state(self, i: int) -> dict[str, Any]:
-        return {"embedding": self._Q[i].copy(), "bias": float(self._b[i])}
+        return {"embedding": self._Q[i].copy(), "bias": float(self._b[i]),
+                "ratings": self._rat_i[i].tolist()}
 
     def _load_extra_item_state(self, i: int, state: Mapping[str, Any]) -> None:
         self._Q[i] = np.asarray(state["embedding"], np.float32)
         self._b[i] = float(state["bias"])
+        self._rat_i[i] = state.get("ratings", (0.0, 0.0))

@@ -122,3 +122,13 @@ def test_ranker_every_skips_steps_and_validates() -> None:
     assert m._ranker._opt.n_iterations == 0
     with pytest.raises(ConfigError):
         Hybrid(ranker_every=0)
+
+
+def test_rating_guess_follows_user_and_item_means() -> None:
+    m = Hybrid(n_factors=4)
+    assert m.predict_one("a", "x") == 3.0
+    for n in range(20):
+        m.learn_many([Event("a", f"x{n}", "rating", T0 + n, 5.0),
+                      Event("b", f"x{n}", "rating", T0 + n, 1.0)])
+    high, low = m.predict_one("a", "x1"), m.predict_one("b", "x1")
+    assert high is not None and low is not None and high > 4.0 > 2.0 > low
