@@ -61,6 +61,7 @@ from homerec.errors import ConfigError
 from homerec.events import Event
 from homerec.feedback import FeedbackWeights
 from homerec.items import Item
+from homerec.models import hybrid_state as _state
 from homerec.models.indexed import Candidates, FloatArray, IndexedRecommender, IntArray
 from homerec.models.storage import IdIndex, append_row, as_rows, grow
 from homerec.profiles import UserProfile
@@ -505,88 +506,21 @@ class Hybrid(IndexedRecommender):
         self._Q[i] -= lr * (s * p + reg * q)
         self._b[i] -= lr * s
 
-    # -- state ------------------------------------------------------------
+    # -- state (implemented in homerec.models.hybrid_state) ----------------
     def _extra_state(self, n_users: int, n_items: int) -> dict[str, Any]:
-        from homerec.models.storage import pack_lists
-
-        h_off, h_dat = pack_lists(self._hist[:n_users])
-        return {
-            "P": self._P[:n_users].copy(),
-            "Q": self._Q[:n_items].copy(),
-            "b": self._b[:n_items].copy(),
-            "T": self._T[:n_items].copy(),
-            "hist_offsets": h_off,
-            "hist": h_dat,
-            "groups": self._groups[:n_users].copy(),
-            "group_ids": list(self._group_ids.ids),
-            "logD": self._logD[:, :n_items].copy(),
-            "D_tot": self._D_tot.copy(),
-            "logD_item": self._logD_item[:n_items].copy(),
-            "cooc": self._cooc.state(n_items),
-            "pop": self._pop.state(n_items),
-            "pop_slow": self._pop_slow.state(n_items),
-            "buffer": self._buffer.copy(),
-            "buf_n": self._buf_n,
-            "n_positive": self._n_positive,
-            "rat_u": self._rat_u[:n_users].copy(),
-            "rat_i": self._rat_i[:n_items].copy(),
-            "rat_g": self._rat_g.copy(),
-            "ranker": self._ranker.state(),
-        }
+        return _state.extra_state(self, n_users, n_items)
 
     def _load_extra_state(self, state: Mapping[str, Any], n_users: int, n_items: int) -> None:
-        from homerec.models.storage import unpack_lists
-
-        d = self.n_factors
-        self._P = np.array(state["P"], np.float32).reshape(n_users, d)
-        self._Q = np.array(state["Q"], np.float32).reshape(n_items, d)
-        self._b = np.array(state["b"], np.float32)
-        self._T = np.array(state["T"], np.float32).reshape(n_items, self.tag_dims)
-        self._hist = unpack_lists(state["hist_offsets"], state["hist"])
-        self._groups = np.array(state["groups"], np.int32).reshape(n_users, _GROUP_SLOTS)
-        self._group_ids = IdIndex(state["group_ids"])
-        self._logD = np.array(state["logD"], np.float32).reshape(self.profile_groups, n_items)
-        self._D_tot = np.array(state["D_tot"], np.float64)
-        self._logD_item = np.array(state["logD_item"], np.float32)
-        self._cooc = CooccurrenceTable.from_state(dict(state["cooc"]))
-        self._pop = DecayedCounts.from_state(dict(state["pop"]))
-        self._pop_slow = DecayedCounts.from_state(dict(state["pop_slow"]))
-        self._buffer = np.array(state["buffer"], np.int32)
-        self._buf_n = int(state["buf_n"])
-        self._n_positive = int(state["n_positive"])
-        self._rat_u = np.array(state["rat_u"], np.float64).reshape(n_users, 2)
-        self._rat_i = np.array(state["rat_i"], np.float64).reshape(n_items, 2)
-        self._rat_g = np.array(state["rat_g"], np.float64)
-        self._ranker = OnlineRanker.from_state(dict(state["ranker"]))
+        _state.load_extra_state(self, state, n_users, n_items)
 
     def _extra_user_state(self, u: int) -> dict[str, Any]:
-        ids = self._items.ids
-        gids = self._group_ids.ids
-        return {
-            "embedding": self._P[u].copy(),
-            "history": [ids[i] for i in as_rows(self._hist[u]).tolist()],
-            "groups": [gids[g] for g in self._groups[u].tolist() if g >= 0],
-            "ratings": self._rat_u[u].tolist(),
-        }
+        return _state.extra_user_state(self, u)
 
     def _load_extra_user_state(self, u: int, state: Mapping[str, Any]) -> None:
-        self._P[u] = np.asarray(state["embedding"], np.float32)
-        buf = bytearray()
-        for item in state["history"]:
-            append_row(buf, self._item_row(item))
-        self._hist[u] = buf
-        slots = np.full(_GROUP_SLOTS, -1, np.int32)
-        for n, label in enumerate(state["groups"][:_GROUP_SLOTS]):
-            slots[n] = self._group_ids.add(label) if len(self._group_ids) < self.profile_groups \
-                or label in self._group_ids else -1
-        self._groups[u] = slots
-        self._rat_u[u] = state.get("ratings", (0.0, 0.0))
+        _state.load_extra_user_state(self, u, state)
 
     def _extra_item_state(self, i: int) -> dict[str, Any]:
-        return {"embedding": self._Q[i].copy(), "bias": float(self._b[i]),
-                "ratings": self._rat_i[i].tolist()}
+        return _state.extra_item_state(self, i)
 
     def _load_extra_item_state(self, i: int, state: Mapping[str, Any]) -> None:
-        self._Q[i] = np.asarray(state["embedding"], np.float32)
-        self._b[i] = float(state["bias"])
-        self._rat_i[i] = state.get("ratings", (0.0, 0.0))
+        _state.load_extra_item_state(self, i, state)
