@@ -395,17 +395,7 @@ class Worker:
                 try:
                     event = _decode_event(msg.key, msg.value, limits)
                 except InvalidEvent as exc:
-                    batch.dead.append(
-                        encode_dead_letter(
-                            exc,
-                            topic=tp.topic,
-                            partition=tp.partition,
-                            offset=msg.offset,
-                            key=msg.key,
-                            value=msg.value,
-                        )
-                    )
-                    m.DLQ_MESSAGES.labels(reason=exc.reason).inc()
+                    batch.dead.append(_dead_letter(exc, tp.topic, msg))
                     counts["invalid", "invalid"] += 1
                     self._stats["dlq"] += 1
                     continue
@@ -561,17 +551,7 @@ class Worker:
                 item = decode_item(rec.key, rec.value, self.config.limits)
             except InvalidEvent as exc:
                 # sent with the next batch (inside its transaction with exactly-once)
-                self._pending_dead.append(
-                    encode_dead_letter(
-                        exc,
-                        topic=self._items_topic,
-                        partition=rec.partition,
-                        offset=rec.offset,
-                        key=rec.key,
-                        value=rec.value,
-                    )
-                )
-                m.DLQ_MESSAGES.labels(reason=exc.reason).inc()
+                self._pending_dead.append(_dead_letter(exc, self._items_topic, rec))
                 m.ITEMS_CONSUMED.labels(outcome="invalid").inc()
                 continue
             self.model.update_item(item)
@@ -686,6 +666,16 @@ class Worker:
         )
         self._stats = dict.fromkeys(s, 0)
         self._last_log = now
+
+
+def _dead_letter(
+    exc: InvalidEvent, topic: str, rec: Any
+) -> tuple[bytes | None, bytes, list[tuple[str, bytes]]]:
+    """The DLQ record for consumer record ``rec`` of ``topic``, counted by reason."""
+    m.DLQ_MESSAGES.labels(reason=exc.reason).inc()
+    return encode_dead_letter(
+        exc, topic=topic, partition=rec.partition, offset=rec.offset, key=rec.key, value=rec.value
+    )
 
 
 def _has_item_state(model: Recommender) -> bool:

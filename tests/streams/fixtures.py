@@ -99,6 +99,19 @@ def latest_pages(settings: Settings) -> dict[str, Homepage]:
     return pages
 
 
+def counts_per_user(events: Iterable[Event]) -> dict[str, int]:
+    """How many events each user sent."""
+    out: dict[str, int] = {}
+    for e in events:
+        out[e.user] = out.get(e.user, 0) + 1
+    return out
+
+
+def final_counts(settings: Settings) -> dict[str, int]:
+    """The ``events`` field of each user's newest list."""
+    return {u: p.events for u, p in latest_pages(settings).items()}
+
+
 def dead_letters(settings: Settings) -> list[Any]:
     return [decode_dead_letter(rec.value) for rec in read_all(settings, "events.dlq")]
 

@@ -15,7 +15,14 @@ from homerec.events import Event
 from streams.config import Settings
 from streams.worker import Worker, WorkerConfig
 from tests.streams.counting_model import CountingModel
-from tests.streams.fixtures import ThreadWorker, latest_pages, read_all, send_events, wait_for
+from tests.streams.fixtures import (
+    ThreadWorker,
+    counts_per_user,
+    final_counts,
+    read_all,
+    send_events,
+    wait_for,
+)
 
 pytestmark = pytest.mark.kafka
 
@@ -28,17 +35,6 @@ def _events(n: int, seed: int, n_users: int = 12, start: int = 0) -> list[Event]
         Event(f"u{rng.randrange(n_users)}", f"i{rng.randrange(40)}", "click", TS + start + i)
         for i in range(n)
     ]
-
-
-def _counts(events: list[Event]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for e in events:
-        out[e.user] = out.get(e.user, 0) + 1
-    return out
-
-
-def _final_counts(settings: Settings) -> dict[str, int]:
-    return {u: p.events for u, p in latest_pages(settings).items()}
 
 
 class _FailOnce:
@@ -86,11 +82,14 @@ def test_exactly_once_end_to_end(settings: Settings, producer: Any) -> None:
     cfg = WorkerConfig(k=5, processing_guarantee="exactly-once", max_batch=50)
     worker = ThreadWorker(Worker(settings, CountingModel(), cfg)).start()
     try:
-        wait_for(lambda: _final_counts(settings) == _counts(events), what="all events applied")
+        wait_for(
+            lambda: final_counts(settings) == counts_per_user(events),
+            what="all events applied",
+        )
     finally:
         worker.stop()
     # read_committed readers see each user's state once per batch, never an aborted write
-    assert len(read_all(settings, "changelog")) >= len(_counts(events))
+    assert len(read_all(settings, "changelog")) >= len(counts_per_user(events))
 
 
 @pytest.mark.parametrize(
@@ -113,12 +112,15 @@ def test_failed_batch_rolls_back_and_applies_each_event_once(
     inner = _InjectingWorker(settings, CountingModel(), cfg, inject=inject, real_call=real_call)
     worker = ThreadWorker(inner).start()
     try:
-        wait_for(lambda: _final_counts(settings) == _counts(events), what="all events applied")
+        wait_for(
+            lambda: final_counts(settings) == counts_per_user(events),
+            what="all events applied",
+        )
     finally:
         worker.stop()
     assert inner.fault is not None and inner.fault.failed, "the fault was never injected"
     assert inner.rebuilds == 1
-    assert _final_counts(settings) == _counts(events)
+    assert final_counts(settings) == counts_per_user(events)
 
 
 def test_rebalance_second_worker_joins_and_leaves(settings: Settings, producer: Any) -> None:
@@ -126,7 +128,7 @@ def test_rebalance_second_worker_joins_and_leaves(settings: Settings, producer: 
     send_events(producer, settings, first)
     w1 = ThreadWorker(Worker(settings, CountingModel(), WorkerConfig(k=5, max_batch=50))).start()
     try:
-        wait_for(lambda: _final_counts(settings) == _counts(first), what="first wave")
+        wait_for(lambda: final_counts(settings) == counts_per_user(first), what="first wave")
         w2 = ThreadWorker(
             Worker(settings, CountingModel(), WorkerConfig(k=5, max_batch=50))
         ).start()
@@ -136,12 +138,16 @@ def test_rebalance_second_worker_joins_and_leaves(settings: Settings, producer: 
         )
         second = _events(300, seed=8, start=10_000)
         send_events(producer, settings, second)
-        wait_for(lambda: _final_counts(settings) == _counts(first + second), what="second wave")
+        wait_for(
+            lambda: final_counts(settings) == counts_per_user(first + second),
+            what="second wave",
+        )
         w2.stop()  # leaves: its partitions move back to w1, which restores them
         third = _events(300, seed=9, start=20_000)
         send_events(producer, settings, third)
         wait_for(
-            lambda: _final_counts(settings) == _counts(first + second + third), what="third wave"
+            lambda: final_counts(settings) == counts_per_user(first + second + third),
+            what="third wave",
         )
     finally:
         w1.stop()
@@ -161,7 +167,10 @@ def test_rolled_back_batch_does_not_leave_its_ids_in_the_dedup_window(
     )
     worker = ThreadWorker(inner).start()
     try:
-        wait_for(lambda: _final_counts(settings) == _counts(events), what="all events applied")
+        wait_for(
+            lambda: final_counts(settings) == counts_per_user(events),
+            what="all events applied",
+        )
     finally:
         worker.stop()
     assert inner.fault is not None and inner.fault.failed and inner.rebuilds == 1
@@ -193,6 +202,9 @@ def test_crash_between_acks_and_commit_does_not_double_apply(
     cfg = WorkerConfig(k=5, max_batch=100, poll_timeout_ms=1)
     second = ThreadWorker(Worker(settings, CountingModel(), cfg)).start()
     try:
-        wait_for(lambda: _final_counts(settings) == _counts(events), what="each event once")
+        wait_for(
+            lambda: final_counts(settings) == counts_per_user(events),
+            what="each event once",
+        )
     finally:
         second.stop()

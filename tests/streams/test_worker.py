@@ -15,6 +15,7 @@ from streams.worker import Worker, WorkerConfig
 from tests.streams.counting_model import CountingModel
 from tests.streams.fixtures import (
     ThreadWorker,
+    counts_per_user,
     dead_letters,
     latest_pages,
     send_events,
@@ -40,13 +41,6 @@ def _events(n_users: int, n_items: int, n: int, seed: int = 1) -> list[Event]:
     return out
 
 
-def _counts(events: list[Event]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for e in events:
-        out[e.user] = out.get(e.user, 0) + 1
-    return out
-
-
 def test_contract_end_to_end(settings: Settings, producer) -> None:  # type: ignore[no-untyped-def]
     items = [Item(f"i{n}", f"Item {n}", ("a" if n % 2 else "b",), True, TS) for n in range(30)]
     items.append(Item("i_off", "Withdrawn", ("a",), False, TS))
@@ -54,7 +48,7 @@ def test_contract_end_to_end(settings: Settings, producer) -> None:  # type: ign
     events = _events(20, 30, 400)
     events += [Event("u0", "i_off", "click", TS + 10_000)]
     send_events(producer, settings, events)
-    expected = _counts(events)
+    expected = counts_per_user(events)
     worker = ThreadWorker(Worker(settings, CountingModel(), WorkerConfig(k=5))).start()
     try:
         wait_for(
@@ -155,7 +149,9 @@ def test_restart_after_clean_stop_resumes_with_state(settings: Settings, produce
     w1 = ThreadWorker(Worker(settings, CountingModel(), WorkerConfig(k=5))).start()
     try:
         wait_for(
-            lambda: {u: p.events for u, p in latest_pages(settings).items()} == _counts(first),
+            lambda: (
+                {u: p.events for u, p in latest_pages(settings).items()} == counts_per_user(first)
+            ),
             what="first half processed",
         )
     finally:
@@ -169,8 +165,10 @@ def test_restart_after_clean_stop_resumes_with_state(settings: Settings, produce
     w2 = ThreadWorker(Worker(settings, CountingModel(), WorkerConfig(k=5))).start()
     try:
         wait_for(
-            lambda: {u: p.events for u, p in latest_pages(settings).items()}
-            == _counts(first + second),
+            lambda: (
+                {u: p.events for u, p in latest_pages(settings).items()}
+                == counts_per_user(first + second)
+            ),
             what="events per user equal what was sent",
         )
     finally:

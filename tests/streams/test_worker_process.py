@@ -13,7 +13,13 @@ import pytest
 
 from homerec.events import Event
 from streams.config import Settings
-from tests.streams.fixtures import latest_pages, send_events, wait_for
+from tests.streams.fixtures import (
+    counts_per_user,
+    final_counts,
+    latest_pages,
+    send_events,
+    wait_for,
+)
 
 pytestmark = pytest.mark.kafka
 
@@ -26,17 +32,6 @@ def _events(n: int, seed: int, start: int = 0) -> list[Event]:
         Event(f"u{rng.randrange(30)}", f"i{rng.randrange(80)}", "click", TS + start + i)
         for i in range(n)
     ]
-
-
-def _counts(events: list[Event]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for e in events:
-        out[e.user] = out.get(e.user, 0) + 1
-    return out
-
-
-def _final(settings: Settings) -> dict[str, int]:
-    return {u: p.events for u, p in latest_pages(settings).items()}
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
@@ -59,7 +54,11 @@ def test_signal_drains_commits_and_exits_zero(
     assert "worker stopped cleanly" in out
     # whatever it had processed is committed: a second worker finishes exactly the rest
     proc2 = worker_process()
-    wait_for(lambda: _final(settings) == _counts(events), 60, "every event applied once")
+    wait_for(
+        lambda: final_counts(settings) == counts_per_user(events),
+        60,
+        "every event applied once",
+    )
     proc2.send_signal(signal.SIGTERM)
     assert proc2.wait(20) == 0
 
@@ -75,6 +74,10 @@ def test_kill_9_mid_stream_then_restart_loses_nothing(
     proc.wait(10)
     send_events(producer, settings, events[3000:])
     proc2 = worker_process("--max-batch", "100")
-    wait_for(lambda: _final(settings) == _counts(events), 90, "every event applied once")
+    wait_for(
+        lambda: final_counts(settings) == counts_per_user(events),
+        90,
+        "every event applied once",
+    )
     proc2.send_signal(signal.SIGTERM)
     assert proc2.wait(20) == 0
