@@ -83,12 +83,12 @@ class Recommender(abc.ABC):
         """Constructor arguments, by name."""
         import inspect
 
-        sig = inspect.signature(type(self).__init__)
+        named = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        params = inspect.signature(type(self).__init__).parameters
         return {
-            p: getattr(self, p)
-            for p in sig.parameters
-            if p != "self" and sig.parameters[p].kind is inspect.Parameter.KEYWORD_ONLY
-            or p != "self" and sig.parameters[p].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+            name: getattr(self, name)
+            for name, param in params.items()
+            if name != "self" and param.kind in named
         }
 
     def clone(self) -> Self:
