@@ -97,6 +97,14 @@ def register(sub: Any) -> None:
         help="do not write or restore per-user state (restarts start cold)",
     )
     parser.add_argument(
+        "--item-state-interval",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="snapshot the items that changed to <prefix>.item-state this often; item-side "
+        "learning since the last snapshot is redone or lost after a crash (default 5)",
+    )
+    parser.add_argument(
         "--instance-id", default="", help="stable worker identity (transactional id suffix)"
     )
     add_connection_arguments(parser)
@@ -124,6 +132,7 @@ def _run(args: argparse.Namespace) -> int:
         feedback=feedback,
         dedup_window=args.dedup_window,
         changelog=not args.no_changelog,
+        item_state_every_s=args.item_state_interval,
         instance_id=args.instance_id,
     )
     model = make_model(
