@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import pytest
 from kafka import KafkaProducer
 
-from homerec.errors import HomerecError
 from homerec.homepage import Homepage
 from homerec.items import Item
+from streams.cli import main
 from streams.codec import encode_homepage
 from streams.commands import recs
 from streams.config import Settings
@@ -18,16 +17,8 @@ from tests.streams.fixtures import send_items
 
 
 def run(*argv: str) -> int:
-    """The ``homerec recs`` command as ``streams.cli.main`` runs it (errors → exit 2)."""
-    parser = argparse.ArgumentParser(prog="homerec")
-    recs.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["recs", *argv])
-    try:
-        code: int = args.func(args)
-    except HomerecError as exc:
-        print(f"homerec recs: error: {exc}")
-        return 2
-    return code
+    """``homerec recs ARGV`` through the real entry point (errors: one line on stderr, exit 2)."""
+    return main(["recs", *argv])
 
 
 def conn(settings: Settings) -> list[str]:
@@ -121,7 +112,7 @@ def test_missing_topic_is_a_one_line_error(
     bootstrap: str, topic_prefix: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run("alice", "--bootstrap", bootstrap, "--topic-prefix", topic_prefix) == 2
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert out.strip() == (
         f"homerec recs: error: topic {topic_prefix}.recommendations does not exist; "
         "run 'homerec topics create'"
@@ -131,7 +122,7 @@ def test_missing_topic_is_a_one_line_error(
 @pytest.mark.kafka
 def test_unreachable_broker_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert run("alice", "--bootstrap", "localhost:1") == 2
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert out.startswith("homerec recs: error: cannot reach Kafka at localhost:1")
     assert len(out.strip().splitlines()) == 1
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from collections import defaultdict
@@ -13,8 +12,9 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 
 from homerec.datasets.synthetic import SyntheticConfig, SyntheticStream
-from homerec.errors import ConfigError, HomerecError
+from homerec.errors import ConfigError
 from homerec.events import Event
+from streams.cli import main
 from streams.codec import decode_event, decode_item
 from streams.commands import replay
 from streams.config import Settings
@@ -24,16 +24,8 @@ SHARED_ML100K = Path(__file__).resolve().parents[3].parent / "shared" / "data" /
 
 
 def run(*argv: str) -> int:
-    """The ``homerec replay`` command as ``streams.cli.main`` runs it (errors → exit 2)."""
-    parser = argparse.ArgumentParser(prog="homerec")
-    replay.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["replay", *argv])
-    try:
-        code: int = args.func(args)
-    except HomerecError as exc:
-        print(f"homerec replay: error: {exc}")
-        return 2
-    return code
+    """``homerec replay ARGV`` through the real entry point (errors: one line on stderr, exit 2)."""
+    return main(["replay", *argv])
 
 
 def conn(settings: Settings) -> list[str]:
@@ -163,7 +155,7 @@ def test_events_jsonl_bad_line_is_reported_with_its_number(
     good = json.dumps({"user": "u", "item": "i", "type": "view", "ts": 1_700_000_000_000})
     path.write_text(good + "\n" + '{"user": "u", "item": "i", "type": "like", "ts": 1}\n')
     assert run("--source", "events-jsonl", "--data", str(path), *conn(settings)) == 2
-    assert "bad.jsonl:2: invalid event" in capsys.readouterr().out
+    assert "bad.jsonl:2: invalid event" in capsys.readouterr().err
 
 
 def test_missing_data_argument() -> None:
@@ -188,7 +180,7 @@ def test_missing_topics_fail_with_a_clear_message(
 ) -> None:
     argv = ["--events", "10", "--bootstrap", bootstrap, "--topic-prefix", topic_prefix, "-q"]
     assert run(*argv) == 2
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert f"topic {topic_prefix}.events does not exist" in out
     assert "Traceback" not in out
 
@@ -204,7 +196,7 @@ def test_create_topics_flag(bootstrap: str, topic_prefix: str) -> None:
 def test_unreachable_broker(capsys: pytest.CaptureFixture[str]) -> None:
     # port 1 refuses at once; the command gives up after its bootstrap timeout
     assert run("--events", "10", "--bootstrap", "localhost:1", "-q") == 2
-    assert "cannot reach Kafka at localhost:1" in capsys.readouterr().out
+    assert "cannot reach Kafka at localhost:1" in capsys.readouterr().err
 
 
 @pytest.mark.kafka
