@@ -9,7 +9,9 @@ Fields passed with ``extra={...}`` become top-level keys, so a log pipeline can
 chart ``events`` or ``dlq`` without parsing the message. The worker logs one
 summary line every few seconds (counts, rates, lag), never a line per event.
 
-The chatty Kafka client loggers are held at WARNING unless ``--log-level DEBUG``.
+The chatty Kafka client loggers are held at WARNING unless ``--log-level DEBUG``
+(kafka-python's "task ran for 0.150s" CPU warnings at ERROR). Records go to the
+``sys.stderr`` of the moment they are written, not the one at set-up.
 Any field whose name looks like a secret (``password``, ``secret``, ``token``)
 is written as ``"***"``, and every secret value loaded by
 :mod:`streams.security` is masked wherever it appears in a line (kafka-python's
@@ -49,6 +51,10 @@ _RESERVED: Final = frozenset(
 ) | {"message", "asctime", "taskName"}
 _SECRET_WORDS: Final = ("password", "secret", "token", "credential")
 _NOISY: Final = ("kafka", "kafka.conn", "kafka.net", "kafka.coordinator", "kafka.consumer")
+# kafka-python's network thread warns whenever one of its tasks held the CPU for
+# more than 100 ms ("It is blocking the event loop"); on a busy host that is every
+# few seconds and says nothing an operator can act on. Shown with --log-level DEBUG.
+_CPU_WARNINGS: Final = ("kafka.net.selector",)
 
 
 class JsonFormatter(logging.Formatter):
@@ -159,7 +165,7 @@ def configure(
         raise ConfigError(f"log format {fmt!r} is not one of {', '.join(FORMATS)}")
     if level not in LEVELS:
         raise ConfigError(f"log level {level!r} is not one of {', '.join(LEVELS)}")
-    handler = logging.StreamHandler(sys.stderr if stream is None else stream)
+    handler: logging.Handler = _StderrHandler() if stream is None else logging.StreamHandler(stream)
     handler.addFilter(RedactSecrets())
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
@@ -174,3 +180,21 @@ def configure(
     root.setLevel(level)
     for name in _NOISY:
         logging.getLogger(name).setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
+    for name in _CPU_WARNINGS:
+        logging.getLogger(name).setLevel(logging.DEBUG if level == "DEBUG" else logging.ERROR)
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record is emitted.
+
+    A handler bound to the stream of the moment keeps writing to it after it is
+    replaced and closed (pytest's capture, an embedding application): Kafka's
+    background threads then fail with "I/O operation on closed file".
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)

@@ -22,14 +22,15 @@ def parse(*argv: str) -> argparse.Namespace:
 def restore_root_logger() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
-    kafka_level = logging.getLogger("kafka").level
+    kafka_levels = {n: logging.getLogger(n).level for n in ("kafka", "kafka.net.selector")}
     yield
     for h in list(root.handlers):
         root.removeHandler(h)
     for h in handlers:
         root.addHandler(h)
     root.setLevel(level)
-    logging.getLogger("kafka").setLevel(kafka_level)
+    for name, lvl in kafka_levels.items():
+        logging.getLogger(name).setLevel(lvl)
 
 
 def test_json_lines_carry_extras_and_mask_secrets() -> None:
@@ -86,6 +87,31 @@ def test_kafka_client_chatter_is_held_back() -> None:
     configure(parse("--log-level", "debug"), stream=buf, env={})
     logging.getLogger("kafka.conn").debug("connecting to broker")
     assert "connecting to broker" in buf.getvalue()
+
+
+def test_kafka_cpu_warnings_need_debug() -> None:
+    buf = io.StringIO()
+    configure(parse(), stream=buf, env={})
+    selector = logging.getLogger("kafka.net.selector")
+    selector.warning("Task ran for 0.150s (>0.100s threshold)")
+    logging.getLogger("kafka.conn").warning("connection refused")
+    assert "0.150s" not in buf.getvalue() and "connection refused" in buf.getvalue()
+    configure(parse("--log-level", "DEBUG"), stream=buf, env={})
+    selector.warning("Task ran for 0.150s (>0.100s threshold)")
+    assert "0.150s" in buf.getvalue()
+
+
+def test_default_stream_follows_sys_stderr(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Kafka's threads outlive a replaced and closed stderr (pytest capture does this)
+    first = io.StringIO()
+    monkeypatch.setattr("sys.stderr", first)
+    configure(parse(), env={})
+    first.close()
+    second = io.StringIO()
+    monkeypatch.setattr("sys.stderr", second)
+    logging.getLogger("homerec").warning("still heard")
+    assert second.getvalue().endswith("WARNING homerec: still heard\n")
+    assert "Logging error" not in second.getvalue()
 
 
 def test_reconfiguring_replaces_the_handler() -> None:
