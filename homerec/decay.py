@@ -56,10 +56,22 @@ class DecayedCounts:
         return out
 
     def state(self, n: int) -> dict[str, Any]:
-        return {"half_life": self.half_life, "values": self.values(n).copy()}
+        """Raw sums and clock as they are (bit-exact: learning after a restore matches)."""
+        return {"half_life": self.half_life, "raw": self._raw[:n].copy(), "clock": self._clock}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> DecayedCounts:
+        """Inverse of :meth:`state` (also reads the older ``values`` form, clock 0).
+
+        >>> c = DecayedCounts(3.0); c.ensure(1); c.add(0); c.tick(2)
+        >>> d = DecayedCounts.from_state(c.state(1))
+        >>> d.add(0); c.add(0); bool((d.values(1) == c.values(1)).all())
+        True
+        """
         c = cls(float(state["half_life"]))
-        c._raw = np.array(state["values"], np.float64)
+        if "raw" in state:
+            c._raw = np.array(state["raw"], np.float64)
+            c._clock = float(state["clock"])
+        else:
+            c._raw = np.array(state["values"], np.float64)
         return c

@@ -25,6 +25,9 @@ __all__ = [
     "QUALITY_HIT_RATE",
     "RECS_PUBLISHED",
     "STATE_ITEMS",
+    "MODEL_CHECKPOINT_BYTES",
+    "MODEL_CHECKPOINT_SECONDS",
+    "STATE_REPLAYED",
     "STATE_RESTORE",
     "STATE_USERS",
     "WORKER_INFO",
@@ -94,5 +97,17 @@ STATE_RESTORE = Histogram(
     "homerec_state_restore_seconds",
     "Time to restore model state on start-up or partition assignment.",
     buckets=(0.01, 0.05, 0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0),
+)
+STATE_REPLAYED = Counter(
+    "homerec_state_replayed_events_total",
+    "Events learned again on restore, from the model checkpoint's offsets to the committed ones.",
+)
+MODEL_CHECKPOINT_SECONDS = Histogram(
+    "homerec_model_checkpoint_seconds",
+    "Time to write one whole-model checkpoint (serialise, send, acknowledge).",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0),
+)
+MODEL_CHECKPOINT_BYTES = Gauge(
+    "homerec_model_checkpoint_bytes", "Size of this worker's latest whole-model checkpoint."
 )
 WORKER_INFO = Info("homerec_worker", "Version and settings of this worker.")

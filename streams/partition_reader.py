@@ -8,7 +8,7 @@ group-less consumer that is assigned the partitions explicitly.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
@@ -71,6 +71,32 @@ class PartitionReader:
                 yield from recs
             # positions move past transaction markers too, so compare positions, not offsets
             pending = {tp for tp in pending if self._consumer.position(tp) < end[tp]}
+
+    def read_range(
+        self, ranges: Mapping[int, tuple[int, int]], timeout_s: float = 60.0
+    ) -> Iterator[Any]:
+        """Yield the records of each partition ``p`` with ``start <= offset < stop`` for
+        ``ranges[p] = (start, stop)``, in offset order within a partition (replay of events)."""
+        todo = {TopicPartition(self.topic, p): r for p, r in ranges.items() if r[1] > r[0]}
+        self._consumer.assign(list(todo))
+        for tp, (start, _) in todo.items():
+            self._consumer.seek(tp, start)
+        deadline = time.monotonic() + timeout_s
+        pending = set(todo)
+        while pending:
+            if time.monotonic() > deadline:
+                raise StreamsError(
+                    f"could not read {self.topic} partitions {sorted(p.partition for p in pending)}"
+                    f" up to the requested offsets within {timeout_s:.0f}s"
+                )
+            for tp, recs in self._consumer.poll(timeout_ms=200).items():
+                stop = todo[tp][1]
+                yield from (rec for rec in recs if rec.offset < stop)
+            # a position past the stop offset (or a transaction marker at it) ends a partition
+            pending = {tp for tp in pending if self._consumer.position(tp) < todo[tp][1]}
+            done = set(todo) - pending
+            if done:
+                self._consumer.pause(*done)  # fetch no further than needed
 
     def close(self) -> None:
         self._consumer.close(autocommit=False)

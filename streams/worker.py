@@ -35,7 +35,7 @@ from kafka.errors import KafkaError, ProducerFencedError
 from kafka.structs import OffsetAndMetadata
 
 from homerec.dedup import IdWindow
-from homerec.errors import InvalidEvent
+from homerec.errors import InvalidEvent, StateError
 from homerec.events import Event
 from homerec.feedback import FeedbackWeights
 from homerec.homepage import Homepage
@@ -44,6 +44,7 @@ from homerec.live_quality import LiveHitRate
 from homerec.models.base import Recommender
 from homerec.state_io import packb, unpackb
 from homerec.typing import UserId
+from streams import checkpoint as ckpt
 from streams import kafka_compat
 from streams import metrics as m
 from streams.codec import (
@@ -90,6 +91,10 @@ class WorkerConfig:
     instance_id: str = ""
     #: Seconds between snapshots of the items that changed to the item-state topic.
     item_state_every_s: float = 5.0
+    #: Seconds between whole-model checkpoints (0: never; restore is then per user and item).
+    checkpoint_every_s: float = 15.0
+    #: Most events replayed from a checkpoint on restore; beyond, the changelog is used.
+    max_replay: int = 50_000
     #: How long to keep retrying a failed offset commit before rebuilding from the changelog.
     commit_retry_s: float = 30.0
 
@@ -161,12 +166,25 @@ class Worker:
         self._lag = 0
         self._transactional = self.config.processing_guarantee == "exactly-once"
         self._supports_user_state = self.config.changelog and _has_user_state(model)
-        self._supports_item_state = self.config.changelog and _has_item_state(model)
+        self._checkpoints = self.config.changelog and self.config.checkpoint_every_s > 0
+        #: per-item snapshots: the approximate item-side restore when checkpoints are off
+        self._supports_item_state = (
+            self.config.changelog and _has_item_state(model) and not self._checkpoints
+        )
         self._item_state_topic = settings.topic(ITEM_STATE.name)
         self._dirty_items: set[str] = set()
         #: dead letters of catalog records, sent with the next batch
         self._pending_dead: list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]] = []
         self._last_item_snapshot = time.monotonic()
+        self._checkpoint_name = self.config.instance_id or f"w-{uuid.uuid4().hex[:12]}"
+        self._last_checkpoint = time.monotonic()
+        #: events partition -> next offset whose effect the model state includes exactly
+        #: (from a checkpoint, a restore or processing); restore replays from there
+        self._covered: dict[int, int] = {}
+        #: partitions whose events or users this model has ever been given
+        self._seen_partitions: set[int] = set()
+        #: a batch was learned but not (yet) committed: no checkpoint of this state
+        self._uncommitted = False
         self.rebuilds = 0
 
     # -- lifecycle -------------------------------------------------------------
@@ -198,10 +216,7 @@ class Worker:
             if self._transactional:
                 self._producer.init_transactions()
             self._catalog = PartitionReader(s, self._items_topic, client_id="homerec-catalog")
-            self._catalog.assign(self._catalog.partitions())
-            n_items = self._read_catalog(block=True)
-            log.info("catalog: %d records read from %s", n_items, self._items_topic)
-            self._restore_items()
+            self._restore_shared_state()
             membership: dict[str, Any] = {}
             if self.config.instance_id:
                 # static membership: a restarted worker with the same --instance-id takes its
@@ -257,7 +272,13 @@ class Worker:
             self.close()
 
     def close(self) -> None:
-        """Flush the last item snapshot, leave the group and close all clients (idempotent)."""
+        """Flush the last item snapshot and checkpoint, leave the group, close all clients
+        (idempotent)."""
+        if self._producer is not None and self._consumer is not None and self._assigned:
+            try:
+                self._maybe_checkpoint(force=True)
+            except Exception:  # noqa: BLE001 - closing must not mask the real error
+                log.exception("final checkpoint failed")
         if self._producer is not None and (self._dirty_items or self._pending_dead):
             try:
                 if self._transactional:
@@ -331,6 +352,7 @@ class Worker:
                     if hit:
                         m.QUALITY_HITS.inc()
         m.QUALITY_HIT_RATE.set(self._quality.hit_rate)
+        self._uncommitted = True  # the model is now ahead of what is committed
         self.model.learn_many(batch.events)
         if self._supports_item_state:
             self._dirty_items.update(e.item for e in batch.events)
@@ -384,6 +406,16 @@ class Worker:
         self._stats["published"] += len(pages)
         self._stats["batches"] += 1
         self._last_commit = time.monotonic()
+        for tp, off in batch.offsets.items():
+            self._covered[tp.partition] = off + 1
+        self._uncommitted = False
+        if self._restored:
+            # users restored ahead of the committed offset: once processing has passed
+            # their offset, their state is simply "covered" like every other user's
+            self._restored = {
+                u: r for u, r in self._restored.items() if r[1] >= self._covered.get(r[0], 0)
+            }
+        self._maybe_checkpoint(force=False)
 
     def _decode(self, records: Mapping[TopicPartition, list[Any]]) -> _Batch:
         batch = _Batch()
@@ -472,10 +504,11 @@ class Worker:
     def _rebuild(self) -> None:
         """Roll the in-memory state back to what is durable, and the consumer to its offsets.
 
-        A fresh model (same hyperparameters) is filled from the catalog, the item-state
-        snapshots and the changelog of the assigned partitions; every assigned partition is
-        rewound to its committed offset. Events of the failed batch are then processed again,
-        exactly once per user thanks to the offsets stored in the changelog records.
+        A fresh model (same hyperparameters) is loaded from the newest checkpoint and the
+        catalog, then each assigned partition replays its events up to the committed offset
+        (or, without a usable checkpoint, its users come from the changelog and items from
+        their snapshots); every assigned partition is rewound to its committed offset. Events
+        of the failed batch are then processed again, exactly once.
         """
         started = time.perf_counter()
         self.rebuilds += 1
@@ -483,11 +516,11 @@ class Worker:
         self._restored.clear()
         self._newest_ts.clear()
         self._dirty_items.clear()
-        assert self._catalog is not None
-        parts = self._catalog.partitions()
-        self._catalog.assign(parts)
-        self._read_catalog(block=True)
-        self._restore_items()
+        self._covered.clear()
+        self._seen_partitions.clear()
+        self._uncommitted = False
+        self._ids = IdWindow(self.config.dedup_window)
+        self._restore_shared_state()
         assigned = sorted(self._assigned, key=lambda tp: tp.partition)
         self._pending_restore.clear()
         for tp in assigned:
@@ -498,7 +531,7 @@ class Worker:
                 self._consumer.seek(tp, committed)
         if assigned:
             self._restore(assigned)
-        log.warning("state rebuilt from the changelog in %.2fs", time.perf_counter() - started)
+        log.warning("state rebuilt in %.2fs", time.perf_counter() - started)
 
     # -- item state ----------------------------------------------------------------
     def _snapshot_items(self, *, force: bool) -> list[Any]:
@@ -518,24 +551,126 @@ class Worker:
             if st is not None
         ]
 
-    def _restore_items(self) -> None:
-        """Load the newest snapshot of every item's state (shared by all workers)."""
-        if not self._supports_item_state:
+    def _restore_shared_state(self) -> None:
+        """Start from the newest checkpoint, then the catalog; per-item snapshots otherwise.
+
+        Reads the item-state topic once. A checkpoint replaces the whole model, so it is
+        loaded before the catalog (newer catalog records win over the checkpoint's copy).
+        Per-item snapshots are only used without a checkpoint: a checkpoint is a consistent
+        state that replay brings up to date, and newer per-item records would break that.
+        """
+        assert self._catalog is not None
+        started = time.perf_counter()
+        items: dict[bytes, bytes] = {}
+        shelf = ckpt.Shelf()
+        if self._supports_item_state or self._checkpoints:
+            reader = PartitionReader(
+                self.settings, self._item_state_topic, client_id="homerec-items"
+            )
+            try:
+                for rec in reader.read_to_end(reader.partitions()):
+                    if rec.key is None:
+                        continue
+                    if ckpt.is_checkpoint_key(rec.key):
+                        shelf.add(rec.key, rec.value)
+                    elif rec.value is not None:
+                        items[rec.key] = rec.value
+            finally:
+                reader.close()
+        cp = shelf.pick(self._checkpoint_name) if self._checkpoints else None
+        if cp is not None:
+            try:
+                self.model.load_state_dict(unpackb(cp.data)["state"])
+            except (StateError, KeyError, TypeError, ValueError) as exc:
+                # e.g. another model or other hyperparameters than the checkpoint's writer
+                log.warning("checkpoint %r not usable (%s); starting without it", cp.name, exc)
+                self.model = self.model.clone()
+                cp = None
+        if cp is not None:
+            self._covered = dict(cp.offsets)
+            self._seen_partitions = set(cp.offsets)
+            self._ids.extend(cp.ids)
+            log.info(
+                "loaded checkpoint %r (%.1f MB, %d users, partitions %s, %.0fs old)",
+                cp.name,
+                len(cp.data) / 1e6,
+                _count(self.model, "n_users"),
+                sorted(cp.offsets),
+                max(0.0, (_now_ms() - cp.ts) / 1000),
+            )
+        self._catalog.assign(self._catalog.partitions())
+        n_items = self._read_catalog(block=True)
+        log.info("catalog: %d records read from %s", n_items, self._items_topic)
+        if cp is None and self._supports_item_state:
+            for key, value in items.items():
+                self.model.load_item_state(key.decode("utf-8"), unpackb(value))  # type: ignore[attr-defined]
+            log.info("restored %d item states", len(items))
+        log.info("shared state restored in %.2fs", time.perf_counter() - started)
+
+    def _maybe_checkpoint(self, *, force: bool) -> None:
+        """Write the whole model with the offsets it covers, every ``checkpoint_every_s``.
+
+        Taken between batches right after a commit, so the state is exactly "every event
+        before the covered offsets". Skipped after a batch that failed (its events are in
+        the model but not committed) and while users restored from the changelog are
+        ahead of those offsets. Best effort: a failed checkpoint is logged, the previous
+        one still holds (replay is just longer).
+        """
+        if not self._checkpoints or self._uncommitted or self._restored or self._pending_restore:
+            return
+        now = time.monotonic()
+        if not force and now - self._last_checkpoint < self.config.checkpoint_every_s:
+            return
+        self._last_checkpoint = now
+        offsets = {
+            tp.partition: self._covered[tp.partition]
+            for tp in self._assigned
+            if tp.partition in self._covered
+        }
+        if not offsets:
             return
         started = time.perf_counter()
-        reader = PartitionReader(self.settings, self._item_state_topic, client_id="homerec-items")
-        n = 0
+        data = packb({"state": self.model.state_dict()})
+        records = ckpt.encode(
+            self._checkpoint_name, data, offsets=offsets, ids=self._ids.to_list(), ts=_now_ms()
+        )
         try:
-            latest: dict[bytes, bytes] = {}
-            for rec in reader.read_to_end(reader.partitions()):
-                if rec.key is not None and rec.value is not None:
-                    latest[rec.key] = rec.value
-            for key, value in latest.items():
-                self.model.load_item_state(key.decode("utf-8"), unpackb(value))  # type: ignore[attr-defined]
-                n += 1
-        finally:
-            reader.close()
-        log.info("restored %d item states in %.2fs", n, time.perf_counter() - started)
+            if self._transactional:
+                self._producer.begin_transaction()
+            futures = [
+                self._producer.send(self._item_state_topic, key=k, value=v, partition=0)
+                for k, v in records[:-1]
+            ]
+            if not self._transactional:
+                self._producer.flush(timeout=30)  # chunks before their manifest
+            key, value = records[-1]
+            futures.append(
+                self._producer.send(self._item_state_topic, key=key, value=value, partition=0)
+            )
+            if self._transactional:
+                self._producer.commit_transaction()
+            else:
+                self._producer.flush(timeout=30)
+            for fut in futures:
+                fut.get(timeout=30)
+        except KafkaError as exc:
+            if isinstance(exc, _FATAL):
+                raise
+            if self._transactional:
+                self._abort()
+            log.warning("checkpoint not written (%s); the previous one still holds", exc)
+            return
+        elapsed = time.perf_counter() - started
+        m.MODEL_CHECKPOINT_SECONDS.observe(elapsed)
+        m.MODEL_CHECKPOINT_BYTES.set(len(data))
+        log.info(
+            "checkpoint %r: %.1f MB, %d chunks, partitions %s in %.2fs",
+            self._checkpoint_name,
+            len(data) / 1e6,
+            len(records) - 1,
+            sorted(offsets),
+            elapsed,
+        )
 
     # -- catalog -----------------------------------------------------------------
     def _read_catalog(self, *, block: bool) -> int:
@@ -566,7 +701,9 @@ class Worker:
         self._pending_restore.difference_update(revoked)
         gone = {tp.partition for tp in revoked}
         for user in [u for u, r in self._restored.items() if r[0] in gone]:
-            del self._restored[user]
+            # the skip list goes; should the partition come back, the changelog restore
+            # (not replay) rebuilds it, so "covered" must not claim the partition
+            self._covered.pop(self._restored.pop(user)[0], None)
         for tp in revoked:
             try:
                 m.CONSUMER_LAG.remove(str(tp.partition))
@@ -587,12 +724,87 @@ class Worker:
             self.health.set_assigned(len(self._assigned))
 
     def _restore(self, partitions: list[TopicPartition]) -> None:
+        """Bring the state of newly assigned ``partitions`` up to their committed offsets.
+
+        A partition the model covers (from a checkpoint, because this worker processed it,
+        or from offset 0 when the model has never seen it and the log is whole) replays its
+        events from there, up to ``max_replay`` events in all: exact. Any other partition
+        loads its users' latest changelog records.
+        """
+        started = time.perf_counter()
+        committed = {tp.partition: (self._consumer.committed(tp) or 0) for tp in partitions}
+        unseen = [tp for tp in partitions if tp.partition not in self._seen_partitions]
+        if unseen and self._checkpoints:
+            # the model knows nothing of these partitions: as long as their log still starts
+            # at offset 0 (nothing deleted by retention), it "covers" them at 0
+            first = self._consumer.beginning_offsets(unseen)
+            for tp in unseen:
+                if first.get(tp) == 0:
+                    self._covered.setdefault(tp.partition, 0)
+        replay: dict[int, tuple[int, int]] = {}
+        from_changelog: list[TopicPartition] = []
+        budget = self.config.max_replay
+        for tp in partitions:
+            self._seen_partitions.add(tp.partition)
+            start, stop = self._covered.get(tp.partition), committed[tp.partition]
+            if start is not None and start <= stop and stop - start <= budget:
+                replay[tp.partition] = (start, stop)
+                budget -= stop - start
+            else:
+                from_changelog.append(tp)
+        self._restore_users(from_changelog, committed)
+        replayed = self._replay(replay)
+        for tp in partitions:
+            self._covered[tp.partition] = committed[tp.partition]
+        elapsed = time.perf_counter() - started
+        m.STATE_RESTORE.observe(elapsed)
+        log.info(
+            "restored partitions %s in %.2fs: %s replayed (%d events), %s from the changelog",
+            sorted(committed),
+            elapsed,
+            sorted(replay),
+            replayed,
+            sorted(tp.partition for tp in from_changelog),
+        )
+
+    def _replay(self, ranges: dict[int, tuple[int, int]]) -> int:
+        """Learn the events of ``ranges`` again (no lists are published): they were
+        processed before, by this worker's predecessor or another worker."""
+        if not any(stop > start for start, stop in ranges.values()):
+            return 0
+        reader = PartitionReader(self.settings, self._events_topic, client_id="homerec-replay")
+        events: list[Event] = []
+        n = 0
+        try:
+            for rec in reader.read_range(ranges, timeout_s=300.0):
+                try:
+                    event = _decode_event(rec.key, rec.value, self.config.limits)
+                except InvalidEvent:
+                    continue  # dead-lettered when it was first consumed
+                if event.id is not None and self._ids.seen(f"{event.user}\x00{event.id}"):
+                    continue
+                events.append(event)
+                if len(events) >= self.config.max_batch:
+                    self.model.learn_many(events)
+                    n += len(events)
+                    events.clear()
+                    if self.health is not None:
+                        self.health.beat()  # a long replay is progress, not a wedged loop
+            self.model.learn_many(events)
+            n += len(events)
+        finally:
+            reader.close()
+        m.STATE_REPLAYED.inc(n)
+        return n
+
+    def _restore_users(
+        self, partitions: list[TopicPartition], committed: Mapping[int, int]
+    ) -> None:
         """Load the users of ``partitions`` from the changelog (their latest state)."""
-        if not self._supports_user_state:
+        if not self._supports_user_state or not partitions:
             return
         started = time.perf_counter()
         reader = PartitionReader(self.settings, self._changelog_topic, client_id="homerec-restore")
-        committed = {tp.partition: (self._consumer.committed(tp) or 0) for tp in partitions}
         users = 0
         try:
             for rec in reader.read_to_end([tp.partition for tp in partitions]):
@@ -612,14 +824,12 @@ class Worker:
                     self.health.beat()  # a long restore is progress, not a wedged loop
         finally:
             reader.close()
-        elapsed = time.perf_counter() - started
-        m.STATE_RESTORE.observe(elapsed)
         log.info(
             "restored %d user states from %s partitions %s in %.2fs",
             users,
             self._changelog_topic,
-            sorted(committed),
-            elapsed,
+            sorted(tp.partition for tp in partitions),
+            time.perf_counter() - started,
         )
 
     # -- observability -------------------------------------------------------------

@@ -204,8 +204,6 @@ class Hybrid(IndexedRecommender):
         if capacity > n:
             self._P = grow(self._P, capacity)
             new = self._P.shape[0]
-            self._P[n:] = self._rng.normal(0.0, 0.1 / math.sqrt(self.n_factors),
-                                           (new - n, self.n_factors))
             self._groups = grow(self._groups, new, fill=-1)
             self._rat_u = grow(self._rat_u, new)
         while len(self._hist) < capacity:
@@ -216,8 +214,6 @@ class Hybrid(IndexedRecommender):
         if capacity > n:
             self._Q = grow(self._Q, capacity)
             new = self._Q.shape[0]
-            self._Q[n:] = self._rng.normal(0.0, 0.1 / math.sqrt(self.n_factors),
-                                           (new - n, self.n_factors))
             self._b = grow(self._b, new)
             self._rat_i = grow(self._rat_i, new)
             self._T = grow(self._T, new)
@@ -228,6 +224,12 @@ class Hybrid(IndexedRecommender):
             self._cooc.ensure(new)
             self._pop.ensure(new)
             self._pop_slow.ensure(new)
+
+    def _init_user(self, row: int) -> None:
+        self._P[row] = self._rng.normal(0.0, 0.1 / math.sqrt(self.n_factors), self.n_factors)
+
+    def _init_item(self, row: int) -> None:
+        self._Q[row] = self._rng.normal(0.0, 0.1 / math.sqrt(self.n_factors), self.n_factors)
 
     def _on_item(self, i: int, item: Item) -> None:
         vec = np.zeros(self.tag_dims, np.float32)

@@ -85,11 +85,12 @@ class IndexedRecommender(Recommender):
     # -- rows -------------------------------------------------------------
     def _user_row(self, user: UserId) -> int:
         row = self._users.add(user)
-        if row >= len(self._user_items):
+        if row >= len(self._user_items):  # a new user (rows are handed out in order)
             self._user_events = grow(self._user_events, row + 1)
             while len(self._user_items) <= row:
                 self._user_items.append(bytearray())
             self._grow_users(len(self._user_events))
+            self._init_user(row)
         return row
 
     def _item_row(self, item: ItemId) -> int:
@@ -103,6 +104,7 @@ class IndexedRecommender(Recommender):
             while len(self._item_tags) <= row:
                 self._item_tags.append(())
             self._grow_items(len(self._item_seen))
+            self._init_item(row)
         return row
 
     def _grow_users(self, capacity: int) -> None:  # noqa: B027 - optional hook
@@ -110,6 +112,15 @@ class IndexedRecommender(Recommender):
 
     def _grow_items(self, capacity: int) -> None:  # noqa: B027 - optional hook
         """Make per-item tables at least ``capacity`` rows long."""
+
+    def _init_user(self, row: int) -> None:  # noqa: B027 - optional hook
+        """Initialise a new user's row. Random draws belong here, one row at a time, not in
+        :meth:`_grow_users`: then the generator's sequence does not depend on how much
+        capacity happens to be allocated, and a model restored from :meth:`state_dict`
+        draws exactly what the original would have (replay after a checkpoint is exact)."""
+
+    def _init_item(self, row: int) -> None:  # noqa: B027 - optional hook
+        """Initialise a new item's row (see :meth:`_init_user`)."""
 
     # -- learning ---------------------------------------------------------
     def learn_one(self, event: Event) -> None:

@@ -101,8 +101,27 @@ def register(sub: Any) -> None:
         type=float,
         default=5.0,
         metavar="SECONDS",
-        help="snapshot the items that changed to <prefix>.item-state this often; item-side "
-        "learning since the last snapshot is redone or lost after a crash (default 5)",
+        help="with --checkpoint-interval 0 only: snapshot the items that changed to "
+        "<prefix>.item-state this often, restored with the users' changelog records "
+        "(approximate: shared state such as co-occurrence is not in them; default 5)",
+    )
+    parser.add_argument(
+        "--checkpoint-interval",
+        type=float,
+        default=15.0,
+        metavar="SECONDS",
+        help="write the whole model with the offsets it covers to <prefix>.item-state this "
+        "often; a restarted worker loads it and replays the events since, so its state is "
+        "exact (default 15; 0 = never)",
+    )
+    parser.add_argument(
+        "--max-replay",
+        type=int,
+        default=50_000,
+        metavar="EVENTS",
+        help="replay at most this many events on a restore; partitions beyond it restore "
+        "users from the changelog instead, item-side learning since the checkpoint is then "
+        "lost (default 50000)",
     )
     parser.add_argument(
         "--instance-id", default="", help="stable worker identity (transactional id suffix)"
@@ -133,6 +152,8 @@ def _run(args: argparse.Namespace) -> int:
         dedup_window=args.dedup_window,
         changelog=not args.no_changelog,
         item_state_every_s=args.item_state_interval,
+        checkpoint_every_s=args.checkpoint_interval,
+        max_replay=args.max_replay,
         instance_id=args.instance_id,
     )
     model = make_model(

@@ -63,7 +63,15 @@ class CountingModel(Recommender):
         self._seen[user] = set(state["seen"])
 
     def state_dict(self) -> dict[str, Any]:
-        return {"pop": dict(self._pop)}
+        return {
+            "pop": dict(self._pop),
+            "count": dict(self._count),
+            "seen": {u: sorted(s) for u, s in self._seen.items()},
+            "inactive": sorted(self._inactive),
+        }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self._pop = Counter(state["pop"])
+        self._count = Counter(state["count"])
+        self._seen = {u: set(s) for u, s in state["seen"].items()}
+        self._inactive = set(state["inactive"])

@@ -1,16 +1,15 @@
 """Quality after a crash: HR@10 of the final lists vs an uninterrupted run (real broker).
 
-Issue 4 asks for HR@10 after recovery within 1 % of an uninterrupted run. Measured with
-this test (6 runs, 2026-11-29): uninterrupted 0.1463 (deterministic), after a kill -9
-0.1357–0.1380 — about 0.8–1.1 points (6–7 % relative) lower, because item-side state
-(co-occurrence, popularity, item embeddings) is only snapshotted to the item-state topic,
-not changelogged exactly like user state. The bound is not met yet, so the test is
-opt-in (``HOMEREC_RECOVERY_QUALITY=1``) rather than a gate that fails every CI run.
+Issue 4 asks for HR@10 after recovery within 1 % of an uninterrupted run. The restarted
+worker loads the last whole-model checkpoint and replays the events since, so its state
+is the uninterrupted one (tests/streams/test_checkpoint_restore.py compares it array by
+array); here the same is shown end to end, with ``kill -9`` of a worker process.
+Measured 2026-11-29: uninterrupted 0.1463, after a kill -9 0.1463. (Before checkpoints,
+with per-item snapshots only: 0.1357-0.1380.)
 """
 
 from __future__ import annotations
 
-import os
 import signal
 import uuid
 from collections.abc import Callable
@@ -30,10 +29,6 @@ from tests.streams.fixtures import final_counts, latest_pages, send_events, send
 pytestmark = [
     pytest.mark.kafka,
     pytest.mark.slow,
-    pytest.mark.skipif(
-        os.environ.get("HOMEREC_RECOVERY_QUALITY") != "1",
-        reason="opt-in until item state is restored exactly (see the module docstring)",
-    ),
 ]
 
 N_TRAIN = 3000
@@ -73,7 +68,7 @@ def _run(
     create_topics(settings, partitions=1)
     send_items(producer, settings, world.items())
     args = ("--bootstrap", bootstrap, "--topic-prefix", settings.topic_prefix)
-    args += ("--max-batch", "100", "--item-state-interval", "0.2")
+    args += ("--max-batch", "100", "--checkpoint-interval", "1")
     if kill_at is None:
         send_events(producer, settings, train)
     else:
@@ -94,11 +89,11 @@ def _run(
     return _hit_rate(settings, heldout)
 
 
-def test_hr_after_recovery_within_one_point_of_an_uninterrupted_run(
+def test_hr_after_recovery_within_one_percent_of_an_uninterrupted_run(
     bootstrap: str, producer: Any, worker_process: Callable[..., Popen[str]]
 ) -> None:
     uninterrupted = _run(bootstrap, worker_process, producer, kill_at=None)
     recovered = _run(bootstrap, worker_process, producer, kill_at=2000)
     print(f"HR@10 uninterrupted {uninterrupted:.4f}, after a kill -9 {recovered:.4f}")
     assert uninterrupted > 0.05, "the model should have learned something"
-    assert abs(recovered - uninterrupted) <= 0.01
+    assert abs(recovered - uninterrupted) <= 0.01 * uninterrupted

@@ -1,0 +1,160 @@
+"""Whole-model checkpoints in the item-state topic: chunks plus a manifest.
+
+Per-user changelog records restore users exactly, but a model also has state
+that no single partition owns: item embeddings, co-occurrence, popularity, the
+ranker's weights. A **checkpoint** is the model's whole ``state_dict`` taken
+between two batches, right after a commit, together with the *next* offset of
+every events partition it covers and the idempotence window. A worker that
+starts (or rolls back) loads the newest checkpoint and replays the events of
+its partitions from the checkpoint's offsets up to the committed ones, so its
+state is the one an uninterrupted worker would have: the same events, learned
+once, in the same order within each partition (Flink's checkpoint-and-rewind,
+on Kafka).
+
+Records live in partition 0 of ``<prefix>.item-state`` (compacted) under keys
+that no item id can take (they start with a NUL byte)::
+
+    \\0ckpt\\0<name>\\0<n>   chunk n of checkpoint <name>: {"id", "n", "data"}
+    \\0ckpt\\0<name>         manifest, written after its chunks:
+                           {"id", "chunks", "offsets", "ids", "ts", "bytes"}
+
+``<name>`` is the worker's ``--instance-id`` (a restarted worker finds its own
+checkpoint) or a random name; a worker without a checkpoint of its own takes
+the newest one. A manifest whose chunks do not all carry its id (a crash
+between chunks and manifest, or compaction of a newer, shorter checkpoint) is
+ignored.
+
+>>> records = encode("w1", b"x" * 10, offsets={0: 7}, ids=["u\\x00e1"], ts=5, chunk_bytes=4)
+>>> [k for k, _ in records][-2:]
+[b'\\x00ckpt\\x00w1\\x002', b'\\x00ckpt\\x00w1']
+>>> shelf = Shelf()
+>>> for key, value in records:
+...     shelf.add(key, value)
+>>> cp = shelf.pick("w1")
+>>> cp.data == b"x" * 10, cp.offsets, cp.ids
+(True, {0: 7}, ['u\\x00e1'])
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+from homerec.errors import StateError
+from homerec.state_io import packb, unpackb
+
+__all__ = ["CHUNK_BYTES", "PREFIX", "Checkpoint", "Shelf", "encode", "is_checkpoint_key"]
+
+PREFIX: Final = b"\x00ckpt\x00"
+#: below the broker's default max.message.bytes (1 MiB) with room for the envelope
+CHUNK_BYTES: Final = 512 * 1024
+
+
+def is_checkpoint_key(key: bytes | None) -> bool:
+    """Whether a record of the item-state topic belongs to a checkpoint."""
+    return key is not None and key.startswith(PREFIX)
+
+
+def encode(
+    name: str,
+    data: bytes,
+    *,
+    offsets: Mapping[int, int],
+    ids: Sequence[str],
+    ts: int,
+    chunk_bytes: int = CHUNK_BYTES,
+) -> list[tuple[bytes, bytes]]:
+    """``(key, value)`` records of one checkpoint: the chunks, then the manifest."""
+    if "\x00" in name:
+        raise StateError(f"checkpoint name {name!r} contains a NUL character")
+    cid = uuid.uuid4().hex
+    base = PREFIX + name.encode("utf-8")
+    chunks = [data[i : i + chunk_bytes] for i in range(0, len(data), chunk_bytes)] or [b""]
+    out = [
+        (base + b"\x00" + str(n).encode(), packb({"id": cid, "n": n, "data": chunk}))
+        for n, chunk in enumerate(chunks)
+    ]
+    manifest = {
+        "id": cid,
+        "chunks": len(chunks),
+        "offsets": {int(p): int(o) for p, o in offsets.items()},
+        "ids": list(ids),
+        "ts": ts,
+        "bytes": len(data),
+    }
+    out.append((base, packb(manifest)))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A complete checkpoint: the model state bytes and what they cover."""
+
+    name: str
+    data: bytes
+    #: events partition -> next offset the state includes
+    offsets: dict[int, int]
+    #: the idempotence window (oldest first)
+    ids: list[str]
+    ts: int
+
+
+@dataclass(slots=True)
+class Shelf:
+    """Collects the checkpoint records read from the item-state topic (newest wins per key)."""
+
+    _manifests: dict[str, dict[str, object]] = field(default_factory=dict)
+    _chunks: dict[tuple[str, int], dict[str, object]] = field(default_factory=dict)
+
+    def add(self, key: bytes, value: bytes | None) -> None:
+        """One record with a checkpoint key (tombstones delete)."""
+        parts = key[len(PREFIX) :].split(b"\x00")
+        name = parts[0].decode("utf-8", "replace")
+        if len(parts) == 1:
+            if value is None:
+                self._manifests.pop(name, None)
+            else:
+                self._manifests[name] = unpackb(value)
+        elif len(parts) == 2 and parts[1].isdigit():
+            n = int(parts[1])
+            if value is None:
+                self._chunks.pop((name, n), None)
+            else:
+                self._chunks[name, n] = unpackb(value)
+
+    def names(self) -> list[str]:
+        return sorted(self._manifests)
+
+    def pick(self, preferred: str | None = None) -> Checkpoint | None:
+        """``preferred``'s checkpoint when complete, else the newest complete one."""
+        complete = [c for c in (self._assemble(n) for n in self._manifests) if c is not None]
+        for cp in complete:
+            if cp.name == preferred:
+                return cp
+        return max(complete, key=lambda c: c.ts, default=None)
+
+    def _assemble(self, name: str) -> Checkpoint | None:
+        man = self._manifests[name]
+        cid, n = man.get("id"), man.get("chunks")
+        if not isinstance(n, int):
+            return None
+        parts: list[bytes] = []
+        for i in range(n):
+            chunk = self._chunks.get((name, i))
+            if chunk is None or chunk.get("id") != cid or not isinstance(chunk.get("data"), bytes):
+                return None
+            parts.append(chunk["data"])  # type: ignore[arg-type]
+        offsets = man.get("offsets")
+        ids = man.get("ids")
+        ts = man.get("ts")
+        if not isinstance(offsets, dict) or not isinstance(ids, list) or not isinstance(ts, int):
+            return None
+        return Checkpoint(
+            name=name,
+            data=b"".join(parts),
+            offsets={int(p): int(o) for p, o in offsets.items()},
+            ids=[str(i) for i in ids],
+            ts=ts,
+        )
