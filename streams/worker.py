@@ -177,7 +177,8 @@ class Worker:
         self._pending_dead: list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]] = []
         self._last_item_snapshot = time.monotonic()
         self._checkpoint_name = self.config.instance_id or f"w-{uuid.uuid4().hex[:12]}"
-        self._last_checkpoint = time.monotonic()
+        # the first checkpoint follows the first batch: a worker that dies young has one
+        self._last_checkpoint = -float("inf")
         #: events partition -> next offset whose effect the model state includes exactly
         #: (from a checkpoint, a restore or processing); restore replays from there
         self._covered: dict[int, int] = {}

@@ -170,6 +170,16 @@ class IndexedRecommender(Recommender):
     def _on_profile(self, u: int, profile: UserProfile) -> None:  # noqa: B027 - optional hook
         """React to a user profile (demographic features)."""
 
+    @property
+    def n_users(self) -> int:
+        """Users held in the state (the worker's ``homerec_state_users``)."""
+        return len(self._users)
+
+    @property
+    def n_items(self) -> int:
+        """Items held in the state (the worker's ``homerec_state_items``)."""
+        return len(self._items)
+
     # -- ranking ----------------------------------------------------------
     def n_events(self, user: UserId) -> int:
         row = self._users.get(user)

@@ -49,3 +49,12 @@ def test_unknown_model() -> None:
 
     with pytest.raises(ConfigError):
         make_model("nope")
+
+
+def test_every_model_counts_its_users_and_items() -> None:
+    # the worker's homerec_state_users / homerec_state_items gauges read these
+    for name in ("popularity", "itemknn", "river-biasedmf", "hybrid"):
+        m = make_model(name)
+        m.update_item(Item("x", "X"))
+        m.learn_many([Event("u1", "a", "click", 1), Event("u2", "a", "click", 2)])
+        assert (m.n_users, m.n_items) == (2, 2), name  # type: ignore[attr-defined]
