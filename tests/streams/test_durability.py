@@ -41,8 +41,17 @@ class _FailOnce:
     """Wraps a client method: the n-th call raises ``error`` once, all others pass through."""
 
     def __init__(
-        self, target: Any, name: str, error: BaseException, *, real_call: bool, at_call: int = 2
+        self,
+        target: Any,
+        name: str,
+        error: BaseException,
+        *,
+        real_call: bool,
+        at_call: int = 2,
+        counts: Any = None,
     ) -> None:
+        #: which calls count (e.g. only those of a batch, not of a checkpoint)
+        self._counts = counts or (lambda: True)
         self.calls = 0
         self.failed = False
         self._orig = getattr(target, name)
@@ -52,6 +61,8 @@ class _FailOnce:
         setattr(target, name, self)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not self._counts():
+            return self._orig(*args, **kwargs)
         self.calls += 1
         if self.calls == self._at and not self.failed:
             self.failed = True
@@ -62,18 +73,43 @@ class _FailOnce:
 
 
 class _InjectingWorker(Worker):
-    def __init__(self, *args: Any, inject: str, real_call: bool, **kwargs: Any) -> None:
+    """Fails the 2nd call of ``inject`` made while delivering a batch (``during="batch"``)
+    or while writing a whole-model checkpoint (``during="checkpoint"``)."""
+
+    def __init__(
+        self, *args: Any, inject: str, real_call: bool, during: str = "batch", **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.inject = inject
         self.real_call = real_call
         self.fault: _FailOnce | None = None
+        self.during = during
+        self._in: str | None = None
 
     def open(self) -> None:
         super().open()
         client_name, method = self.inject.split(".")
         self.fault = _FailOnce(
-            getattr(self, client_name), method, KafkaError("injected"), real_call=self.real_call
+            getattr(self, client_name),
+            method,
+            KafkaError("injected"),
+            real_call=self.real_call,
+            counts=lambda: self._in == self.during,
         )
+
+    def _deliver(self, futures: Any, offsets: Any) -> None:
+        self._in = "batch"
+        try:
+            super()._deliver(futures, offsets)
+        finally:
+            self._in = None
+
+    def _maybe_checkpoint(self, *, force: bool) -> None:
+        self._in = "checkpoint"
+        try:
+            super()._maybe_checkpoint(force=force)
+        finally:
+            self._in = None
 
 
 def test_exactly_once_end_to_end(settings: Settings, producer: Any) -> None:
@@ -174,6 +210,34 @@ def test_rolled_back_batch_does_not_leave_its_ids_in_the_dedup_window(
     finally:
         worker.stop()
     assert inner.fault is not None and inner.fault.failed and inner.rebuilds == 1
+
+
+@pytest.mark.parametrize("guarantee", ["at-least-once", "exactly-once"])
+def test_a_failed_checkpoint_changes_nothing(
+    settings: Settings, producer: Any, guarantee: str
+) -> None:
+    """A checkpoint is best effort: its failure is logged, the batches go on, no rollback."""
+    events = _events(400, seed=12)
+    send_events(producer, settings, events)
+    cfg = WorkerConfig(
+        k=5,
+        processing_guarantee=guarantee,  # type: ignore[arg-type]
+        max_batch=40,
+        checkpoint_every_s=0.01,
+    )
+    inject = "_producer.commit_transaction" if guarantee == "exactly-once" else "_producer.flush"
+    inner = _InjectingWorker(
+        settings, CountingModel(), cfg, inject=inject, real_call=False, during="checkpoint"
+    )
+    worker = ThreadWorker(inner).start()
+    try:
+        wait_for(
+            lambda: final_counts(settings) == counts_per_user(events),
+            what="all events applied",
+        )
+    finally:
+        worker.stop()
+    assert inner.fault is not None and inner.fault.failed and inner.rebuilds == 0
 
 
 class _Crash(Exception):
