@@ -97,6 +97,8 @@ class Hybrid(IndexedRecommender):
     events after which a user or item counts as warm (e-folding); ``ranker_lr``,
     ``ranker_every``: Adam step size of the ranker and how often it steps (every n-th
     positive; raise it in the worker to trade ranker freshness for throughput);
+    ``ranker_sample``: candidates in the ranker's softmax (all of them up to this many,
+    a uniform sample of this many beyond: the step's cost stops growing with the catalog);
     ``sample_buffer``: recent events kept for popularity-sampled negatives.
     """
 
@@ -126,6 +128,7 @@ class Hybrid(IndexedRecommender):
         cold_scale: float = 5.0,
         ranker_lr: float = 0.01,
         ranker_every: int = 1,
+        ranker_sample: int = 2048,
         sample_buffer: int = 5000,
         candidates: Candidates = "seen",
         max_tag_share: float | None = None,
@@ -139,6 +142,7 @@ class Hybrid(IndexedRecommender):
                             ("history_length", history_length), ("cooc_window", cooc_window),
                             ("cooc_capacity", cooc_capacity), ("tag_dims", tag_dims),
                             ("profile_groups", profile_groups), ("ranker_every", ranker_every),
+                            ("ranker_sample", ranker_sample),
                             ("sample_buffer", sample_buffer)):
             if value < 1:
                 raise ConfigError(f"{name} must be at least 1, got {value}")
@@ -163,6 +167,7 @@ class Hybrid(IndexedRecommender):
         self.cold_scale = cold_scale
         self.ranker_lr = ranker_lr
         self.ranker_every = ranker_every
+        self.ranker_sample = ranker_sample
         self.sample_buffer = sample_buffer
         d = n_factors
         self._P = np.zeros((0, d), np.float32)
@@ -264,32 +269,40 @@ class Hybrid(IndexedRecommender):
         h = h[: self.history_length]
         return h, self._decay_pows[: len(h)]
 
-    def _planes(self, rows: IntArray) -> tuple[FloatArray, FloatArray]:
-        """Feature planes ``X`` of shape ``(B, len(PLANES), n_items)`` and user embeddings ``(B, d)``."""
+    def _planes(
+        self, rows: IntArray, cols: IntArray | None = None
+    ) -> tuple[FloatArray, FloatArray]:
+        """Feature planes ``X`` of shape ``(B, len(PLANES), n_items)`` and user embeddings ``(B, d)``.
+
+        With ``cols``, only those item columns: ``X`` is ``(B, len(PLANES), len(cols))``.
+        """
         n = len(self._items)
         B = len(rows)
+        at: IntArray | slice = slice(0, n) if cols is None else cols
+        m = n if cols is None else len(cols)
         if B == 1:
             P = self._P[rows] if rows[0] >= 0 else np.zeros((1, self.n_factors), np.float32)
         else:
             known = rows >= 0
             P = self._P[np.where(known, rows, 0)] * known[:, None]
-        X = np.empty((B, len(PLANES), n), np.float32)
-        counts = self._item_count[:n]
+        X = np.empty((B, len(PLANES), m), np.float32)
+        counts = self._item_count[at]
         # item-only planes
-        X[:, 3] = np.log1p(np.maximum(self._pop.values(n), 1e-30))
-        X[:, 4] = np.log1p(np.maximum(self._pop_slow.values(n), 1e-30))
+        X[:, 3] = np.log1p(np.maximum(self._pop.values(n)[at], 1e-30))
+        X[:, 4] = np.log1p(np.maximum(self._pop_slow.values(n)[at], 1e-30))
         # clipped so no float32 denormals appear (they make every later product crawl)
         X[:, 11] = np.exp(-np.minimum(counts / self.cold_scale, 60.0))
-        X[:, 2] = P @ self._Q[:n].T
-        X[:, 2] += self._b[:n]
+        X[:, 2] = P @ self._Q[at].T
+        X[:, 2] += self._b[at]
         prof = np.zeros((B, self.tag_dims), np.float32)
         n_ev = np.zeros(B, np.float32)
         tot = float(self._D_tot.sum())
         # demo lift = mean_g log((D[g,i]+a)/(D_g+a·n)) - log((D_i+a)/(tot+a·n)); the logs of the
         # counts are kept up to date incrementally, so this is a gather and a mean.
         a = _DEMO_PRIOR
-        base = self._logD_item[:n] - math.log(tot + a * n)
-        inv_sqrt = 1.0 / np.sqrt(counts + 1.0)
+        base = self._logD_item[at] - math.log(tot + a * n)
+        inv_sqrt_all = 1.0 / np.sqrt(self._item_count[:n] + 1.0)
+        inv_sqrt = inv_sqrt_all if cols is None else inv_sqrt_all[cols]
         for r, u in enumerate(rows.tolist()):
             X[r, 1] = 0.0
             X[r, 6] = 0.0
@@ -299,9 +312,11 @@ class Hybrid(IndexedRecommender):
             n_ev[r] = self._user_events[u]
             h, w = self._history(u)
             if len(h):
-                norm_h = inv_sqrt[h]
+                norm_h = inv_sqrt_all[h]
                 both = np.stack((w * norm_h, self._recent_pows[: len(h)] * norm_h))
                 cooc = self._cooc.scores_multi(h, both, n)
+                if cols is not None:
+                    cooc = cooc[:, cols]
                 X[r, 1] = cooc[0]
                 X[r, 12] = cooc[1] * inv_sqrt
                 prof[r] = w @ self._T[h]
@@ -311,7 +326,9 @@ class Hybrid(IndexedRecommender):
             gr = self._groups[u]
             gr = gr[gr >= 0]
             if len(gr) and tot > 0:
-                g_lift = self._logD[gr, :n].sum(axis=0)
+                g_lift = (self._logD[gr, :n] if cols is None else self._logD[np.ix_(gr, cols)]).sum(
+                    axis=0
+                )
                 g_lift -= float(np.log(self._D_tot[gr] + a * n).sum())
                 g_lift *= 1.0 / len(gr)
                 X[r, 6] = g_lift - base
@@ -319,7 +336,7 @@ class Hybrid(IndexedRecommender):
         np.log1p(X[:, 1], out=X[:, 1])
         pnorm = np.sqrt((prof * prof).sum(axis=1, keepdims=True))
         prof = np.divide(prof, pnorm, out=np.zeros_like(prof), where=pnorm > 0)
-        X[:, 5] = prof @ self._T[:n].T
+        X[:, 5] = prof @ self._T[at].T
         user_cold = np.exp(-np.minimum(n_ev / self.cold_scale, 60.0))[:, None]
         X[:, 7] = X[:, 3] * user_cold
         X[:, 8] = X[:, 6] * user_cold
@@ -327,17 +344,18 @@ class Hybrid(IndexedRecommender):
         X[:, 10] = X[:, 5] * X[:, 11]
         return X, P
 
-    def _combine(self, X: FloatArray, P: FloatArray) -> FloatArray:
-        """The ranker's linear score ``(B, n_items)`` from planes and user embeddings."""
+    def _combine(self, X: FloatArray, P: FloatArray, cols: IntArray | None = None) -> FloatArray:
+        """The ranker's linear score ``(B, n_items)`` (or ``(B, len(cols))``) from planes
+        and user embeddings."""
         w = self._ranker.w.astype(np.float32)
         nf, d = len(PLANES), self.n_factors
-        n = len(self._items)
+        at: IntArray | slice = slice(0, len(self._items)) if cols is None else cols
         if len(X) == 1:
             s: FloatArray = (w[:nf] @ X[0])[None, :]
         else:
             s = np.einsum("f,bfn->bn", w[:nf], X)
-        s += (P * w[nf : nf + d][None, :]) @ self._Q[:n].T
-        s += (self._T[:n] @ w[nf + d :])[None, :] + np.float32(self._ranker.bias)
+        s += (P * w[nf : nf + d][None, :]) @ self._Q[at].T
+        s += (self._T[at] @ w[nf + d :])[None, :] + np.float32(self._ranker.bias)
         return s
 
     def _user_planes(self, u: int) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -381,30 +399,56 @@ class Hybrid(IndexedRecommender):
         return negs
 
     def _ranker_step(self, u: int, pos: int, weight: float) -> None:
-        """Full-softmax step: the event's item against every other candidate of this user.
+        """Softmax step: the event's item against the other candidates of this user.
 
-        The gradient of ``-log softmax(s)[pos]`` over the candidates is ``Σ_j p_j x_j - x_pos``;
-        it is formed plane by plane (mat-vec products), never as an items × features matrix.
+        Up to ``ranker_sample`` candidates the softmax is over all of them (exact); beyond,
+        over the positive and ``ranker_sample - 1`` candidates drawn uniformly with
+        replacement (sampled softmax: a uniform proposal needs no log-probability
+        correction), so the step's cost stops growing with the catalog.
         """
-        X, P, scores = self._user_planes(u)
-        s = scores[0].copy()
         valid = self.candidate_mask()
         if self._user_items[u]:
             valid[as_rows(self._user_items[u])] = False
         valid[pos] = True
-        s -= s[valid].max()
+        cols: IntArray | None = None
+        if int(valid.sum()) > self.ranker_sample:
+            others = np.flatnonzero(valid)
+            others = others[others != pos]
+            pick = self._rng.integers(0, len(others), self.ranker_sample - 1)
+            cols = np.concatenate(([pos], others[pick])).astype(np.int32)
+        grad = self._ranker_grad(u, pos, valid, cols)
+        self._ranker.step(self._step_weight(weight) * grad)
+
+    def _ranker_grad(
+        self, u: int, pos: int, valid: npt.NDArray[np.bool_], cols: IntArray | None
+    ) -> npt.NDArray[np.float64]:
+        """Gradient of ``-log softmax(s)[pos]`` over the ``valid`` items, or over ``cols``
+        (``cols[0] == pos``). It is ``Σ_j p_j x_j - x_pos``, formed plane by plane (mat-vec
+        products), never as an items × features matrix."""
+        if cols is None:
+            X, P, scores = self._user_planes(u)
+            s = scores[0].copy()
+            s[~valid] = -np.inf
+            target = pos
+            at: IntArray | slice = slice(0, len(self._items))
+        else:
+            X, P = self._planes(np.array([u], np.int32), cols)
+            s = self._combine(X, P, cols)[0]
+            target = 0
+            at = cols
+        s -= s.max()
         # clip at e^-80: float32 denormals would slow every later product down a hundredfold
         p = np.exp(np.maximum(s, -80.0))
-        p[~valid] = 0.0
+        if cols is None:
+            p[~valid] = 0.0
         p /= p.sum()
-        p[pos] -= 1.0  # now p = softmax - onehot(pos)
-        n = len(self._items)
+        p[target] -= 1.0  # now p = softmax - onehot(pos)
         nf, d = len(PLANES), self.n_factors
         grad = np.empty(self._ranker.n_features)
         grad[:nf] = X[0] @ p
-        grad[nf : nf + d] = P[0] * (p @ self._Q[:n])
-        grad[nf + d :] = p @ self._T[:n]
-        self._ranker.step(self._step_weight(weight) * grad)
+        grad[nf : nf + d] = P[0] * (p @ self._Q[at])
+        grad[nf + d :] = p @ self._T[at]
+        return grad
 
     def _step_weight(self, weight: float) -> float:
         """How strongly a positive of feedback ``weight`` moves the ranker and the embeddings."""

@@ -4,9 +4,11 @@ import numpy as np
 import pytest
 
 from homerec.checks import planted_stream
+from homerec.errors import ConfigError
 from homerec.events import Event
 from homerec.items import Item
 from homerec.models.hybrid import PLANES, Hybrid
+from homerec.models.storage import as_rows
 from homerec.profiles import UserProfile
 
 T0 = 1_700_000_000_000
@@ -113,6 +115,51 @@ def test_worker_params_build_a_catalog_model() -> None:
     assert [i for i, _ in m.recommend("anyone", 3)] == ["only-in-catalog"]
     m.update_item(Item("only-in-catalog", "t", ("x",), active=False))
     assert m.recommend("anyone", 3) == []
+
+
+def test_planes_at_columns_equal_the_full_planes_there() -> None:
+    # the sampled ranker step scores only some columns: they must be the same numbers
+    m = _trained()
+    cols = np.array([5, 0, 17, 5, 42], np.int32)
+    for u in (0, 3, -1):
+        rows = np.array([u], np.int32)
+        X, P = m._planes(rows)
+        Xc, Pc = m._planes(rows, cols)
+        assert np.allclose(Xc, X[:, :, cols], atol=1e-5)
+        assert np.allclose(m._combine(Xc, Pc, cols), m._combine(X, P)[:, cols], atol=1e-4)
+
+
+def test_softmax_over_every_column_equals_the_full_softmax() -> None:
+    # the sampled step's code path, given all valid columns, is the exact gradient
+    m = _trained()
+    u, pos = 3, 7
+    valid = m.candidate_mask()
+    valid[as_rows(m._user_items[u])] = False
+    valid[pos] = True
+    others = np.flatnonzero(valid)
+    cols = np.concatenate(([pos], others[others != pos][::-1])).astype(np.int32)
+    full = m._ranker_grad(u, pos, valid, None)
+    assert np.abs(full).max() > 1e-3
+    assert np.allclose(m._ranker_grad(u, pos, valid, cols), full, atol=1e-5)
+
+
+def test_sampled_ranker_step_learns_like_the_full_one() -> None:
+    events, items, _ = planted_stream(n_items=60, n_events=1200)
+
+    def hit_rate(**kw: object) -> float:
+        m = Hybrid(n_factors=8, **kw)  # type: ignore[arg-type]
+        for it in items:
+            m.update_item(it)
+        m.learn_many(events[:900])
+        hits = [e.item in {i for i, _ in m.recommend(e.user, 10)} for e in events[900:]]
+        assert m._ranker._opt.n_iterations > 0
+        return sum(hits) / len(hits)
+
+    full, sampled = hit_rate(), hit_rate(ranker_sample=8)  # 60 items: sampled for real
+    assert full > 0.2
+    assert sampled > 0.8 * full
+    with pytest.raises(ConfigError):
+        Hybrid(ranker_sample=0)
 
 
 def test_ranker_every_skips_steps_and_validates() -> None:
