@@ -146,6 +146,8 @@ class Hybrid(IndexedRecommender):
                             ("sample_buffer", sample_buffer)):
             if value < 1:
                 raise ConfigError(f"{name} must be at least 1, got {value}")
+        if profile_groups > 32_767:  # group ids are int16 per user slot
+            raise ConfigError(f"profile_groups must be at most 32767, got {profile_groups}")
         self.n_factors = n_factors
         self.lr = lr
         self.reg = reg
@@ -175,9 +177,10 @@ class Hybrid(IndexedRecommender):
         self._b = np.zeros(0, np.float32)
         self._T = np.zeros((0, tag_dims), np.float32)  # unit-norm tag vectors of items
         self._hist: list[bytearray] = []
-        self._groups = np.full((0, _GROUP_SLOTS), -1, np.int32)
+        self._groups = np.full((0, _GROUP_SLOTS), -1, np.int16)
         self._group_ids = IdIndex()
-        self._logD = np.zeros((profile_groups, 0), np.float32)  # log(prior + positives per group, item)
+        # log(prior + positives per group, item); one row per profile group *in use*
+        self._logD = np.zeros((0, 0), np.float32)
         self._D_tot = np.zeros(profile_groups, np.float64)
         self._logD_item = np.zeros(0, np.float32)  # log(prior + Σ_g positives per item)
         self._cooc = CooccurrenceTable(cooc_capacity)
@@ -187,7 +190,7 @@ class Hybrid(IndexedRecommender):
         self._buf_n = 0
         self._n_positive = 0  # positives learned (the ranker steps on every ranker_every-th)
         # rating baseline for MAE/RMSE (sum, count) per user / item / overall; not used to rank
-        self._rat_u = np.zeros((0, 2), np.float64)
+        self._rat_u = np.zeros((0, 2), np.float32)  # float32: 8 MiB less per 1M users
         self._rat_i = np.zeros((0, 2), np.float64)
         self._rat_g = np.zeros(2, np.float64)
         self._ranker = OnlineRanker(len(PLANES) + d + tag_dims, lr=ranker_lr, init=self._init_w())
@@ -222,7 +225,7 @@ class Hybrid(IndexedRecommender):
             self._b = grow(self._b, new)
             self._rat_i = grow(self._rat_i, new)
             self._T = grow(self._T, new)
-            d = np.full((self.profile_groups, new), _LOG_PRIOR, np.float32)
+            d = np.full((self._logD.shape[0], new), _LOG_PRIOR, np.float32)
             d[:, : self._logD.shape[1]] = self._logD
             self._logD = d
             self._logD_item = grow(self._logD_item, new, fill=_LOG_PRIOR)
@@ -254,11 +257,21 @@ class Hybrid(IndexedRecommender):
                 label = f"{key}={value}"
             g = self._group_ids.get(label)
             if g is None and len(self._group_ids) < self.profile_groups:
-                g = self._group_ids.add(label)
+                g = self._add_group(label)
             if g is not None and n < _GROUP_SLOTS:
                 slots[n] = g
                 n += 1
         self._groups[u] = slots
+
+    def _add_group(self, label: str) -> int:
+        """A new profile group's id, with its row of demographic counts."""
+        g = self._group_ids.add(label)
+        rows = self._logD.shape[0]
+        if g >= rows:
+            more = min(self.profile_groups, max(g + 1, 2 * rows, 8)) - rows
+            pad = np.full((more, self._logD.shape[1]), _LOG_PRIOR, np.float32)
+            self._logD = np.concatenate((self._logD, pad))
+        return g
 
     # -- features ---------------------------------------------------------
     def _history(self, u: int) -> tuple[IntArray, FloatArray]:

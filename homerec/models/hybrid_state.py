@@ -66,9 +66,15 @@ def load_extra_state(m: Hybrid, state: Mapping[str, Any], n_users: int, n_items:
     m._b = np.array(state["b"], np.float32)
     m._T = np.array(state["T"], np.float32).reshape(n_items, m.tag_dims)
     m._hist = unpack_lists(state["hist_offsets"], state["hist"])
-    m._groups = np.array(state["groups"], np.int32).reshape(n_users, _GROUP_SLOTS)
+    m._groups = np.array(state["groups"], np.int16).reshape(n_users, _GROUP_SLOTS)
     m._group_ids = IdIndex(state["group_ids"])
-    m._logD = np.array(state["logD"], np.float32).reshape(m.profile_groups, n_items)
+    logd = np.array(state["logD"], np.float32)
+    if n_items:
+        m._logD = logd.reshape(-1, n_items)
+    else:  # no item columns: keep one (empty) row per known group
+        m._logD = np.zeros((len(m._group_ids), 0), np.float32)
+    if m._logD.shape[0] < len(m._group_ids):
+        raise ValueError("fewer demographic rows than profile groups")
     m._D_tot = np.array(state["D_tot"], np.float64)
     m._logD_item = np.array(state["logD_item"], np.float32)
     m._cooc = CooccurrenceTable.from_state(dict(state["cooc"]))
@@ -77,7 +83,7 @@ def load_extra_state(m: Hybrid, state: Mapping[str, Any], n_users: int, n_items:
     m._buffer = np.array(state["buffer"], np.int32)
     m._buf_n = int(state["buf_n"])
     m._n_positive = int(state["n_positive"])
-    m._rat_u = np.array(state["rat_u"], np.float64).reshape(n_users, 2)
+    m._rat_u = np.array(state["rat_u"], np.float32).reshape(n_users, 2)
     m._rat_i = np.array(state["rat_i"], np.float64).reshape(n_items, 2)
     m._rat_g = np.array(state["rat_g"], np.float64)
     m._ranker = OnlineRanker.from_state(dict(state["ranker"]))
@@ -100,10 +106,12 @@ def load_extra_user_state(m: Hybrid, u: int, state: Mapping[str, Any]) -> None:
     for item in state["history"]:
         append_row(buf, m._item_row(item))
     m._hist[u] = buf
-    slots = np.full(_GROUP_SLOTS, -1, np.int32)
+    slots = np.full(_GROUP_SLOTS, -1, np.int16)
     for n, label in enumerate(state["groups"][:_GROUP_SLOTS]):
-        slots[n] = m._group_ids.add(label) if len(m._group_ids) < m.profile_groups \
-            or label in m._group_ids else -1
+        known = m._group_ids.get(label)
+        if known is None and len(m._group_ids) < m.profile_groups:
+            known = m._add_group(label)
+        slots[n] = -1 if known is None else known
     m._groups[u] = slots
     m._rat_u[u] = state.get("ratings", (0.0, 0.0))
 

@@ -72,12 +72,24 @@ class IdIndex:
         return self._ids
 
 
+#: tables below this many rows double; larger ones grow by an eighth (less idle capacity:
+#: at 100K items doubling left 31 % of every item table unused)
+GROW_DOUBLING_BELOW = 65_536
+
+
 def grow(arr: npt.NDArray[Any], need: int, fill: float = 0) -> npt.NDArray[Any]:
-    """Return ``arr`` with at least ``need`` rows (doubling), new rows set to ``fill``."""
+    """Return ``arr`` with at least ``need`` rows, new rows set to ``fill``.
+
+    Amortised O(1) per row: doubling up to :data:`GROW_DOUBLING_BELOW` rows, then
+    growth by 1/8 (at most 12.5 % of a large table idle, each row copied ~9 times).
+
+    >>> [len(grow(np.zeros(n), n + 1)) for n in (0, 100, 65_536)]
+    [16, 200, 73728]
+    """
     n = arr.shape[0]
     if need <= n:
         return arr
-    new_n = max(need, 2 * n, 16)
+    new_n = max(need, 2 * n if n < GROW_DOUBLING_BELOW else n + n // 8, 16)
     out = np.full((new_n, *arr.shape[1:]), fill, dtype=arr.dtype)
     out[:n] = arr
     return out

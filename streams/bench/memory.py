@@ -1,7 +1,8 @@
 """Resident memory of the model state at scale (default 1,000,000 users × 100,000 items).
 
 Measured in a fresh child process (so nothing else of the benchmark is
-resident): the model gets the whole catalog (``update_item``), learns
+resident): the model gets the whole catalog (``update_item``) and the profiles of
+the synthetic world's first 10,000 users (``update_user``), learns
 ``warm_events`` events (so every learned table exists), then receives the state of
 every user through its changelog API (``load_user_state``, the path a worker
 takes when it restores partitions), each user with ``history`` distinct items
@@ -129,6 +130,8 @@ def _build_and_measure(
     model = build_model(model_name)
     for item in stream.items():
         model.update_item(item)
+    for profile in stream.profiles():  # the world's demographic groups (15) exist too
+        model.update_user(profile)
     warm = list(stream.events())
     model.learn_many(warm)
     item_ids = [stream.item_id(i) for i in range(n_items)]
