@@ -91,7 +91,8 @@ class WorkerConfig:
     instance_id: str = ""
     #: Seconds between snapshots of the items that changed to the item-state topic.
     item_state_every_s: float = 5.0
-    #: Seconds between whole-model checkpoints (0: never; restore is then per user and item).
+    #: Seconds between whole-model checkpoints (0: never; restore is then per user and item);
+    #: at least 20 times the last checkpoint's duration.
     checkpoint_every_s: float = 15.0
     #: Most events replayed from a checkpoint on restore; beyond, the changelog is used.
     max_replay: int = 50_000
@@ -179,6 +180,7 @@ class Worker:
         self._checkpoint_name = self.config.instance_id or f"w-{uuid.uuid4().hex[:12]}"
         # the first checkpoint follows the first batch: a worker that dies young has one
         self._last_checkpoint = -float("inf")
+        self._checkpoint_cost_s = 0.0
         #: events partition -> next offset whose effect the model state includes exactly
         #: (from a checkpoint, a restore or processing); restore replays from there
         self._covered: dict[int, int] = {}
@@ -620,7 +622,10 @@ class Worker:
         if not self._checkpoints or self._uncommitted or self._restored or self._pending_restore:
             return
         now = time.monotonic()
-        if not force and now - self._last_checkpoint < self.config.checkpoint_every_s:
+        # a big model takes long to write: space checkpoints so that writing them costs
+        # at most 1/20 of the loop's time (replays grow instead; --max-replay bounds them)
+        every = max(self.config.checkpoint_every_s, 20.0 * self._checkpoint_cost_s)
+        if not force and now - self._last_checkpoint < every:
             return
         self._last_checkpoint = now
         offsets = {
@@ -662,6 +667,7 @@ class Worker:
             log.warning("checkpoint not written (%s); the previous one still holds", exc)
             return
         elapsed = time.perf_counter() - started
+        self._checkpoint_cost_s = elapsed
         m.MODEL_CHECKPOINT_SECONDS.observe(elapsed)
         m.MODEL_CHECKPOINT_BYTES.set(len(data))
         log.info(
