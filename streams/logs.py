@@ -39,7 +39,14 @@ from typing import IO, Any, Final
 
 from homerec.errors import ConfigError
 
-__all__ = ["FORMATS", "JsonFormatter", "RedactSecrets", "add_arguments", "configure"]
+__all__ = [
+    "FORMATS",
+    "JsonFormatter",
+    "RedactSecrets",
+    "add_arguments",
+    "configure",
+    "hold_back_kafka",
+]
 
 FORMATS: Final = ("text", "json")
 LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -178,10 +185,16 @@ def configure(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    hold_back_kafka(debug=level == "DEBUG")
+
+
+def hold_back_kafka(*, debug: bool = False) -> None:
+    """Kafka client loggers at WARNING, its CPU-time warnings at ERROR (all at DEBUG if
+    ``debug``); for commands that set up logging themselves, like ``homerec demo``."""
     for name in _NOISY:
-        logging.getLogger(name).setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
+        logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.WARNING)
     for name in _CPU_WARNINGS:
-        logging.getLogger(name).setLevel(logging.DEBUG if level == "DEBUG" else logging.ERROR)
+        logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.ERROR)
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]

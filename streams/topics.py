@@ -108,6 +108,10 @@ def create_topics(
             except TopicAlreadyExistsError:
                 # another process won the race: that is fine, it is idempotent
                 pass
+        # a producer writing before the partitions have a leader (new topics, or a broker
+        # that has just started) gets a burst of NotLeaderForPartition retries, each
+        # logged as a warning: wait for the leaders first
+        _wait_for_leaders(admin, list(result))
         counts = _partition_counts(admin, [settings.topic(s.name) for s in ALL_TOPICS])
         base = counts.get(settings.topic(EVENTS.name))
         for spec in ALL_TOPICS:
@@ -122,6 +126,29 @@ def create_topics(
         return result
     finally:
         admin.close()
+
+
+def _wait_for_leaders(admin: Any, names: list[str], timeout_s: float = 15.0) -> None:
+    """Until every partition of ``names`` has a leader (best effort: gives up silently)."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            descs = admin.describe_topics(names)
+        except Exception:  # noqa: BLE001 - metadata may lag right after creation
+            descs = []
+        ready = {
+            d.get("name")
+            for d in descs
+            if not d.get("error_code")
+            and d.get("partitions")
+            and all(p.get("leader_id", -1) >= 0 and not p.get("error_code") for p in d["partitions"])
+        }
+        if ready >= set(names):
+            return
+        time.sleep(0.1)
+    log.warning("topics %s: not every partition has a leader after %.0fs", names, timeout_s)
 
 
 def _partition_counts(admin: Any, names: list[str]) -> dict[str, int]:

@@ -23,6 +23,7 @@ from homerec.homepage import Homepage
 from streams.codec import decode_homepage, encode_event, encode_item
 from streams.config import Settings, add_connection_arguments, settings_from_args
 from streams.errors import StreamsError
+from streams.logs import hold_back_kafka
 from streams.topics import create_topics
 from streams.worker import Worker, WorkerConfig
 
@@ -61,6 +62,7 @@ def _run(args: argparse.Namespace) -> int:
     from homerec.models import make_model
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    hold_back_kafka()
     settings = settings_from_args(args)
     started = time.monotonic()
     created = create_topics(settings, partitions=4)
