@@ -19,8 +19,10 @@ that no item id can take (they start with a NUL byte)::
                            {"id", "chunks", "offsets", "ids", "ts", "bytes"}
 
 ``<name>`` is the worker's ``--instance-id`` (a restarted worker finds its own
-checkpoint) or a random name; a worker without a checkpoint of its own takes
-the newest one. A manifest whose chunks do not all carry its id (a crash
+checkpoint) or, without one, ``p`` and the partitions it covers (``p0-1``: a
+restart that gets the same partitions overwrites it, instead of leaving one
+whole model per process behind in the compacted topic); a worker without a
+checkpoint of its own takes the newest one. A manifest whose chunks do not all carry its id (a crash
 between chunks and manifest, or compaction of a newer, shorter checkpoint) is
 ignored.
 

@@ -177,7 +177,6 @@ class Worker:
         #: dead letters of catalog records, sent with the next batch
         self._pending_dead: list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]] = []
         self._last_item_snapshot = time.monotonic()
-        self._checkpoint_name = self.config.instance_id or f"w-{uuid.uuid4().hex[:12]}"
         # the first checkpoint follows the first batch: a worker that dies young has one
         self._last_checkpoint = -float("inf")
         self._checkpoint_cost_s = 0.0
@@ -580,7 +579,7 @@ class Worker:
                         items[rec.key] = rec.value
             finally:
                 reader.close()
-        cp = shelf.pick(self._checkpoint_name) if self._checkpoints else None
+        cp = shelf.pick(self.config.instance_id or None) if self._checkpoints else None
         if cp is not None:
             try:
                 self.model.load_state_dict(unpackb(cp.data)["state"])
@@ -637,9 +636,10 @@ class Worker:
             return
         started = time.perf_counter()
         data = packb({"state": self.model.state_dict()})
-        records = ckpt.encode(
-            self._checkpoint_name, data, offsets=offsets, ids=self._ids.to_list(), ts=_now_ms()
-        )
+        # named by the stable --instance-id, else by the partitions it covers: a name per
+        # process would leave a whole model behind in the compacted topic at every restart
+        name = self.config.instance_id or "p" + "-".join(str(p) for p in sorted(offsets))
+        records = ckpt.encode(name, data, offsets=offsets, ids=self._ids.to_list(), ts=_now_ms())
         try:
             if self._transactional:
                 self._producer.begin_transaction()
@@ -672,7 +672,7 @@ class Worker:
         m.MODEL_CHECKPOINT_BYTES.set(len(data))
         log.info(
             "checkpoint %r: %.1f MB, %d chunks, partitions %s in %.2fs",
-            self._checkpoint_name,
+            name,
             len(data) / 1e6,
             len(records) - 1,
             sorted(offsets),

@@ -17,6 +17,7 @@ from kafka import KafkaProducer
 from homerec.datasets.synthetic import SyntheticConfig, SyntheticStream
 from homerec.events import Event
 from homerec.models.hybrid import Hybrid
+from streams.checkpoint import Shelf, is_checkpoint_key
 from streams.config import Settings
 from streams.topics import create_topics
 from streams.worker import Worker, WorkerConfig
@@ -24,6 +25,7 @@ from tests.streams.fixtures import (
     ThreadWorker,
     counts_per_user,
     final_counts,
+    read_all,
     send_events,
     send_items,
     wait_for,
@@ -119,6 +121,12 @@ def test_a_crashed_worker_restarts_with_exactly_the_uninterrupted_state(
     _crash_midway(crashy, producer, config)
     second = _run_to_end(crashy, _model(), config)
     _assert_same_state(second.model.state_dict(), reference.state_dict())
+    # both processes wrote under one name (their partitions): restarts do not accumulate
+    shelf = Shelf()
+    for rec in read_all(crashy, "item-state"):
+        if is_checkpoint_key(rec.key):
+            shelf.add(rec.key, rec.value)
+    assert shelf.names() == ["p0"]
 
 
 @pytest.mark.parametrize(
