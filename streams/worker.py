@@ -734,9 +734,10 @@ class Worker:
         """Bring the state of newly assigned ``partitions`` up to their committed offsets.
 
         A partition the model covers (from a checkpoint, because this worker processed it,
-        or from offset 0 when the model has never seen it and the log is whole) replays its
-        events from there, up to ``max_replay`` events in all: exact. Any other partition
-        loads its users' latest changelog records.
+        or from offset 0 when the model has never seen it) replays its events from there,
+        if the log still starts at or before that offset (retention) and within
+        ``max_replay`` events in all: exact. Any other partition loads its users' latest
+        changelog records.
         """
         started = time.perf_counter()
         committed = {tp.partition: (self._consumer.committed(tp) or 0) for tp in partitions}
@@ -744,17 +745,18 @@ class Worker:
         if unseen and self._checkpoints:
             # the model knows nothing of these partitions: as long as their log still starts
             # at offset 0 (nothing deleted by retention), it "covers" them at 0
-            first = self._consumer.beginning_offsets(unseen)
             for tp in unseen:
-                if first.get(tp) == 0:
-                    self._covered.setdefault(tp.partition, 0)
+                self._covered.setdefault(tp.partition, 0)
+        # a replay can only start where the log still has the events (retention deletes)
+        first = self._consumer.beginning_offsets(partitions) if self._covered else {}
         replay: dict[int, tuple[int, int]] = {}
         from_changelog: list[TopicPartition] = []
         budget = self.config.max_replay
         for tp in partitions:
             self._seen_partitions.add(tp.partition)
             start, stop = self._covered.get(tp.partition), committed[tp.partition]
-            if start is not None and start <= stop and stop - start <= budget:
+            replayable = start is not None and first.get(tp, 0) <= start <= stop
+            if replayable and start is not None and stop - start <= budget:
                 replay[tp.partition] = (start, stop)
                 budget -= stop - start
             else:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from kafka import KafkaProducer
+from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
 
 from homerec.datasets.synthetic import SyntheticConfig, SyntheticStream
 from homerec.events import Event
@@ -149,3 +149,19 @@ def test_without_replay_users_come_back_from_the_changelog(
     # the ranker's weights are in no per-user or per-item record
     assert isinstance(second, Hybrid)
     assert not np.array_equal(second._ranker.w, reference._ranker.w)
+
+
+def test_a_checkpoint_older_than_the_log_falls_back_to_the_changelog(
+    bootstrap: str, producer: Any
+) -> None:
+    """Retention deleted events after the checkpoint's offsets: replay would skip them."""
+    config = WorkerConfig(k=5, max_batch=50, checkpoint_every_s=1e9)  # one, after batch 1
+    settings = _topics(bootstrap, producer)
+    _crash_midway(settings, producer, config)
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        admin.delete_records({TopicPartition(settings.topic("events"), 0): 300})
+    finally:
+        admin.close()
+    second = _run_to_end(settings, _model(), config)  # every user's count, exactly
+    assert second.model.n_users == len(counts_per_user(EVENTS))  # type: ignore[attr-defined]
