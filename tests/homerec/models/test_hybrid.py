@@ -34,6 +34,16 @@ def test_block_scores_equal_single_user_scores() -> None:
         assert np.allclose(block[r], m._score(np.array([u], np.int32))[0], atol=1e-5)
 
 
+def test_fused_block_scores_equal_the_plane_tensor_scores() -> None:
+    # _score_block regroups _combine(*_planes(rows)); cold, warm and unknown users
+    m = _trained()
+    m.update_user(UserProfile("new", {"cluster": "1"}))
+    m.learn_many([Event("new", "i3", "click", T0)])
+    rows = np.array([0, 3, 5, -1, m._users.get("new")], np.int32)
+    X, P = m._planes(rows)
+    assert np.allclose(m._score_block(rows), m._combine(X, P), atol=1e-4)
+
+
 def test_features_reproduce_the_score() -> None:
     m = _trained()
     cols = np.array([0, 1, 2, 7], np.int32)
