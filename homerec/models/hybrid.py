@@ -299,21 +299,16 @@ class Hybrid(IndexedRecommender):
             known = rows >= 0
             P = self._P[np.where(known, rows, 0)] * known[:, None]
         X = np.empty((B, len(PLANES), m), np.float32)
-        counts = self._item_count[at]
-        # item-only planes
-        X[:, 3] = np.log1p(np.maximum(self._pop.values(n)[at], 1e-30))
-        X[:, 4] = np.log1p(np.maximum(self._pop_slow.values(n)[at], 1e-30))
-        # clipped so no float32 denormals appear (they make every later product crawl)
-        X[:, 11] = np.exp(-np.minimum(counts / self.cold_scale, 60.0))
+        pop_f, pop_s, item_cold = self._item_terms(n, at)
+        X[:, 3] = pop_f
+        X[:, 4] = pop_s
+        X[:, 11] = item_cold
         X[:, 2] = P @ self._Q[at].T
         X[:, 2] += self._b[at]
         prof = np.zeros((B, self.tag_dims), np.float32)
         n_ev = np.zeros(B, np.float32)
         tot = float(self._D_tot.sum())
-        # demo lift = mean_g log((D[g,i]+a)/(D_g+a·n)) - log((D_i+a)/(tot+a·n)); the logs of the
-        # counts are kept up to date incrementally, so this is a gather and a mean.
-        a = _DEMO_PRIOR
-        base = self._logD_item[at] - math.log(tot + a * n)
+        base = self._demo_base(at, tot, n)
         inv_sqrt_all = 1.0 / np.sqrt(self._item_count[:n] + 1.0)
         inv_sqrt = inv_sqrt_all if cols is None else inv_sqrt_all[cols]
         for r, u in enumerate(rows.tolist()):
@@ -323,39 +318,71 @@ class Hybrid(IndexedRecommender):
             if u < 0:
                 continue
             n_ev[r] = self._user_events[u]
-            h, w = self._history(u)
-            if len(h):
-                norm_h = inv_sqrt_all[h]
-                both = np.stack((w * norm_h, self._recent_pows[: len(h)] * norm_h))
-                cooc = self._cooc.scores_multi(h, both, n)
+            hist = self._history_signals(u, inv_sqrt_all, n)
+            if hist is not None:
+                cooc, prof[r] = hist
                 if cols is not None:
                     cooc = cooc[:, cols]
                 X[r, 1] = cooc[0]
                 X[r, 12] = cooc[1] * inv_sqrt
-                prof[r] = w @ self._T[h]
-            else:
-                X[r, 1] = 0.0
-                X[r, 12] = 0.0
-            gr = self._groups[u]
-            gr = gr[gr >= 0]
-            if len(gr) and tot > 0:
-                g_lift = (self._logD[gr, :n] if cols is None else self._logD[np.ix_(gr, cols)]).sum(
-                    axis=0
-                )
-                g_lift -= float(np.log(self._D_tot[gr] + a * n).sum())
-                g_lift *= 1.0 / len(gr)
-                X[r, 6] = g_lift - base
+            demo = self._demo_lift(u, at, base, tot, n)
+            if demo is not None:
+                X[r, 6] = demo
         np.multiply(X[:, 1], inv_sqrt, out=X[:, 0])  # cosine-normalised co-occurrence
         np.log1p(X[:, 1], out=X[:, 1])
-        pnorm = np.sqrt((prof * prof).sum(axis=1, keepdims=True))
-        prof = np.divide(prof, pnorm, out=np.zeros_like(prof), where=pnorm > 0)
-        X[:, 5] = prof @ self._T[at].T
+        X[:, 5] = _unit_rows(prof) @ self._T[at].T
         user_cold = np.exp(-np.minimum(n_ev / self.cold_scale, 60.0))[:, None]
         X[:, 7] = X[:, 3] * user_cold
         X[:, 8] = X[:, 6] * user_cold
         X[:, 9] = X[:, 5] * user_cold
         X[:, 10] = X[:, 5] * X[:, 11]
         return X, P
+
+    def _item_terms(
+        self, n: int, at: IntArray | slice
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Item-only planes at columns ``at``: ``pop_fast``, ``pop_slow``, ``item_cold``."""
+        pop_f = np.log1p(np.maximum(self._pop.values(n)[at], 1e-30))
+        pop_s = np.log1p(np.maximum(self._pop_slow.values(n)[at], 1e-30))
+        # clipped so no float32 denormals appear (they make every later product crawl)
+        item_cold = np.exp(-np.minimum(self._item_count[at] / self.cold_scale, 60.0))
+        return pop_f, pop_s, item_cold
+
+    def _demo_base(self, at: IntArray | slice, tot: float, n: int) -> FloatArray:
+        """The overall term of the demo lift at columns ``at`` (see :meth:`_demo_lift`)."""
+        base: FloatArray = self._logD_item[at] - math.log(tot + _DEMO_PRIOR * n)
+        return base
+
+    def _demo_lift(
+        self, u: int, at: IntArray | slice, base: FloatArray, tot: float, n: int
+    ) -> FloatArray | None:
+        """``demo`` plane of user row ``u`` at columns ``at``; None without profile groups.
+
+        demo lift = mean_g log((D[g,i]+a)/(D_g+a·n)) - log((D_i+a)/(tot+a·n)); the logs of
+        the counts are kept up to date incrementally, so this is a gather and a mean.
+        """
+        gr = self._groups[u]
+        gr = gr[gr >= 0]
+        if not len(gr) or tot <= 0:
+            return None
+        logd = self._logD[gr, at] if isinstance(at, slice) else self._logD[np.ix_(gr, at)]
+        g_lift: FloatArray = logd.sum(axis=0)
+        g_lift -= float(np.log(self._D_tot[gr] + _DEMO_PRIOR * n).sum())
+        g_lift *= 1.0 / len(gr)
+        return g_lift - base
+
+    def _history_signals(
+        self, u: int, inv_sqrt: FloatArray, n: int
+    ) -> tuple[FloatArray, FloatArray] | None:
+        """Co-occurrence of all ``n`` items with user row ``u``'s history (row 0 long, row 1
+        recent memory) and the user's tag profile (not normalised); None without history."""
+        h, w = self._history(u)
+        if not len(h):
+            return None
+        norm_h = inv_sqrt[h]
+        both = np.stack((w * norm_h, self._recent_pows[: len(h)] * norm_h))
+        prof: FloatArray = w @ self._T[h]
+        return self._cooc.scores_multi(h, both, n), prof
 
     def _combine(self, X: FloatArray, P: FloatArray, cols: IntArray | None = None) -> FloatArray:
         """The ranker's linear score ``(B, n_items)`` (or ``(B, len(cols))``) from planes
@@ -402,11 +429,9 @@ class Hybrid(IndexedRecommender):
         wf = {name: float(w[i]) for i, name in enumerate(PLANES)}
         known = rows >= 0
         P = self._P[np.where(known, rows, 0)] * known[:, None]
-        counts = self._item_count[:n]
-        pop_f = np.log1p(np.maximum(self._pop.values(n), 1e-30)).astype(np.float32)
-        pop_s = np.log1p(np.maximum(self._pop_slow.values(n), 1e-30)).astype(np.float32)
-        item_cold = np.exp(-np.minimum(counts / self.cold_scale, 60.0)).astype(np.float32)
-        inv_sqrt = (1.0 / np.sqrt(counts + 1.0)).astype(np.float32)
+        every = slice(0, n)
+        pop_f, pop_s, item_cold = (t.astype(np.float32) for t in self._item_terms(n, every))
+        inv_sqrt = (1.0 / np.sqrt(self._item_count[:n] + 1.0)).astype(np.float32)
         base_vec = (
             wf["pop_fast"] * pop_f + wf["pop_slow"] * pop_s + wf["item_cold"] * item_cold
             + wf["mf"] * self._b[:n] + self._T[:n] @ w[nf + d :] + np.float32(self._ranker.bias)
@@ -418,30 +443,20 @@ class Hybrid(IndexedRecommender):
         S += (wf["pop_cold"] * user_cold)[:, None] * pop_f[None, :]
         prof = np.zeros((B, self.tag_dims), np.float32)
         tot = float(self._D_tot.sum())
-        a = _DEMO_PRIOR
-        demo_base = self._logD_item[:n] - math.log(tot + a * n)
+        demo_base = self._demo_base(every, tot, n)
         for r, u in enumerate(rows.tolist()):
             if u < 0:
                 continue
-            h, hw = self._history(u)
-            if len(h):
-                norm_h = inv_sqrt[h]
-                both = np.stack((hw * norm_h, self._recent_pows[: len(h)] * norm_h))
-                cooc = self._cooc.scores_multi(h, both, n)
+            hist = self._history_signals(u, inv_sqrt, n)
+            if hist is not None:
+                cooc, prof[r] = hist
                 S[r] += (wf["cooc"] * inv_sqrt) * cooc[0]
                 S[r] += wf["cooc_log"] * np.log1p(cooc[0])
                 S[r] += (wf["cooc_recent"] * inv_sqrt) * cooc[1]
-                prof[r] = hw @ self._T[h]
-            gr = self._groups[u]
-            gr = gr[gr >= 0]
-            if len(gr) and tot > 0:
-                g_lift = self._logD[gr, :n].sum(axis=0)
-                g_lift -= float(np.log(self._D_tot[gr] + a * n).sum())
-                g_lift *= 1.0 / len(gr)
-                S[r] += (wf["demo"] + wf["demo_cold"] * user_cold[r]) * (g_lift - demo_base)
-        pnorm = np.sqrt((prof * prof).sum(axis=1, keepdims=True))
-        prof = np.divide(prof, pnorm, out=np.zeros_like(prof), where=pnorm > 0)
-        content = prof @ self._T[:n].T
+            demo = self._demo_lift(u, every, demo_base, tot, n)
+            if demo is not None:
+                S[r] += (wf["demo"] + wf["demo_cold"] * user_cold[r]) * demo
+        content = _unit_rows(prof) @ self._T[:n].T
         content *= wf["content"] + wf["content_cold"] * user_cold[:, None] + (
             wf["content_new"] * item_cold
         )[None, :]
@@ -644,3 +659,10 @@ class Hybrid(IndexedRecommender):
 
     def _load_extra_item_state(self, i: int, state: Mapping[str, Any]) -> None:
         _state.load_extra_item_state(self, i, state)
+
+
+def _unit_rows(x: FloatArray) -> FloatArray:
+    """Rows scaled to unit length (zero rows stay zero)."""
+    norm = np.sqrt((x * x).sum(axis=1, keepdims=True))
+    out: FloatArray = np.divide(x, norm, out=np.zeros_like(x), where=norm > 0)
+    return out
