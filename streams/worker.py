@@ -290,12 +290,7 @@ class Worker:
                     self._producer.send(self._dlq_topic, key=k, value=v, headers=h)
                     for k, v, h in self._pending_dead
                 ]
-                if self._transactional:
-                    self._producer.commit_transaction()
-                else:
-                    self._producer.flush(timeout=10)
-                for fut in futures:
-                    fut.get(timeout=10)
+                self._complete(futures, 10.0)
             except KafkaError:
                 log.exception("final item-state snapshot failed (snapshots are best effort)")
         for name in ("_consumer", "_producer"):
@@ -447,7 +442,7 @@ class Worker:
                 if event.id is not None:
                     # ids enter the window only once their batch is durable (see _process):
                     # a batch that is rolled back must not leave its ids behind
-                    key = f"{event.user}\x00{event.id}"
+                    key = _id_key(event.user, event.id)
                     if key in self._ids or key in batch.ids:
                         counts[event.type, "duplicate"] += 1
                         continue
@@ -467,17 +462,22 @@ class Worker:
         try:
             if self._transactional:
                 self._producer.send_offsets_to_transaction(offsets, self._consumer.group_metadata())
-                self._producer.commit_transaction()
-            else:
-                self._producer.flush(timeout=30)
-            for fut in futures:
-                fut.get(timeout=30)
+            self._complete(futures, 30.0)
         except KafkaError as exc:
             if self._transactional:
                 self._abort()
             raise DeliveryFailed(f"broker did not acknowledge the batch: {exc}", exc) from exc
         if not self._transactional and offsets:
             self._commit(offsets)
+
+    def _complete(self, futures: list[Any], timeout_s: float) -> None:
+        """Commit the open transaction (exactly-once) or flush, then wait for every ack."""
+        if self._transactional:
+            self._producer.commit_transaction()
+        else:
+            self._producer.flush(timeout=timeout_s)
+        for fut in futures:
+            fut.get(timeout=timeout_s)
 
     def _commit(self, offsets: dict[TopicPartition, Any]) -> None:
         """Commit, retrying retriable errors (e.g. a coordinator moving during a broker restart)."""
@@ -575,7 +575,7 @@ class Worker:
                         continue
                     if ckpt.is_checkpoint_key(rec.key):
                         shelf.add(rec.key, rec.value)
-                    elif rec.value is not None:
+                    elif rec.value is not None and self._supports_item_state:
                         items[rec.key] = rec.value
             finally:
                 reader.close()
@@ -653,12 +653,7 @@ class Worker:
             futures.append(
                 self._producer.send(self._item_state_topic, key=key, value=value, partition=0)
             )
-            if self._transactional:
-                self._producer.commit_transaction()
-            else:
-                self._producer.flush(timeout=30)
-            for fut in futures:
-                fut.get(timeout=30)
+            self._complete(futures, 30.0)
         except KafkaError as exc:
             if isinstance(exc, _FATAL):
                 raise
@@ -741,12 +736,11 @@ class Worker:
         """
         started = time.perf_counter()
         committed = {tp.partition: (self._consumer.committed(tp) or 0) for tp in partitions}
-        unseen = [tp for tp in partitions if tp.partition not in self._seen_partitions]
-        if unseen and self._checkpoints:
-            # the model knows nothing of these partitions: as long as their log still starts
-            # at offset 0 (nothing deleted by retention), it "covers" them at 0
-            for tp in unseen:
-                self._covered.setdefault(tp.partition, 0)
+        if self._checkpoints:
+            # partitions the model knows nothing of are "covered" at offset 0
+            for tp in partitions:
+                if tp.partition not in self._seen_partitions:
+                    self._covered.setdefault(tp.partition, 0)
         # a replay can only start where the log still has the events (retention deletes)
         first = self._consumer.beginning_offsets(partitions) if self._covered else {}
         replay: dict[int, tuple[int, int]] = {}
@@ -755,8 +749,7 @@ class Worker:
         for tp in partitions:
             self._seen_partitions.add(tp.partition)
             start, stop = self._covered.get(tp.partition), committed[tp.partition]
-            replayable = start is not None and first.get(tp, 0) <= start <= stop
-            if replayable and start is not None and stop - start <= budget:
+            if start is not None and first.get(tp, 0) <= start <= stop and stop - start <= budget:
                 replay[tp.partition] = (start, stop)
                 budget -= stop - start
             else:
@@ -790,7 +783,7 @@ class Worker:
                     event = _decode_event(rec.key, rec.value, self.config.limits)
                 except InvalidEvent:
                     continue  # dead-lettered when it was first consumed
-                if event.id is not None and self._ids.seen(f"{event.user}\x00{event.id}"):
+                if event.id is not None and self._ids.seen(_id_key(event.user, event.id)):
                     continue
                 events.append(event)
                 if len(events) >= self.config.max_batch:
@@ -895,6 +888,11 @@ def _dead_letter(
     return encode_dead_letter(
         exc, topic=topic, partition=rec.partition, offset=rec.offset, key=rec.key, value=rec.value
     )
+
+
+def _id_key(user: UserId, event_id: str) -> str:
+    """The idempotence window's key of an event: ids are unique per user."""
+    return f"{user}\x00{event_id}"
 
 
 def _has_item_state(model: Recommender) -> bool:
