@@ -152,6 +152,25 @@ class ThreadWorker:
             raise self.error
 
 
+def run_until_applied(
+    settings: Settings,
+    worker: Any,
+    events: Iterable[Event],
+    *,
+    timeout_s: float = 30.0,
+    what: str = "all events applied",
+) -> Any:
+    """Run ``worker`` on a thread until every user's published ``events`` count equals
+    what ``events`` holds for them, then stop it (re-raising its error); returns it."""
+    expected = counts_per_user(events)
+    tw = ThreadWorker(worker).start()
+    try:
+        wait_for(lambda: final_counts(settings) == expected, timeout_s, what)
+    finally:
+        tw.stop()
+    return worker
+
+
 @pytest.fixture
 def worker_process(settings: Settings) -> Iterator[Callable[..., subprocess.Popen[str]]]:
     """Start ``homerec worker`` as a real process; killed at teardown if still running."""

@@ -24,11 +24,10 @@ from streams.worker import Worker, WorkerConfig
 from tests.streams.fixtures import (
     ThreadWorker,
     counts_per_user,
-    final_counts,
     read_all,
+    run_until_applied,
     send_events,
     send_items,
-    wait_for,
 )
 
 pytestmark = pytest.mark.kafka
@@ -53,12 +52,9 @@ def _model() -> Hybrid:
 
 
 def _run_to_end(settings: Settings, model: Hybrid, config: WorkerConfig) -> Worker:
-    worker = Worker(settings, model, config)
-    tw = ThreadWorker(worker).start()
-    try:
-        wait_for(lambda: final_counts(settings) == counts_per_user(EVENTS), 60, "every event once")
-    finally:
-        tw.stop()
+    worker: Worker = run_until_applied(
+        settings, Worker(settings, model, config), EVENTS, timeout_s=60, what="every event once"
+    )
     return worker
 
 

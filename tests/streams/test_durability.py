@@ -20,6 +20,7 @@ from tests.streams.fixtures import (
     counts_per_user,
     final_counts,
     read_all,
+    run_until_applied,
     send_events,
     wait_for,
 )
@@ -116,14 +117,7 @@ def test_exactly_once_end_to_end(settings: Settings, producer: Any) -> None:
     events = _events(300, seed=5)
     send_events(producer, settings, events)
     cfg = WorkerConfig(k=5, processing_guarantee="exactly-once", max_batch=50)
-    worker = ThreadWorker(Worker(settings, CountingModel(), cfg)).start()
-    try:
-        wait_for(
-            lambda: final_counts(settings) == counts_per_user(events),
-            what="all events applied",
-        )
-    finally:
-        worker.stop()
+    run_until_applied(settings, Worker(settings, CountingModel(), cfg), events)
     # read_committed readers see each user's state once per batch, never an aborted write
     assert len(read_all(settings, "changelog")) >= len(counts_per_user(events))
 
@@ -146,14 +140,7 @@ def test_failed_batch_rolls_back_and_applies_each_event_once(
     send_events(producer, settings, events)
     cfg = WorkerConfig(k=5, processing_guarantee=guarantee, max_batch=40)  # type: ignore[arg-type]
     inner = _InjectingWorker(settings, CountingModel(), cfg, inject=inject, real_call=real_call)
-    worker = ThreadWorker(inner).start()
-    try:
-        wait_for(
-            lambda: final_counts(settings) == counts_per_user(events),
-            what="all events applied",
-        )
-    finally:
-        worker.stop()
+    run_until_applied(settings, inner, events)
     assert inner.fault is not None and inner.fault.failed, "the fault was never injected"
     assert inner.rebuilds == 1
     assert final_counts(settings) == counts_per_user(events)
@@ -201,14 +188,7 @@ def test_rolled_back_batch_does_not_leave_its_ids_in_the_dedup_window(
     inner = _InjectingWorker(
         settings, CountingModel(), cfg, inject="_producer.commit_transaction", real_call=False
     )
-    worker = ThreadWorker(inner).start()
-    try:
-        wait_for(
-            lambda: final_counts(settings) == counts_per_user(events),
-            what="all events applied",
-        )
-    finally:
-        worker.stop()
+    run_until_applied(settings, inner, events)
     assert inner.fault is not None and inner.fault.failed and inner.rebuilds == 1
 
 
@@ -229,14 +209,7 @@ def test_a_failed_checkpoint_changes_nothing(
     inner = _InjectingWorker(
         settings, CountingModel(), cfg, inject=inject, real_call=False, during="checkpoint"
     )
-    worker = ThreadWorker(inner).start()
-    try:
-        wait_for(
-            lambda: final_counts(settings) == counts_per_user(events),
-            what="all events applied",
-        )
-    finally:
-        worker.stop()
+    run_until_applied(settings, inner, events)
     assert inner.fault is not None and inner.fault.failed and inner.rebuilds == 0
 
 
@@ -264,11 +237,6 @@ def test_crash_between_acks_and_commit_does_not_double_apply(
     first.thread.join(30)
     assert isinstance(first.error, _Crash), "the first worker should have died in its 2nd commit"
     cfg = WorkerConfig(k=5, max_batch=100, poll_timeout_ms=1)
-    second = ThreadWorker(Worker(settings, CountingModel(), cfg)).start()
-    try:
-        wait_for(
-            lambda: final_counts(settings) == counts_per_user(events),
-            what="each event once",
-        )
-    finally:
-        second.stop()
+    run_until_applied(
+        settings, Worker(settings, CountingModel(), cfg), events, what="each event once"
+    )
