@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from homerec.ranking import tag_cap, top_k
 
@@ -24,3 +25,41 @@ def test_tag_cap_limits_share() -> None:
     (cols, _), = top_k(s, 4, item_tags=tags, max_tag_share=0.5)
     assert cols.tolist() == [0, 1, 8, 9]
     assert tag_cap(10, 0.3) == 3
+
+
+def _reference(row: np.ndarray, k: int, tags: list[tuple[int, ...]] | None, cap: int | None) -> list[int]:
+    order = sorted((c for c in range(len(row)) if np.isfinite(row[c])), key=lambda c: (-row[c], c))
+    if cap is None or tags is None:
+        return order[:k]
+    counts: dict[int, int] = {}
+    chosen: list[int] = []
+    for c in order:
+        if any(counts.get(t, 0) >= cap for t in tags[c]):
+            continue
+        for t in tags[c]:
+            counts[t] = counts.get(t, 0) + 1
+        chosen.append(c)
+        if len(chosen) == k:
+            break
+    return chosen
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_top_k_matches_a_plain_sort(seed: int) -> None:
+    """Block and single-row paths, blocked items and a tag cap against sorting by hand."""
+    rng = np.random.default_rng(seed)
+    n_rows, n_cols, k = 7, 300, 10
+    scores = rng.permutation(n_rows * n_cols).reshape(n_rows, n_cols).astype(np.float32)
+    scores[rng.random((n_rows, n_cols)) < 0.2] = -np.inf
+    scores[0, 5:] = -np.inf  # a row with fewer candidates than k
+    tags = [tuple(int(t) for t in rng.choice(4, rng.integers(0, 3), replace=False)) for _ in range(n_cols)]
+    for cap_share in (None, 0.3):
+        got = top_k(scores, k, item_tags=tags, max_tag_share=cap_share, overfetch=3)
+        single = [top_k(scores[r : r + 1], k, item_tags=tags, max_tag_share=cap_share, overfetch=3)[0]
+                  for r in range(n_rows)]
+        cap = tag_cap(k, cap_share)
+        for r in range(n_rows):
+            want = _reference(scores[r], k, tags, cap)
+            assert got[r][0].tolist() == want
+            assert single[r][0].tolist() == want
+            assert got[r][1].tolist() == scores[r, want].tolist()
