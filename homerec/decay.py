@@ -55,6 +55,11 @@ class DecayedCounts:
         out: npt.NDArray[np.float64] = self._raw[:n] * 2.0 ** (-self._clock / self.half_life)
         return out
 
+    def values_at(self, rows: npt.NDArray[np.integer[Any]]) -> npt.NDArray[np.float64]:
+        """:meth:`values` of some rows only (what a sampled step needs)."""
+        out: npt.NDArray[np.float64] = self._raw[rows] * 2.0 ** (-self._clock / self.half_life)
+        return out
+
     def state(self, n: int) -> dict[str, Any]:
         """Raw sums and clock as they are (bit-exact: learning after a restore matches)."""
         return {"half_life": self.half_life, "raw": self._raw[:n].copy(), "clock": self._clock}

@@ -96,7 +96,7 @@ class Hybrid(IndexedRecommender):
     ``tag_dims``, ``profile_groups``: content and demographic table sizes; ``cold_scale``:
     events after which a user or item counts as warm (e-folding); ``ranker_lr``,
     ``ranker_every``: Adam step size of the ranker and how often it steps (every n-th
-    positive; raise it in the worker to trade ranker freshness for throughput);
+    positive; raise it to trade ranker freshness for throughput);
     ``ranker_sample``: candidates in the ranker's softmax (all of them up to this many,
     a uniform sample of this many beyond: the step's cost stops growing with the catalog);
     ``sample_buffer``: recent events kept for popularity-sampled negatives.
@@ -127,8 +127,8 @@ class Hybrid(IndexedRecommender):
         profile_groups: int = 128,
         cold_scale: float = 5.0,
         ranker_lr: float = 0.01,
-        ranker_every: int = 1,
-        ranker_sample: int = 2048,
+        ranker_every: int = 2,
+        ranker_sample: int = 256,
         sample_buffer: int = 5000,
         candidates: Candidates = "seen",
         max_tag_share: float | None = None,
@@ -196,6 +196,8 @@ class Hybrid(IndexedRecommender):
         self._ranker = OnlineRanker(len(PLANES) + d + tag_dims, lr=ranker_lr, init=self._init_w())
         self._cache_key: tuple[int, int, int] | None = None
         self._cache: tuple[FloatArray, FloatArray, FloatArray] | None = None
+        self._dense_key: tuple[int, int] | None = None
+        self._dense: tuple[FloatArray, FloatArray, npt.NDArray[np.float64] | None] | None = None
         self._decay_pows = (history_decay ** np.arange(history_length)).astype(np.float32)
         self._recent_pows = (recent_decay ** np.arange(history_length)).astype(np.float32)
         self._cooc_pows = (cooc_decay ** np.arange(cooc_window)).astype(np.float32)
@@ -309,8 +311,7 @@ class Hybrid(IndexedRecommender):
         n_ev = np.zeros(B, np.float32)
         tot = float(self._D_tot.sum())
         base = self._demo_base(at, tot, n)
-        inv_sqrt_all = 1.0 / np.sqrt(self._item_count[:n] + 1.0)
-        inv_sqrt = inv_sqrt_all if cols is None else inv_sqrt_all[cols]
+        inv_sqrt = 1.0 / np.sqrt(self._item_count[at] + 1.0)
         for r, u in enumerate(rows.tolist()):
             X[r, 1] = 0.0
             X[r, 6] = 0.0
@@ -318,7 +319,7 @@ class Hybrid(IndexedRecommender):
             if u < 0:
                 continue
             n_ev[r] = self._user_events[u]
-            hist = self._history_signals(u, inv_sqrt_all, n)
+            hist = self._history_signals(u, n)
             if hist is not None:
                 cooc, prof[r] = hist
                 if cols is not None:
@@ -342,8 +343,12 @@ class Hybrid(IndexedRecommender):
         self, n: int, at: IntArray | slice
     ) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Item-only planes at columns ``at``: ``pop_fast``, ``pop_slow``, ``item_cold``."""
-        pop_f = np.log1p(np.maximum(self._pop.values(n)[at], 1e-30))
-        pop_s = np.log1p(np.maximum(self._pop_slow.values(n)[at], 1e-30))
+        if isinstance(at, slice):
+            fast, slow = self._pop.values(n)[at], self._pop_slow.values(n)[at]
+        else:
+            fast, slow = self._pop.values_at(at), self._pop_slow.values_at(at)
+        pop_f = np.log1p(np.maximum(fast, 1e-30))
+        pop_s = np.log1p(np.maximum(slow, 1e-30))
         # clipped so no float32 denormals appear (they make every later product crawl)
         item_cold = np.exp(-np.minimum(self._item_count[at] / self.cold_scale, 60.0))
         return pop_f, pop_s, item_cold
@@ -371,15 +376,13 @@ class Hybrid(IndexedRecommender):
         g_lift *= 1.0 / len(gr)
         return g_lift - base
 
-    def _history_signals(
-        self, u: int, inv_sqrt: FloatArray, n: int
-    ) -> tuple[FloatArray, FloatArray] | None:
+    def _history_signals(self, u: int, n: int) -> tuple[FloatArray, FloatArray] | None:
         """Co-occurrence of all ``n`` items with user row ``u``'s history (row 0 long, row 1
         recent memory) and the user's tag profile (not normalised); None without history."""
         h, w = self._history(u)
         if not len(h):
             return None
-        norm_h = inv_sqrt[h]
+        norm_h = 1.0 / np.sqrt(self._item_count[h] + 1.0)
         both = np.stack((w * norm_h, self._recent_pows[: len(h)] * norm_h))
         prof: FloatArray = w @ self._T[h]
         return self._cooc.scores_multi(h, both, n), prof
@@ -416,52 +419,117 @@ class Hybrid(IndexedRecommender):
     def _score_block(self, rows: IntArray) -> FloatArray:
         """``_combine(*_planes(rows))`` without the ``(B, planes, items)`` tensor.
 
-        The same linear form, regrouped: item-only planes sum into one vector, the
-        embedding product and the ``mf`` plane into one matrix product, the cold-user
-        planes into rank-1 terms, and each user-specific plane is added to the score
-        row as it is computed. Re-ranking a block then writes ``B × items`` floats a few
-        times instead of thirteen.
+        The same linear form, regrouped: every term that is a product of a user factor
+        and an item factor (embeddings with the ``mf`` plane, the item-only planes, the
+        cold-user popularity, the content planes, the overall part of the demo lift) is
+        one column pair of a single matrix product ``U @ V.T``; ``V`` is built once per
+        model version and shared by all blocks. Only the sparse co-occurrence terms and
+        the user's profile-group rows are then added per user.
         """
         n = len(self._items)
         B = len(rows)
-        nf, d = len(PLANES), self.n_factors
+        d, t = self.n_factors, self.tag_dims
         w = self._ranker.w.astype(np.float32)
         wf = {name: float(w[i]) for i, name in enumerate(PLANES)}
+        V, inv_sqrt, demo_norm = self._dense_items(n, w)
         known = rows >= 0
-        P = self._P[np.where(known, rows, 0)] * known[:, None]
-        every = slice(0, n)
-        pop_f, pop_s, item_cold = (t.astype(np.float32) for t in self._item_terms(n, every))
-        inv_sqrt = (1.0 / np.sqrt(self._item_count[:n] + 1.0)).astype(np.float32)
-        base_vec = (
-            wf["pop_fast"] * pop_f + wf["pop_slow"] * pop_s + wf["item_cold"] * item_cold
-            + wf["mf"] * self._b[:n] + self._T[:n] @ w[nf + d :] + np.float32(self._ranker.bias)
-        )  # fmt: skip
-        S: FloatArray = (P * (wf["mf"] + w[nf : nf + d])[None, :]) @ self._Q[:n].T
-        S += base_vec[None, :]
         n_ev = np.where(known, self._user_events[np.where(known, rows, 0)], 0).astype(np.float32)
         user_cold = np.exp(-np.minimum(n_ev / self.cold_scale, 60.0)).astype(np.float32)
-        S += (wf["pop_cold"] * user_cold)[:, None] * pop_f[None, :]
-        prof = np.zeros((B, self.tag_dims), np.float32)
-        tot = float(self._D_tot.sum())
-        demo_base = self._demo_base(every, tot, n)
+        U = np.zeros((B, V.shape[1]), np.float32)
+        U[:, :d] = self._P[np.where(known, rows, 0)] * known[:, None]
+        U[:, :d] *= wf["mf"] + w[len(PLANES) : len(PLANES) + d]
+        U[:, d] = 1.0
+        U[:, d + 1] = wf["pop_cold"] * user_cold
+        demo_w = (wf["demo"] + wf["demo_cold"] * user_cold).astype(np.float32)
+        prof = np.zeros((B, t), np.float32)
+        sparse: list[tuple[int, IntArray, FloatArray, IntArray | None]] = []
         for r, u in enumerate(rows.tolist()):
             if u < 0:
                 continue
-            hist = self._history_signals(u, inv_sqrt, n)
-            if hist is not None:
-                cooc, prof[r] = hist
-                S[r] += (wf["cooc"] * inv_sqrt) * cooc[0]
-                S[r] += wf["cooc_log"] * np.log1p(cooc[0])
-                S[r] += (wf["cooc_recent"] * inv_sqrt) * cooc[1]
-            demo = self._demo_lift(u, every, demo_base, tot, n)
-            if demo is not None:
-                S[r] += (wf["demo"] + wf["demo_cold"] * user_cold[r]) * demo
-        content = _unit_rows(prof) @ self._T[:n].T
-        content *= wf["content"] + wf["content_cold"] * user_cold[:, None] + (
-            wf["content_new"] * item_cold
-        )[None, :]
-        S += content
+            h, hw = self._history(u)
+            if len(h):
+                prof[r] = hw @ self._T[h]
+            gr = self._groups[u]
+            gr = gr[gr >= 0]
+            if len(gr) and demo_norm is not None:
+                # demo lift = mean_g logD[g] - mean_g log(D_g + a·n) - base: the last two
+                # terms go into the product, the group rows are added below
+                U[r, d + 2] = -demo_w[r]
+                U[r, d + 3] = -demo_w[r] * float(demo_norm[gr].mean())
+            else:
+                gr = None
+            if len(h) or gr is not None:
+                sparse.append((r, h, hw, gr))
+        unit = _unit_rows(prof)
+        U[:, d + 4 : d + 4 + t] = unit * (wf["content"] + wf["content_cold"] * user_cold)[:, None]
+        U[:, d + 4 + t :] = unit * wf["content_new"]
+        S: FloatArray = U @ V.T
+        if sparse:
+            self._add_sparse_terms(S, sparse, inv_sqrt, wf, demo_w)
         return S
+
+    def _add_sparse_terms(
+        self,
+        S: FloatArray,
+        sparse: list[tuple[int, IntArray, FloatArray, IntArray | None]],
+        inv_sqrt: FloatArray,
+        wf: Mapping[str, float],
+        demo_w: FloatArray,
+    ) -> None:
+        """Add the co-occurrence planes (``cooc``, ``cooc_log``, ``cooc_recent``) and the
+        profile-group rows of the demo lift to the score rows ``S`` of a block."""
+        n = S.shape[1]
+        w_cooc = np.float32(wf["cooc"]) * inv_sqrt
+        w_recent = np.float32(wf["cooc_recent"]) * inv_sqrt
+        w_log = np.float32(wf["cooc_log"])
+        for r, h, hw, gr in sparse:
+            row = S[r]
+            if len(h):
+                norm_h = inv_sqrt[h]
+                both = np.stack((hw * norm_h, self._recent_pows[: len(h)] * norm_h))
+                c = self._cooc.scores_multi(h, both, n)
+                row += w_cooc * c[0]
+                row += w_recent * c[1]
+                np.log1p(c[0], out=c[0])
+                c[0] *= w_log
+                row += c[0]
+            if gr is not None:
+                logd = self._logD[gr, :n].sum(axis=0) if len(gr) > 1 else self._logD[gr[0], :n]
+                row += (demo_w[r] / len(gr)) * logd
+
+    def _dense_items(
+        self, n: int, w: FloatArray
+    ) -> tuple[FloatArray, FloatArray, npt.NDArray[np.float64] | None]:
+        """Item side ``V`` of :meth:`_score_block`'s product, ``1/sqrt(count+1)`` per item and
+        ``log(D_g + a·n)`` per group (None without demographic counts); cached per version."""
+        key = (self._version, n)
+        if self._dense_key == key and self._dense is not None:
+            return self._dense
+        nf, d, t = len(PLANES), self.n_factors, self.tag_dims
+        wf = {name: float(w[i]) for i, name in enumerate(PLANES)}
+        every = slice(0, n)
+        pop_f, pop_s, item_cold = (x.astype(np.float32) for x in self._item_terms(n, every))
+        inv_sqrt = (1.0 / np.sqrt(self._item_count[:n] + 1.0)).astype(np.float32)
+        tot = float(self._D_tot.sum())
+        V = np.empty((n, d + 4 + 2 * t), np.float32)
+        V[:, :d] = self._Q[:n]
+        V[:, d] = (
+            wf["pop_fast"] * pop_f + wf["pop_slow"] * pop_s + wf["item_cold"] * item_cold
+            + wf["mf"] * self._b[:n] + self._T[:n] @ w[nf + d :] + np.float32(self._ranker.bias)
+        )  # fmt: skip
+        V[:, d + 1] = pop_f
+        V[:, d + 4 : d + 4 + t] = self._T[:n]
+        V[:, d + 4 + t :] = self._T[:n] * item_cold[:, None]
+        demo_norm: npt.NDArray[np.float64] | None = None
+        if tot > 0:
+            V[:, d + 2] = self._demo_base(every, tot, n)
+            V[:, d + 3] = 1.0
+            demo_norm = np.log(self._D_tot + _DEMO_PRIOR * n)
+        else:
+            V[:, d + 2 : d + 4] = 0.0
+        self._dense = (V, inv_sqrt, demo_norm)
+        self._dense_key = key
+        return self._dense
 
     def features(self, user_row: int, cols: IntArray) -> npt.NDArray[np.float64]:
         """The ranker's input rows ``x`` (one per item column) for one user (for inspection)."""
@@ -479,42 +547,59 @@ class Hybrid(IndexedRecommender):
         n = len(self._items)
         k = self.n_negatives
         n_pop = int(round(k * self.popular_negatives)) if self._buf_n else 0
-        out = np.empty(k, np.int32)
+        # one draw of k uniforms for both kinds (a generator call costs more than the maths)
+        r = self._rng.random(k)
+        r[n_pop:] *= n
+        out = r.astype(np.int32)
         if n_pop:
             filled = min(self._buf_n, self.sample_buffer)
-            out[:n_pop] = self._buffer[self._rng.integers(0, filled, n_pop)]
-        out[n_pop:] = self._rng.integers(0, n, k - n_pop)
+            out[:n_pop] = self._buffer[(r[:n_pop] * filled).astype(np.intp)]
         negs: IntArray = out[out != pos]
         return negs
 
     def _ranker_step(self, u: int, pos: int, weight: float) -> None:
         """Softmax step: the event's item against the other candidates of this user.
 
-        Up to ``ranker_sample`` candidates the softmax is over all of them (exact); beyond,
-        over the positive and ``ranker_sample - 1`` candidates drawn uniformly with
-        replacement (sampled softmax: a uniform proposal needs no log-probability
-        correction), so the step's cost stops growing with the catalog.
+        Taken before the event is learned: the features must not already contain it.
+        Up to ``ranker_sample`` items the softmax is over every candidate (exact); beyond,
+        over the positive and the candidates among ``ranker_sample - 1`` items drawn
+        uniformly with replacement (sampled softmax: a uniform proposal needs no
+        log-probability correction), so the step's cost stops growing with the catalog.
         """
+        n = len(self._items)
+        if n <= self.ranker_sample:
+            grad = self._ranker_grad(u, pos, self._ranker_valid(u, pos), None)
+        else:
+            # candidates found at the drawn rows only: no O(items) mask per step
+            draw = self._rng.integers(0, n, self.ranker_sample - 1)
+            ok = self._item_seen[draw]
+            if self.candidates == "catalog":
+                ok |= self._item_catalog[draw]
+            ok &= self._item_active[draw] & (draw != pos)
+            if self._user_items[u]:
+                ok &= ~np.isin(draw, as_rows(self._user_items[u]))
+            cols = np.concatenate(([pos], draw[ok])).astype(np.int32)
+            if len(cols) == 1:
+                return
+            grad = self._ranker_grad(u, pos, None, cols)
+        self._ranker.step(self._step_weight(weight) * grad)
+
+    def _ranker_valid(self, u: int, pos: int) -> npt.NDArray[np.bool_]:
+        """Every candidate of user row ``u`` plus the positive ``pos``."""
         valid = self.candidate_mask()
         if self._user_items[u]:
             valid[as_rows(self._user_items[u])] = False
         valid[pos] = True
-        cols: IntArray | None = None
-        if int(valid.sum()) > self.ranker_sample:
-            others = np.flatnonzero(valid)
-            others = others[others != pos]
-            pick = self._rng.integers(0, len(others), self.ranker_sample - 1)
-            cols = np.concatenate(([pos], others[pick])).astype(np.int32)
-        grad = self._ranker_grad(u, pos, valid, cols)
-        self._ranker.step(self._step_weight(weight) * grad)
+        return valid
 
     def _ranker_grad(
-        self, u: int, pos: int, valid: npt.NDArray[np.bool_], cols: IntArray | None
+        self, u: int, pos: int, valid: npt.NDArray[np.bool_] | None, cols: IntArray | None
     ) -> npt.NDArray[np.float64]:
         """Gradient of ``-log softmax(s)[pos]`` over the ``valid`` items, or over ``cols``
         (``cols[0] == pos``). It is ``Σ_j p_j x_j - x_pos``, formed plane by plane (mat-vec
         products), never as an items × features matrix."""
         if cols is None:
+            assert valid is not None
             X, P, scores = self._user_planes(u)
             s = scores[0].copy()
             s[~valid] = -np.inf
@@ -529,6 +614,7 @@ class Hybrid(IndexedRecommender):
         # clip at e^-80: float32 denormals would slow every later product down a hundredfold
         p = np.exp(np.maximum(s, -80.0))
         if cols is None:
+            assert valid is not None
             p[~valid] = 0.0
         p /= p.sum()
         p[target] -= 1.0  # now p = softmax - onehot(pos)
@@ -623,7 +709,7 @@ class Hybrid(IndexedRecommender):
         qj = self._Q[negs]
         diff = qi[None, :] - qj
         x = diff @ p + (self._b[i] - self._b[negs])
-        g = 1.0 / (1.0 + np.exp(np.clip(x, -30.0, 30.0)))  # σ(-x)
+        g = 1.0 / (1.0 + np.exp(np.minimum(np.maximum(x, -30.0), 30.0)))  # σ(-x)
         g *= 1.0 / len(negs)
         gs = float(g.sum())
         self._P[u] = p + lr * (g @ diff - reg * p)

@@ -12,10 +12,10 @@ __all__ = ["build_model", "model_info", "warm_model"]
 
 
 def build_model(name: str) -> Recommender:
-    """``homerec.models.make_model(name)`` with its defaults (what ``homerec worker`` runs)."""
-    from homerec.models import make_model
+    """The model as ``homerec worker --model name`` builds it (``WORKER_PARAMS`` included)."""
+    from homerec.models import WORKER_PARAMS, make_model
 
-    return make_model(name)
+    return make_model(name, **WORKER_PARAMS)
 
 
 def warm_model(model: Recommender, workload: Workload) -> float:
