@@ -14,9 +14,14 @@ on Kafka).
 Records live in partition 0 of ``<prefix>.item-state`` (compacted) under keys
 that no item id can take (they start with a NUL byte)::
 
-    \\0ckpt\\0<name>\\0<n>   chunk n of checkpoint <name>: {"id", "n", "data"}
-    \\0ckpt\\0<name>         manifest, written after its chunks:
-                           {"id", "chunks", "offsets", "ids", "ts", "bytes"}
+    \\0ckpt\\0<name>\\0<s><n>   chunk n in slot s (a or b) of checkpoint <name>:
+                              {"id", "n", "data"}
+    \\0ckpt\\0<name>            manifest, written after its chunks:
+                              {"id", "slot", "chunks", "offsets", "ids", "ts", "bytes"}
+
+A checkpoint writes its chunks into the slot its name's current manifest does
+not use, so a write that dies between chunks and manifest leaves the previous
+checkpoint whole (keys without a slot, from older versions, still read).
 
 ``<name>`` is the worker's ``--instance-id`` (a restarted worker finds its own
 checkpoint) or, without one, ``p`` and the partitions it covers (``p0-1``: a
@@ -28,7 +33,7 @@ ignored.
 
 >>> records = encode("w1", b"x" * 10, offsets={0: 7}, ids=["u\\x00e1"], ts=5, chunk_bytes=4)
 >>> [k for k, _ in records][-2:]
-[b'\\x00ckpt\\x00w1\\x002', b'\\x00ckpt\\x00w1']
+[b'\\x00ckpt\\x00w1\\x00a2', b'\\x00ckpt\\x00w1']
 >>> shelf = Shelf()
 >>> for key, value in records:
 ...     shelf.add(key, value)
@@ -47,11 +52,31 @@ from typing import Final
 from homerec.errors import StateError
 from homerec.state_io import packb, unpackb
 
-__all__ = ["CHUNK_BYTES", "PREFIX", "Checkpoint", "Shelf", "encode", "is_checkpoint_key"]
+__all__ = [
+    "CHUNK_BYTES",
+    "PREFIX",
+    "SLOTS",
+    "Checkpoint",
+    "Shelf",
+    "encode",
+    "is_checkpoint_key",
+    "next_slot",
+]
 
 PREFIX: Final = b"\x00ckpt\x00"
 #: below the broker's default max.message.bytes (1 MiB) with room for the envelope
 CHUNK_BYTES: Final = 512 * 1024
+#: the two chunk slots a checkpoint name alternates between
+SLOTS: Final = ("a", "b")
+
+
+def next_slot(current: str | None) -> str:
+    """The slot to write the next checkpoint of a name into (not the one in use).
+
+    >>> next_slot(None), next_slot("a"), next_slot("b")
+    ('a', 'b', 'a')
+    """
+    return "b" if current == "a" else "a"
 
 
 def is_checkpoint_key(key: bytes | None) -> bool:
@@ -66,20 +91,24 @@ def encode(
     offsets: Mapping[int, int],
     ids: Sequence[str],
     ts: int,
+    slot: str = "a",
     chunk_bytes: int = CHUNK_BYTES,
 ) -> list[tuple[bytes, bytes]]:
-    """``(key, value)`` records of one checkpoint: the chunks, then the manifest."""
+    """``(key, value)`` records of one checkpoint: the chunks (in ``slot``), then the manifest."""
     if "\x00" in name:
         raise StateError(f"checkpoint name {name!r} contains a NUL character")
+    if slot not in SLOTS:
+        raise StateError(f"checkpoint slot must be one of {SLOTS}, got {slot!r}")
     cid = uuid.uuid4().hex
     base = PREFIX + name.encode("utf-8")
     chunks = [data[i : i + chunk_bytes] for i in range(0, len(data), chunk_bytes)] or [b""]
     out = [
-        (base + b"\x00" + str(n).encode(), packb({"id": cid, "n": n, "data": chunk}))
+        (base + b"\x00" + f"{slot}{n}".encode(), packb({"id": cid, "n": n, "data": chunk}))
         for n, chunk in enumerate(chunks)
     ]
     manifest = {
         "id": cid,
+        "slot": slot,
         "chunks": len(chunks),
         "offsets": {int(p): int(o) for p, o in offsets.items()},
         "ids": list(ids),
@@ -108,7 +137,7 @@ class Shelf:
     """Collects the checkpoint records read from the item-state topic (newest wins per key)."""
 
     _manifests: dict[str, dict[str, object]] = field(default_factory=dict)
-    _chunks: dict[tuple[str, int], dict[str, object]] = field(default_factory=dict)
+    _chunks: dict[tuple[str, str, int], dict[str, object]] = field(default_factory=dict)
 
     def add(self, key: bytes, value: bytes | None) -> None:
         """One record with a checkpoint key (tombstones delete)."""
@@ -119,15 +148,24 @@ class Shelf:
                 self._manifests.pop(name, None)
             else:
                 self._manifests[name] = unpackb(value)
-        elif len(parts) == 2 and parts[1].isdigit():
-            n = int(parts[1])
+        elif len(parts) == 2:
+            tail = parts[1].decode("ascii", "replace")
+            slot = tail[:1] if tail[:1] in SLOTS else ""
+            if not tail[len(slot) :].isdigit():
+                return
+            n = int(tail[len(slot) :])
             if value is None:
-                self._chunks.pop((name, n), None)
+                self._chunks.pop((name, slot, n), None)
             else:
-                self._chunks[name, n] = unpackb(value)
+                self._chunks[name, slot, n] = unpackb(value)
 
     def names(self) -> list[str]:
         return sorted(self._manifests)
+
+    def slot(self, name: str) -> str | None:
+        """The chunk slot the manifest of ``name`` points to (None: no manifest, or older)."""
+        slot = self._manifests.get(name, {}).get("slot")
+        return slot if isinstance(slot, str) and slot in SLOTS else None
 
     def pick(self, preferred: str | None = None) -> Checkpoint | None:
         """``preferred``'s checkpoint when complete, else the newest complete one."""
@@ -139,12 +177,12 @@ class Shelf:
 
     def _assemble(self, name: str) -> Checkpoint | None:
         man = self._manifests[name]
-        cid, n = man.get("id"), man.get("chunks")
-        if not isinstance(n, int):
+        cid, n, slot = man.get("id"), man.get("chunks"), man.get("slot", "")
+        if not isinstance(n, int) or not isinstance(slot, str):
             return None
         parts: list[bytes] = []
         for i in range(n):
-            chunk = self._chunks.get((name, i))
+            chunk = self._chunks.get((name, slot, i))
             if chunk is None or chunk.get("id") != cid or not isinstance(chunk.get("data"), bytes):
                 return None
             parts.append(chunk["data"])  # type: ignore[arg-type]

@@ -47,6 +47,7 @@ from homerec.typing import UserId
 from streams import checkpoint as ckpt
 from streams import kafka_compat
 from streams import metrics as m
+from streams.checkpoint_writer import CheckpointWriter, WriteResult
 from streams.codec import (
     decode_event as _decode_event,
 )
@@ -180,6 +181,11 @@ class Worker:
         # the first checkpoint follows the first batch: a worker that dies young has one
         self._last_checkpoint = -float("inf")
         self._checkpoint_cost_s = 0.0
+        #: checkpoints are sent on a thread with a producer of their own
+        self._ckpt_producer: Any = None
+        self._ckpt_writer: CheckpointWriter | None = None
+        #: checkpoint name -> chunk slot its manifest points to (the next write uses the other)
+        self._ckpt_slots: dict[str, str] = {}
         #: events partition -> next offset whose effect the model state includes exactly
         #: (from a checkpoint, a restore or processing); restore replays from there
         self._covered: dict[int, int] = {}
@@ -217,6 +223,18 @@ class Worker:
             self._producer = KafkaProducer(**s.client_options(**producer_opts))
             if self._transactional:
                 self._producer.init_transactions()
+            if self._checkpoints:
+                self._ckpt_producer = KafkaProducer(
+                    **s.client_options(
+                        client_id=f"homerec-checkpoint-{instance}",
+                        acks="all",
+                        linger_ms=5,
+                        max_request_size=4 * 1024 * 1024,
+                    )
+                )
+                self._ckpt_writer = CheckpointWriter(
+                    self._ckpt_producer, self._item_state_topic, on_done=self._checkpoint_done
+                )
             self._catalog = PartitionReader(s, self._items_topic, client_id="homerec-catalog")
             self._restore_shared_state()
             membership: dict[str, Any] = {}
@@ -293,12 +311,17 @@ class Worker:
                 self._complete(futures, 10.0)
             except KafkaError:
                 log.exception("final item-state snapshot failed (snapshots are best effort)")
-        for name in ("_consumer", "_producer"):
+        if self._ckpt_writer is not None and self._ckpt_writer.busy:
+            self._ckpt_writer.wait()  # a half-written checkpoint is of no use to anyone
+        for name in ("_consumer", "_producer", "_ckpt_producer"):
             client = getattr(self, name)
             if client is None:
                 continue
             try:
-                client.close(timeout=5) if name == "_producer" else client.close(autocommit=False)
+                if name == "_consumer":
+                    client.close(autocommit=False)
+                else:
+                    client.close(timeout=5)
             except Exception:  # noqa: BLE001 - closing must not mask the real error
                 log.exception("closing %s", name)
             setattr(self, name, None)
@@ -579,6 +602,7 @@ class Worker:
                         items[rec.key] = rec.value
             finally:
                 reader.close()
+        self._ckpt_slots = {n: slot for n in shelf.names() if (slot := shelf.slot(n)) is not None}
         cp = shelf.pick(self.config.instance_id or None) if self._checkpoints else None
         if cp is not None:
             try:
@@ -634,45 +658,50 @@ class Worker:
         }
         if not offsets:
             return
+        writer = self._ckpt_writer
+        if writer is None:
+            return
+        if writer.busy:
+            if not force:
+                return  # the previous one is still on its way; the next one comes later
+            writer.wait()
         started = time.perf_counter()
         data = packb({"state": self.model.state_dict()})
         # named by the stable --instance-id, else by the partitions it covers: a name per
         # process would leave a whole model behind in the compacted topic at every restart
         name = self.config.instance_id or "p" + "-".join(str(p) for p in sorted(offsets))
-        records = ckpt.encode(name, data, offsets=offsets, ids=self._ids.to_list(), ts=_now_ms())
-        try:
-            if self._transactional:
-                self._producer.begin_transaction()
-            futures = [
-                self._producer.send(self._item_state_topic, key=k, value=v, partition=0)
-                for k, v in records[:-1]
-            ]
-            if not self._transactional:
-                self._producer.flush(timeout=30)  # chunks before their manifest
-            key, value = records[-1]
-            futures.append(
-                self._producer.send(self._item_state_topic, key=key, value=value, partition=0)
-            )
-            self._complete(futures, 30.0)
-        except KafkaError as exc:
-            if isinstance(exc, _FATAL):
-                raise
-            if self._transactional:
-                self._abort()
-            log.warning("checkpoint not written (%s); the previous one still holds", exc)
-            return
-        elapsed = time.perf_counter() - started
-        self._checkpoint_cost_s = elapsed
-        m.MODEL_CHECKPOINT_SECONDS.observe(elapsed)
+        slot = ckpt.next_slot(self._ckpt_slots.get(name))
+        records = ckpt.encode(
+            name, data, offsets=offsets, ids=self._ids.to_list(), ts=_now_ms(), slot=slot
+        )
+        writer.start(name, slot, records)
+        # only the snapshot stalls the loop; sending and acknowledging happen on the writer
+        self._checkpoint_cost_s = time.perf_counter() - started
         m.MODEL_CHECKPOINT_BYTES.set(len(data))
         log.info(
-            "checkpoint %r: %.1f MB, %d chunks, partitions %s in %.2fs",
+            "checkpoint %r: %.1f MB in %d chunks (slot %s), partitions %s, snapshot %.2fs",
             name,
             len(data) / 1e6,
             len(records) - 1,
+            slot,
             sorted(offsets),
-            elapsed,
+            self._checkpoint_cost_s,
         )
+        if force:
+            writer.wait()
+
+    def _checkpoint_done(self, result: WriteResult) -> None:
+        """The writer thread's report (runs on that thread: bookkeeping only)."""
+        if result.ok:
+            self._ckpt_slots[result.name] = result.slot
+            m.MODEL_CHECKPOINT_SECONDS.observe(result.seconds)
+            log.info("checkpoint %r written in %.2fs", result.name, result.seconds)
+        else:
+            log.warning(
+                "checkpoint %r not written (%s); the previous one still holds",
+                result.name,
+                result.error,
+            )
 
     # -- catalog -----------------------------------------------------------------
     def _read_catalog(self, *, block: bool) -> int:

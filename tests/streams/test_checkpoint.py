@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from homerec.errors import StateError
-from streams.checkpoint import Shelf, encode, is_checkpoint_key
+from streams.checkpoint import Shelf, encode, is_checkpoint_key, next_slot
 
 
 def shelf_of(*records: list[tuple[bytes, bytes]]) -> Shelf:
@@ -68,3 +68,35 @@ def test_item_keys_are_not_checkpoint_keys() -> None:
 def test_names_with_nul_are_refused() -> None:
     with pytest.raises(StateError):
         encode("a\x00b", b"", offsets={}, ids=[], ts=0)
+
+
+def test_a_write_that_dies_in_the_other_slot_keeps_the_previous_checkpoint() -> None:
+    first = encode("w1", b"x" * 30, offsets={0: 1}, ids=[], ts=100, chunk_bytes=10, slot="a")
+    shelf = shelf_of(first)
+    assert shelf.slot("w1") == "a" and next_slot(shelf.slot("w1")) == "b"
+    second = encode("w1", b"y" * 30, offsets={0: 9}, ids=[], ts=200, chunk_bytes=10, slot="b")
+    for key, value in second[:2]:  # died after two of three chunks, before the manifest
+        shelf.add(key, value)
+    cp = shelf.pick("w1")
+    assert cp is not None and cp.data == b"x" * 30 and cp.offsets == {0: 1}
+    shelf.add(*second[2])
+    shelf.add(*second[3])  # finished: the manifest now points to slot b
+    cp = shelf.pick("w1")
+    assert cp is not None and cp.data == b"y" * 30 and shelf.slot("w1") == "b"
+
+
+def test_checkpoints_without_slots_are_still_read() -> None:
+    from homerec.state_io import packb
+
+    # the key format before slots: \0ckpt\0<name>\0<n>, manifest without "slot"
+    base = b"\x00ckpt\x00old"
+    shelf = Shelf()
+    shelf.add(base + b"\x000", packb({"id": "c1", "n": 0, "data": b"legacy"}))
+    shelf.add(base, packb({"id": "c1", "chunks": 1, "offsets": {0: 3}, "ids": [], "ts": 1}))
+    cp = shelf.pick("old")
+    assert cp is not None and cp.data == b"legacy" and shelf.slot("old") is None
+
+
+def test_unknown_slots_are_refused() -> None:
+    with pytest.raises(StateError):
+        encode("w1", b"", offsets={}, ids=[], ts=0, slot="c")
