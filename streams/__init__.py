@@ -5,6 +5,15 @@ It imports :mod:`homerec`; :mod:`homerec` never imports it (nor Kafka).
 
 from __future__ import annotations
 
-from homerec import __version__
+import os
+
+# numpy's BLAS on one thread unless told otherwise; this must happen before numpy is
+# first imported (homerec imports it). A worker's products are small and its loop is
+# single-threaded; on a machine shared with the broker, extra BLAS threads spin for cores
+# that are busy (measured at 600 events/s: freshness p50 71-77 ms with one thread,
+# 131-159 ms with two; docs/performance.md). Set OPENBLAS_NUM_THREADS to override.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from homerec import __version__  # noqa: E402
 
 __all__ = ["__version__"]
