@@ -284,13 +284,26 @@ class Hybrid(IndexedRecommender):
         h = h[: self.history_length]
         return h, self._decay_pows[: len(h)]
 
+    def _item_rows(self, cols: IntArray | None) -> tuple[FloatArray, FloatArray]:
+        """Embeddings and tag vectors of the items at ``cols`` (views of all items for None);
+        gathered once and shared by the planes, the score and the ranker's gradient."""
+        if cols is None:
+            n = len(self._items)
+            return self._Q[:n], self._T[:n]
+        return self._Q[cols], self._T[cols]
+
     def _planes(
-        self, rows: IntArray, cols: IntArray | None = None
+        self,
+        rows: IntArray,
+        cols: IntArray | None = None,
+        item_rows: tuple[FloatArray, FloatArray] | None = None,
     ) -> tuple[FloatArray, FloatArray]:
         """Feature planes ``X`` of shape ``(B, len(PLANES), n_items)`` and user embeddings ``(B, d)``.
 
-        With ``cols``, only those item columns: ``X`` is ``(B, len(PLANES), len(cols))``.
+        With ``cols``, only those item columns: ``X`` is ``(B, len(PLANES), len(cols))``;
+        ``item_rows`` is :meth:`_item_rows` of ``cols`` when the caller has it already.
         """
+        Qa, Ta = item_rows if item_rows is not None else self._item_rows(cols)
         n = len(self._items)
         B = len(rows)
         at: IntArray | slice = slice(0, n) if cols is None else cols
@@ -305,7 +318,7 @@ class Hybrid(IndexedRecommender):
         X[:, 3] = pop_f
         X[:, 4] = pop_s
         X[:, 11] = item_cold
-        X[:, 2] = P @ self._Q[at].T
+        X[:, 2] = P @ Qa.T
         X[:, 2] += self._b[at]
         prof = np.zeros((B, self.tag_dims), np.float32)
         n_ev = np.zeros(B, np.float32)
@@ -331,7 +344,7 @@ class Hybrid(IndexedRecommender):
                 X[r, 6] = demo
         np.multiply(X[:, 1], inv_sqrt, out=X[:, 0])  # cosine-normalised co-occurrence
         np.log1p(X[:, 1], out=X[:, 1])
-        X[:, 5] = _unit_rows(prof) @ self._T[at].T
+        X[:, 5] = _unit_rows(prof) @ Ta.T
         user_cold = np.exp(-np.minimum(n_ev / self.cold_scale, 60.0))[:, None]
         X[:, 7] = X[:, 3] * user_cold
         X[:, 8] = X[:, 6] * user_cold
@@ -387,18 +400,24 @@ class Hybrid(IndexedRecommender):
         prof: FloatArray = w @ self._T[h]
         return self._cooc.scores_multi(h, both, n), prof
 
-    def _combine(self, X: FloatArray, P: FloatArray, cols: IntArray | None = None) -> FloatArray:
+    def _combine(
+        self,
+        X: FloatArray,
+        P: FloatArray,
+        cols: IntArray | None = None,
+        item_rows: tuple[FloatArray, FloatArray] | None = None,
+    ) -> FloatArray:
         """The ranker's linear score ``(B, n_items)`` (or ``(B, len(cols))``) from planes
         and user embeddings."""
         w = self._ranker.w.astype(np.float32)
         nf, d = len(PLANES), self.n_factors
-        at: IntArray | slice = slice(0, len(self._items)) if cols is None else cols
+        Qa, Ta = item_rows if item_rows is not None else self._item_rows(cols)
         if len(X) == 1:
             s: FloatArray = (w[:nf] @ X[0])[None, :]
         else:
             s = np.einsum("f,bfn->bn", w[:nf], X)
-        s += (P * w[nf : nf + d][None, :]) @ self._Q[at].T
-        s += (self._T[at] @ w[nf + d :])[None, :] + np.float32(self._ranker.bias)
+        s += (P * w[nf : nf + d][None, :]) @ Qa.T
+        s += (Ta @ w[nf + d :])[None, :] + np.float32(self._ranker.bias)
         return s
 
     def _user_planes(self, u: int) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -604,12 +623,12 @@ class Hybrid(IndexedRecommender):
             s = scores[0].copy()
             s[~valid] = -np.inf
             target = pos
-            at: IntArray | slice = slice(0, len(self._items))
+            Qa, Ta = self._item_rows(None)
         else:
-            X, P = self._planes(np.array([u], np.int32), cols)
-            s = self._combine(X, P, cols)[0]
+            Qa, Ta = self._item_rows(cols)
+            X, P = self._planes(np.array([u], np.int32), cols, (Qa, Ta))
+            s = self._combine(X, P, cols, (Qa, Ta))[0]
             target = 0
-            at = cols
         s -= s.max()
         # clip at e^-80: float32 denormals would slow every later product down a hundredfold
         p = np.exp(np.maximum(s, -80.0))
@@ -621,8 +640,8 @@ class Hybrid(IndexedRecommender):
         nf, d = len(PLANES), self.n_factors
         grad = np.empty(self._ranker.n_features)
         grad[:nf] = X[0] @ p
-        grad[nf : nf + d] = P[0] * (p @ self._Q[at])
-        grad[nf + d :] = p @ self._T[at]
+        grad[nf : nf + d] = P[0] * (p @ Qa)
+        grad[nf + d :] = p @ Ta
         return grad
 
     def _step_weight(self, weight: float) -> float:
