@@ -107,7 +107,8 @@ def as_rows(buf: bytes | bytearray) -> IntArray:
 
 def pack_lists(lists: Sequence[bytes | bytearray]) -> tuple[IntArray, IntArray]:
     """Concatenate per-row int32 buffers into CSR form ``(offsets, data)``."""
-    lengths = np.fromiter((len(b) // 4 for b in lists), dtype=np.int64, count=len(lists))
+    # map(len) runs in C: a generator here was 3/4 of a 100K-user checkpoint's packing time
+    lengths = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists)) // 4
     offsets = np.zeros(len(lists) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     data = np.frombuffer(b"".join(lists), dtype="<i4").astype(np.int32)
