@@ -290,7 +290,7 @@ class Hybrid(IndexedRecommender):
         if cols is None:
             n = len(self._items)
             return self._Q[:n], self._T[:n]
-        return self._Q[cols], self._T[cols]
+        return np.take(self._Q, cols, axis=0), np.take(self._T, cols, axis=0)
 
     def _planes(
         self,
@@ -344,7 +344,10 @@ class Hybrid(IndexedRecommender):
                 X[r, 6] = demo
         np.multiply(X[:, 1], inv_sqrt, out=X[:, 0])  # cosine-normalised co-occurrence
         np.log1p(X[:, 1], out=X[:, 1])
-        X[:, 5] = _unit_rows(prof) @ Ta.T
+        if prof.any():
+            X[:, 5] = _unit_rows(prof) @ Ta.T
+        else:  # nobody in the block has a history yet: no content signal
+            X[:, 5] = 0.0
         user_cold = np.exp(-np.minimum(n_ev / self.cold_scale, 60.0))[:, None]
         X[:, 7] = X[:, 3] * user_cold
         X[:, 8] = X[:, 6] * user_cold
@@ -383,7 +386,7 @@ class Hybrid(IndexedRecommender):
         gr = gr[gr >= 0]
         if not len(gr) or tot <= 0:
             return None
-        logd = self._logD[gr, at] if isinstance(at, slice) else self._logD[np.ix_(gr, at)]
+        logd = self._logD[gr, at] if isinstance(at, slice) else self._logD[gr[:, None], at]
         g_lift: FloatArray = logd.sum(axis=0)
         g_lift -= float(np.log(self._D_tot[gr] + _DEMO_PRIOR * n).sum())
         g_lift *= 1.0 / len(gr)
@@ -590,13 +593,19 @@ class Hybrid(IndexedRecommender):
             grad = self._ranker_grad(u, pos, self._ranker_valid(u, pos), None)
         else:
             # candidates found at the drawn rows only: no O(items) mask per step
-            draw = self._rng.integers(0, n, self.ranker_sample - 1)
+            draw = (self._rng.random(self.ranker_sample - 1) * n).astype(np.intp)
             ok = self._item_seen[draw]
             if self.candidates == "catalog":
                 ok |= self._item_catalog[draw]
             ok &= self._item_active[draw] & (draw != pos)
             if self._user_items[u]:
-                ok &= ~np.isin(draw, as_rows(self._user_items[u]))
+                mine = as_rows(self._user_items[u])
+                # a short list is cheaper to compare against than to sort (np.isin sorts)
+                ok &= (
+                    ~(draw[:, None] == mine[None, :]).any(axis=1)
+                    if len(mine) <= 64
+                    else ~np.isin(draw, mine)
+                )
             cols = np.concatenate(([pos], draw[ok])).astype(np.int32)
             if len(cols) == 1:
                 return
