@@ -585,6 +585,10 @@ class Worker:
         state that replay brings up to date, and newer per-item records would break that.
         """
         assert self._catalog is not None
+        if self._ckpt_writer is not None:
+            # a rollback while a checkpoint is on its way: let it land first, so that the
+            # slots read below are the ones in use (the next write must not reuse them)
+            self._ckpt_writer.wait()
         started = time.perf_counter()
         items: dict[bytes, bytes] = {}
         shelf = ckpt.Shelf()
