@@ -681,6 +681,7 @@ class Worker:
         writer.start(name, slot, records)
         # only the snapshot stalls the loop; sending and acknowledging happen on the writer
         self._checkpoint_cost_s = time.perf_counter() - started
+        m.MODEL_CHECKPOINT_SNAPSHOT_SECONDS.observe(self._checkpoint_cost_s)
         m.MODEL_CHECKPOINT_BYTES.set(len(data))
         log.info(
             "checkpoint %r: %.1f MB in %d chunks (slot %s), partitions %s, snapshot %.2fs",

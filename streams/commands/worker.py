@@ -111,9 +111,9 @@ def register(sub: Any) -> None:
         default=15.0,
         metavar="SECONDS",
         help="write the whole model with the offsets it covers to <prefix>.item-state this "
-        "often (or 20 times the last write's duration, if longer: a big model is written "
-        "less often); a restarted worker loads it and replays the events since, so its "
-        "state is exact (default 15; 0 = never)",
+        "often (or 20 times the last snapshot's duration, if longer: a big model is "
+        "written less often; sending happens off the loop); a restarted worker loads it "
+        "and replays the events since, so its state is exact (default 15; 0 = never)",
     )
     parser.add_argument(
         "--max-replay",
