@@ -65,6 +65,7 @@ def load_extra_state(m: Hybrid, state: Mapping[str, Any], n_users: int, n_items:
     m._Q = np.array(state["Q"], np.float32).reshape(n_items, d)
     m._b = np.array(state["b"], np.float32)
     m._T = np.array(state["T"], np.float32).reshape(n_items, m.tag_dims)
+    m._tag_changes += 1
     m._hist = unpack_lists(state["hist_offsets"], state["hist"])
     m._groups = np.array(state["groups"], np.int16).reshape(n_users, _GROUP_SLOTS)
     m._group_ids = IdIndex(state["group_ids"])

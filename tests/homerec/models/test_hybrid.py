@@ -7,6 +7,7 @@ from homerec.checks import planted_stream
 from homerec.errors import ConfigError
 from homerec.events import Event
 from homerec.items import Item
+from homerec.models import hybrid as hybrid_module
 from homerec.models.hybrid import PLANES, Hybrid
 from homerec.models.storage import as_rows
 from homerec.profiles import UserProfile
@@ -34,8 +35,12 @@ def test_block_scores_equal_single_user_scores() -> None:
         assert np.allclose(block[r], m._score(np.array([u], np.int32))[0], atol=1e-5)
 
 
-def test_fused_block_scores_equal_the_plane_tensor_scores() -> None:
+@pytest.mark.parametrize("fused_from", [1, 10**9], ids=["one-product", "three-products"])
+def test_fused_block_scores_equal_the_plane_tensor_scores(
+    fused_from: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # _score_block regroups _combine(*_planes(rows)); cold, warm and unknown users
+    monkeypatch.setattr(hybrid_module, "_FUSED_MIN_ROWS", fused_from)
     m = _trained()
     m.update_user(UserProfile("new", {"cluster": "1"}))
     m.learn_many([Event("new", "i3", "click", T0)])
@@ -189,3 +194,37 @@ def test_rating_guess_follows_user_and_item_means() -> None:
                       Event("b", f"x{n}", "rating", T0 + n, 1.0)])
     high, low = m.predict_one("a", "x1"), m.predict_one("b", "x1")
     assert high is not None and low is not None and high > 4.0 > 2.0 > low
+
+
+@pytest.mark.parametrize("fused_from", [1, 10**9], ids=["one-product", "three-products"])
+def test_block_scores_stay_equal_to_the_plane_tensor_as_the_model_moves(
+    fused_from: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the item side of the block products is updated in place between versions: after
+    # more events, a catalog change and a restore it must still give the same scores,
+    # on both paths (one product over a copied item matrix, or three over the tables)
+    monkeypatch.setattr(hybrid_module, "_FUSED_MIN_ROWS", fused_from)
+    events, items, profiles = planted_stream(n_items=60, n_events=1200)
+    m = Hybrid(n_factors=8)
+    for it in items:
+        m.update_item(it)
+    for p in profiles:
+        m.update_user(p)
+    rows = np.array([0, 3, 5, 9, -1], np.int32)
+
+    def same() -> None:
+        X, P = m._planes(rows)
+        assert np.allclose(m._score_block(rows), m._combine(X, P), atol=1e-4)
+
+    for start in range(0, 900, 300):
+        m.learn_many(events[start : start + 300])
+        same()
+    m.update_item(Item(items[0].item, "t", ("brand-new-tag", "other")))
+    same()
+    m.update_item(Item("added-later", "t", ("x",)))
+    same()
+    back = Hybrid(n_factors=8)
+    back.load_state_dict(m.state_dict())
+    m = back
+    m.learn_many(events[900:])
+    same()
