@@ -122,6 +122,22 @@ def check_state_round_trip(model: Recommender) -> None:
     assert copy.n_events("u3") == model.n_events("u3")
 
 
+def check_state_dict_is_a_snapshot(model: Recommender) -> None:
+    """What ``state_dict`` returned does not change when the model learns on (the worker
+    encodes a checkpoint's snapshot on another thread)."""
+    events, items, profiles = planted_stream(n_events=600)
+    for it in items:
+        model.update_item(it)
+    for p in profiles[:20]:
+        model.update_user(p)
+    _feed(model, events[:300])
+    state = model.state_dict()
+    before = packb(state)
+    _feed(model, events[300:])
+    model.update_item(Item("late", "t", ("new-tag",)))
+    assert packb(state) == before, "state_dict shares memory with the live model"
+
+
 def check_user_state_round_trip(model: Recommender) -> None:
     user_state = getattr(model, "user_state", None)
     if user_state is None:
@@ -179,6 +195,7 @@ def yield_checks(model: Recommender) -> Iterator[Callable[[Recommender], None]]:
     yield check_clone
     yield check_deterministic
     yield check_state_round_trip
+    yield check_state_dict_is_a_snapshot
     yield check_user_state_round_trip
     yield check_excludes_consumed_and_inactive
     yield check_learns_planted_preference

@@ -670,27 +670,30 @@ class Worker:
                 return  # the previous one is still on its way; the next one comes later
             writer.wait()
         started = time.perf_counter()
-        data = packb({"state": self.model.state_dict()})
+        # the snapshot is a copy of the model's tables (Recommender.state_dict); encoding
+        # and sending it happen on the writer thread while the loop goes on
+        state = self.model.state_dict()
         # named by the stable --instance-id, else by the partitions it covers: a name per
         # process would leave a whole model behind in the compacted topic at every restart
         name = self.config.instance_id or "p" + "-".join(str(p) for p in sorted(offsets))
         slot = ckpt.next_slot(self._ckpt_slots.get(name))
-        records = ckpt.encode(
-            name, data, offsets=offsets, ids=self._ids.to_list(), ts=_now_ms(), slot=slot
-        )
-        writer.start(name, slot, records)
-        # only the snapshot stalls the loop; sending and acknowledging happen on the writer
+        ids, ts = self._ids.to_list(), _now_ms()
+
+        def encode() -> tuple[list[tuple[bytes, bytes]], int]:
+            data = packb({"state": state})
+            records = ckpt.encode(name, data, offsets=offsets, ids=ids, ts=ts, slot=slot)
+            return records, len(data)
+
+        writer.start(name, slot, encode)
+        # only the snapshot stalls the loop
         self._checkpoint_cost_s = time.perf_counter() - started
         m.MODEL_CHECKPOINT_SNAPSHOT_SECONDS.observe(self._checkpoint_cost_s)
-        m.MODEL_CHECKPOINT_BYTES.set(len(data))
         log.info(
-            "checkpoint %r: %.1f MB in %d chunks (slot %s), partitions %s, snapshot %.2fs",
+            "checkpoint %r: snapshot of partitions %s in %.2fs, writing to slot %s",
             name,
-            len(data) / 1e6,
-            len(records) - 1,
-            slot,
             sorted(offsets),
             self._checkpoint_cost_s,
+            slot,
         )
         if force:
             writer.wait()
@@ -700,7 +703,13 @@ class Worker:
         if result.ok:
             self._ckpt_slots[result.name] = result.slot
             m.MODEL_CHECKPOINT_SECONDS.observe(result.seconds)
-            log.info("checkpoint %r written in %.2fs", result.name, result.seconds)
+            m.MODEL_CHECKPOINT_BYTES.set(result.nbytes)
+            log.info(
+                "checkpoint %r written: %.1f MB in %.2fs",
+                result.name,
+                result.nbytes / 1e6,
+                result.seconds,
+            )
         else:
             log.warning(
                 "checkpoint %r not written (%s); the previous one still holds",

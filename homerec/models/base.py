@@ -73,7 +73,11 @@ class Recommender(abc.ABC):
     # -- persistence ----------------------------------------------------
     @abc.abstractmethod
     def state_dict(self) -> dict[str, Any]:
-        """All learned state as msgpack-able values and numpy arrays (never pickle)."""
+        """All learned state as msgpack-able values and numpy arrays (never pickle).
+
+        A snapshot: nothing in it may change when the model learns on (arrays are copies),
+        because the worker encodes it on another thread while it goes on learning.
+        """
 
     @abc.abstractmethod
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
