@@ -17,7 +17,7 @@ format version, the model name and its constructor parameters, so
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import msgpack
@@ -27,7 +27,7 @@ from homerec.errors import StateError
 from homerec.feedback import FeedbackWeights
 from homerec.models.base import Recommender
 
-__all__ = ["FORMAT_VERSION", "dumps_state", "loads_state", "packb", "unpackb"]
+__all__ = ["FORMAT_VERSION", "dumps_state", "iter_packb_map", "loads_state", "packb", "unpackb"]
 
 FORMAT_VERSION = 1
 _EXT_NDARRAY = 1
@@ -58,6 +58,20 @@ def packb(value: object) -> bytes:
     """msgpack with numpy arrays (for per-user / per-item changelog records too)."""
     out: bytes = msgpack.packb(value, default=_default, use_bin_type=True, strict_types=False)
     return out
+
+
+def iter_packb_map(value: Mapping[str, object]) -> Iterator[bytes]:
+    """:func:`packb` of a mapping in pieces (the map header, then each key and value):
+    joined, the same bytes. Lets a caller pause between big values.
+
+    >>> state = {"a": np.arange(3), "b": [1, "x"]}
+    >>> b"".join(iter_packb_map(state)) == packb(state)
+    True
+    """
+    yield msgpack.Packer(use_bin_type=True).pack_map_header(len(value))
+    for key, item in value.items():
+        yield packb(key)
+        yield packb(item)
 
 
 def unpackb(data: bytes) -> Any:

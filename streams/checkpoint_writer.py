@@ -60,9 +60,11 @@ class CheckpointWriter:
         topic: str,
         *,
         timeout_s: float = 120.0,
+        pace_s: float = 0.005,
         on_done: Callable[[WriteResult], None] | None = None,
     ) -> None:
         self._producer = producer
+        self._pace_s = pace_s
         self._topic = topic
         self._timeout_s = timeout_s
         self._on_done = on_done
@@ -114,10 +116,13 @@ class CheckpointWriter:
             self._on_done(result)
 
     def _send_all(self, records: Sequence[tuple[bytes, bytes]]) -> None:
-        futures = [
-            self._producer.send(self._topic, key=key, value=value, partition=0)
-            for key, value in records
-        ]
+        futures = []
+        for key, value in records:
+            futures.append(self._producer.send(self._topic, key=key, value=value, partition=0))
+            if self._pace_s > 0:
+                # hand the GIL back between chunks: kafka-python batches and sends in Python,
+                # and tens of megabytes at once would starve the worker's loop for a while
+                time.sleep(self._pace_s)
         self._producer.flush(timeout=self._timeout_s)
         for future in futures:
             future.get(timeout=self._timeout_s)  # raises the delivery error, if any

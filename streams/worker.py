@@ -42,7 +42,7 @@ from homerec.homepage import Homepage
 from homerec.limits import Limits
 from homerec.live_quality import LiveHitRate
 from homerec.models.base import Recommender
-from homerec.state_io import packb, unpackb
+from homerec.state_io import iter_packb_map, packb, unpackb
 from homerec.typing import UserId
 from streams import checkpoint as ckpt
 from streams import kafka_compat
@@ -680,7 +680,12 @@ class Worker:
         ids, ts = self._ids.to_list(), _now_ms()
 
         def encode() -> tuple[list[tuple[bytes, bytes]], int]:
-            data = packb({"state": state})
+            # packb({"state": state}), value by value, handing the GIL back in between
+            parts = [packb({"state": {}})[:-1]]  # the outer map and its key, without the inner map
+            for part in iter_packb_map(state):
+                parts.append(part)
+                time.sleep(0)
+            data = b"".join(parts)
             records = ckpt.encode(name, data, offsets=offsets, ids=ids, ts=ts, slot=slot)
             return records, len(data)
 
