@@ -104,13 +104,19 @@ def check_deterministic(model: Recommender) -> None:
     assert _recs(model, users) == _recs(twin, users)
 
 
-def check_state_round_trip(model: Recommender) -> None:
+def _half_fed(model: Recommender) -> list[Event]:
+    """Catalog, 20 profiles and the first 300 of 600 planted events; returns all 600."""
     events, items, profiles = planted_stream(n_events=600)
     for it in items:
         model.update_item(it)
     for p in profiles[:20]:
         model.update_user(p)
     _feed(model, events[:300])
+    return events
+
+
+def check_state_round_trip(model: Recommender) -> None:
+    events = _half_fed(model)
     copy = loads_state(dumps_state(model))
     assert type(copy) is type(model)
     users = [f"u{u}" for u in range(40)] + ["nobody"]
@@ -125,12 +131,7 @@ def check_state_round_trip(model: Recommender) -> None:
 def check_state_dict_is_a_snapshot(model: Recommender) -> None:
     """What ``state_dict`` returned does not change when the model learns on (the worker
     encodes a checkpoint's snapshot on another thread)."""
-    events, items, profiles = planted_stream(n_events=600)
-    for it in items:
-        model.update_item(it)
-    for p in profiles[:20]:
-        model.update_user(p)
-    _feed(model, events[:300])
+    events = _half_fed(model)
     state = model.state_dict()
     before = packb(state)
     _feed(model, events[300:])
