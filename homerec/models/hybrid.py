@@ -413,10 +413,16 @@ class Hybrid(IndexedRecommender):
         h, w = self._history(u)
         if not len(h):
             return None
+        prof: FloatArray = w @ self._T[h]
+        return self._cooc_signals(h, w, n), prof
+
+    def _cooc_signals(self, h: IntArray, w: FloatArray, n: int) -> FloatArray:
+        """Co-occurrence of all ``n`` items with history rows ``h`` of recency weights ``w``:
+        row 0 the long memory, row 1 the recent one, each history item normalised by
+        ``1/sqrt(count + 1)``."""
         norm_h = 1.0 / np.sqrt(self._item_count[h] + 1.0)
         both = np.stack((w * norm_h, self._recent_pows[: len(h)] * norm_h))
-        prof: FloatArray = w @ self._T[h]
-        return self._cooc.scores_multi(h, both, n), prof
+        return self._cooc.scores_multi(h, both, n)
 
     def _combine(
         self,
@@ -537,9 +543,7 @@ class Hybrid(IndexedRecommender):
         for r, h, hw, gr in sparse:
             row = S[r]
             if len(h):
-                norm_h = inv_sqrt[h]
-                both = np.stack((hw * norm_h, self._recent_pows[: len(h)] * norm_h))
-                c = self._cooc.scores_multi(h, both, n)
+                c = self._cooc_signals(h, hw, n)
                 row += w_cooc * c[0]
                 row += w_recent * c[1]
                 np.log1p(c[0], out=c[0])
@@ -654,10 +658,7 @@ class Hybrid(IndexedRecommender):
         else:
             # candidates found at the drawn rows only: no O(items) mask per step
             draw = (self._rng.random(self.ranker_sample - 1) * n).astype(np.intp)
-            ok = self._item_seen[draw]
-            if self.candidates == "catalog":
-                ok |= self._item_catalog[draw]
-            ok &= self._item_active[draw] & (draw != pos)
+            ok = self._candidates_at(draw) & (draw != pos)
             if self._user_items[u]:
                 mine = as_rows(self._user_items[u])
                 # a short list is cheaper to compare against than to sort (np.isin sorts)

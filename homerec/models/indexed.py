@@ -187,11 +187,14 @@ class IndexedRecommender(Recommender):
 
     def candidate_mask(self) -> npt.NDArray[np.bool_]:
         """Items that may be recommended to anyone (before per-user exclusions)."""
-        n = len(self._items)
-        base = self._item_seen[:n]
+        return self._candidates_at(slice(0, len(self._items)))
+
+    def _candidates_at(self, at: slice | npt.NDArray[np.integer[Any]]) -> npt.NDArray[np.bool_]:
+        """:meth:`candidate_mask` at item rows ``at`` only (a slice or an index array)."""
+        base = self._item_seen[at]
         if self.candidates == "catalog":
-            base = base | self._item_catalog[:n]
-        mask: npt.NDArray[np.bool_] = base & self._item_active[:n]
+            base = base | self._item_catalog[at]
+        mask: npt.NDArray[np.bool_] = base & self._item_active[at]
         return mask
 
     @abc.abstractmethod
