@@ -60,18 +60,24 @@ def packb(value: object) -> bytes:
     return out
 
 
-def iter_packb_map(value: Mapping[str, object]) -> Iterator[bytes]:
-    """:func:`packb` of a mapping in pieces (the map header, then each key and value):
-    joined, the same bytes. Lets a caller pause between big values.
+def iter_packb_map(value: Mapping[str, object], depth: int = 1) -> Iterator[bytes]:
+    """:func:`packb` of a mapping in pieces (the map header, then each key and value;
+    values that are mappings themselves in pieces too, ``depth`` levels down): joined,
+    the same bytes. Lets a caller pause between big values.
 
     >>> state = {"a": np.arange(3), "b": [1, "x"]}
     >>> b"".join(iter_packb_map(state)) == packb(state)
+    True
+    >>> b"".join(iter_packb_map({"state": state}, depth=2)) == packb({"state": state})
     True
     """
     yield msgpack.Packer(use_bin_type=True).pack_map_header(len(value))
     for key, item in value.items():
         yield packb(key)
-        yield packb(item)
+        if depth > 1 and isinstance(item, Mapping):
+            yield from iter_packb_map(item, depth - 1)
+        else:
+            yield packb(item)
 
 
 def unpackb(data: bytes) -> Any:

@@ -681,8 +681,8 @@ class Worker:
 
         def encode() -> tuple[list[tuple[bytes, bytes]], int]:
             # packb({"state": state}), value by value, handing the GIL back in between
-            parts = [packb({"state": {}})[:-1]]  # the outer map and its key, without the inner map
-            for part in iter_packb_map(state):
+            parts = []
+            for part in iter_packb_map({"state": state}, depth=2):
                 parts.append(part)
                 time.sleep(0)
             data = b"".join(parts)
