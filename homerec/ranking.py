@@ -1,7 +1,8 @@
 """Vectorised top-K selection and the page-level business rules.
 
-One :func:`top_k` call ranks a whole block of users: ``np.argpartition`` picks
-the best ``k`` (or a few more when a tag cap needs room) of every row at once,
+One :func:`top_k` call ranks a whole block of users: a two-stage selection
+(group maxima, then ``np.argpartition`` over the best groups) picks the best
+``k`` (or a few more when a tag cap needs room) of every row at once,
 then each short list is sorted and, if asked, filtered so that no single
 genre/tag fills more than ``max_tag_share`` of the page.
 
@@ -25,6 +26,9 @@ __all__ = ["tag_cap", "top_k"]
 
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.intp]
+
+# below this many rows one argpartition per block is as fast as the two-stage selection
+_TWO_STAGE_MIN_ROWS = 4
 
 
 def tag_cap(k: int, max_tag_share: float | None) -> int | None:
@@ -70,9 +74,7 @@ def top_k(
         keep = vals > -np.inf
         return [(cols[keep], vals[keep])]
     if want < n_cols:
-        # on the negation: with many tied scores (unseen items), selecting the smallest
-        # few is ~9x faster in numpy's introselect than selecting the largest few
-        part = np.argpartition(-scores, want - 1, axis=1)[:, :want]
+        part = _best_columns(scores, want)
     else:
         part = np.broadcast_to(np.arange(n_cols), (n_rows, n_cols))
     part_scores = np.take_along_axis(scores, part, axis=1)
@@ -91,6 +93,36 @@ def top_k(
             continue
         sel = np.asarray(_capped(cols.tolist(), item_tags, k, cap), dtype=np.intp)
         out.append((cols[sel], vals[sel]))
+    return out
+
+
+def _best_columns(scores: FloatArray, want: int) -> IntArray:
+    """Columns of the ``want`` largest scores of every row (unordered; any of tied ones).
+
+    Wide blocks go through a two-stage selection that reads every score once: the
+    columns are split into ``m`` strided groups ``{j, j+m, j+2m, ...}`` of ``c`` columns,
+    the group maxima are one vectorised ``max`` over a view, and the best ``want``
+    elements of a row all lie in the ``want`` groups of largest maximum (a group whose
+    maximum is beaten by ``want`` others holds nothing above the ``want``-th best). Only
+    those ``want·c`` columns are then partitioned. About 3x faster than one
+    ``argpartition`` over 10,000 columns (``homerec.ranking`` tests compare both).
+    """
+    n_rows, n_cols = scores.shape
+    c = max(4, min(64, round(math.sqrt(n_cols / (2.0 * want)))))
+    m = n_cols // c
+    if n_rows < _TWO_STAGE_MIN_ROWS or m < 4 * want:
+        # on the negation: with many tied scores (unseen items), selecting the smallest
+        # few is ~9x faster in numpy's introselect than selecting the largest few
+        return np.argpartition(-scores, want - 1, axis=1)[:, :want]
+    group_max = scores[:, : m * c].reshape(n_rows, c, m).max(axis=1)
+    groups = np.argpartition(-group_max, want - 1, axis=1)[:, :want]
+    cols = (groups[:, :, None] + m * np.arange(c)).reshape(n_rows, want * c)
+    if m * c < n_cols:  # the last few columns are candidates of every row
+        tail = np.broadcast_to(np.arange(m * c, n_cols), (n_rows, n_cols - m * c))
+        cols = np.concatenate((cols, tail), axis=1)
+    vals = np.take_along_axis(scores, cols, axis=1)
+    best = np.argpartition(-vals, want - 1, axis=1)[:, :want]
+    out: IntArray = np.take_along_axis(cols, best, axis=1)
     return out
 
 

@@ -63,3 +63,22 @@ def test_top_k_matches_a_plain_sort(seed: int) -> None:
             assert got[r][0].tolist() == want
             assert single[r][0].tolist() == want
             assert got[r][1].tolist() == scores[r, want].tolist()
+
+
+@pytest.mark.parametrize("n_cols", [4_003, 10_000])
+def test_wide_blocks_select_the_same_lists(n_cols: int) -> None:
+    """The two-stage selection of wide blocks (group maxima first) against a plain sort:
+    distinct scores give the same columns; tied scores the same values."""
+    rng = np.random.default_rng(n_cols)
+    n_rows, k = 9, 10
+    scores = rng.permutation(n_rows * n_cols).reshape(n_rows, n_cols).astype(np.float32)
+    scores[rng.random((n_rows, n_cols)) < 0.3] = -np.inf
+    scores[1, :] = -np.inf
+    scores[1, [3, n_cols - 1]] = [1.0, 2.0]  # fewer candidates than k, one in the tail
+    scores[2, -5:] = 1e9  # the best all in the last columns
+    for r in range(n_rows):
+        assert [c for c in top_k(scores, k)[r][0].tolist()] == _reference(scores[r], k, None, None)
+    tied = np.round(scores / (n_rows * n_cols), 2)  # many ties at the cut-off
+    for r, (_, vals) in enumerate(top_k(tied, k)):
+        want = _reference(tied[r], k, None, None)
+        assert vals.tolist() == tied[r, want].tolist()
