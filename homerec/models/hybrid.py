@@ -80,6 +80,9 @@ _GROUP_SLOTS = 8  # profile features kept per user
 #: products over the item tables as they are (measured at 10K items: 1 user 1.0 vs 1.5 ms
 #: per batch with the copy; 2,000 users 145 vs 170 µs per user without it)
 _FUSED_MIN_ROWS = 32
+# a history's co-occurrence is summed sparsely when its neighbour slots (items x
+# capacity) are fewer than 1/_SPARSE_RATIO of the catalog, else as a dense vector
+_SPARSE_RATIO = 2
 _RATING_SHRINK = 5.0  # pseudo-ratings at the mean behind each user / item rating offset
 _DEMO_PRIOR = 1.0  # additive prior of the demographic counts
 _LOG_PRIOR = math.log(_DEMO_PRIOR)
@@ -206,7 +209,7 @@ class Hybrid(IndexedRecommender):
         self._V_counts = np.zeros(0, np.float32)
         self._V_tags_key: tuple[int, int] | None = None
         self._fused: FloatArray | None = None
-        self._fused_key: tuple[int, int] | None = None
+        self._fused_key: tuple[int, int, int] | None = None
         self._tag_changes = 0  # tag table rewritten or reallocated (catalog, growth, restore)
         self._dense: (
             tuple[FloatArray, FloatArray, FloatArray, npt.NDArray[np.float64] | None] | None
@@ -466,8 +469,8 @@ class Hybrid(IndexedRecommender):
         the embeddings with the ``mf`` plane (``Q`` as it is), four item scalars (the
         item-only planes, the cold-user popularity, the overall part of the demo lift) and
         the two content planes (a tag block kept between versions), see
-        :meth:`_dense_items`. Only the sparse co-occurrence terms and the user's
-        profile-group rows are then added per user.
+        :meth:`_dense_items`, and the demo lift's profile-group rows (``logD``). Only the
+        sparse co-occurrence terms are then added (:meth:`_add_cooc_terms`).
         """
         n = len(self._items)
         B = len(rows)
@@ -488,24 +491,24 @@ class Hybrid(IndexedRecommender):
         U[:, 1] = wf["pop_cold"] * user_cold
         demo_w = (wf["demo"] + wf["demo_cold"] * user_cold).astype(np.float32)
         prof = np.zeros((B, t), np.float32)
-        sparse: list[tuple[int, IntArray, FloatArray, IntArray | None]] = []
+        n_groups = self._logD.shape[0]
+        G = np.zeros((B, n_groups), np.float32)  # weights of the profile-group rows of logD
+        sparse: list[tuple[int, IntArray, FloatArray]] = []
         for r, u in enumerate(rows.tolist()):
             if u < 0:
                 continue
             h, hw = self._history(u)
             if len(h):
                 prof[r] = hw @ self._T[h]
+                sparse.append((r, h, hw))
             gr = self._groups[u]
             gr = gr[gr >= 0]
             if len(gr) and demo_norm is not None:
-                # demo lift = mean_g logD[g] - mean_g log(D_g + a·n) - base: the last two
-                # terms go into the product, the group rows are added below
+                # demo lift = mean_g logD[g] - mean_g log(D_g + a·n) - base: all three
+                # terms are products (the first one with the logD rows of the groups)
                 U[r, 2] = -demo_w[r]
                 U[r, 3] = -demo_w[r] * float(demo_norm[gr].mean())
-            else:
-                gr = None
-            if len(h) or gr is not None:
-                sparse.append((r, h, hw, gr))
+                np.add.at(G[r], gr, demo_w[r] / len(gr))
         has_prof = bool(prof.any())
         Ut = np.zeros((B, 2 * t), np.float32)
         if has_prof:
@@ -513,45 +516,64 @@ class Hybrid(IndexedRecommender):
             Ut[:, :t] = unit * (wf["content"] + wf["content_cold"] * user_cold)[:, None]
             Ut[:, t:] = unit * wf["content_new"]
         S: FloatArray
+        has_groups = bool(G.any())
         if B >= _FUSED_MIN_ROWS:
             # one product over all columns: copying the item side into one matrix (per
             # version) pays off over many users, and the score is written once
-            S = np.concatenate((P, U, Ut), axis=1) @ self._fused_items(n, scalars, tags).T
+            S = np.concatenate((P, U, Ut, G), axis=1) @ self._fused_items(n, scalars, tags).T
         else:
             S = P @ self._Q[:n].T
             S += U @ scalars
             if has_prof:
                 S += Ut @ tags.T
+            if has_groups:
+                S += G @ self._logD[:, :n]
         if sparse:
-            self._add_sparse_terms(S, sparse, inv_sqrt, wf, demo_w)
+            self._add_cooc_terms(S, sparse, inv_sqrt, wf)
         return S
 
-    def _add_sparse_terms(
+    def _add_cooc_terms(
         self,
         S: FloatArray,
-        sparse: list[tuple[int, IntArray, FloatArray, IntArray | None]],
+        sparse: list[tuple[int, IntArray, FloatArray]],
         inv_sqrt: FloatArray,
         wf: Mapping[str, float],
-        demo_w: FloatArray,
     ) -> None:
-        """Add the co-occurrence planes (``cooc``, ``cooc_log``, ``cooc_recent``) and the
-        profile-group rows of the demo lift to the score rows ``S`` of a block."""
+        """Add the co-occurrence planes (``cooc``, ``cooc_log``, ``cooc_recent``) of the
+        histories ``(row, items, weights)`` to the score rows ``S`` of a block.
+
+        Short histories (fewer neighbour slots than ``items / _SPARSE_RATIO``) go
+        together through :meth:`CooccurrenceTable.sums_sparse`, which touches only the
+        items they have a neighbour at; long ones build dense vectors one user at a time.
+        """
         n = S.shape[1]
         w_cooc = np.float32(wf["cooc"]) * inv_sqrt
         w_recent = np.float32(wf["cooc_recent"]) * inv_sqrt
         w_log = np.float32(wf["cooc_log"])
-        for r, h, hw, gr in sparse:
+        short: list[tuple[int, IntArray, FloatArray]] = []
+        for r, h, hw in sparse:
+            if len(h) * self.cooc_capacity * _SPARSE_RATIO <= n:
+                short.append((r, h, hw))
+                continue
             row = S[r]
-            if len(h):
-                c = self._cooc_signals(h, hw, n)
-                row += w_cooc * c[0]
-                row += w_recent * c[1]
-                np.log1p(c[0], out=c[0])
-                c[0] *= w_log
-                row += c[0]
-            if gr is not None:
-                logd = self._logD[gr, :n].sum(axis=0) if len(gr) > 1 else self._logD[gr[0], :n]
-                row += (demo_w[r] / len(gr)) * logd
+            c = self._cooc_signals(h, hw, n)
+            row += w_cooc * c[0]
+            row += w_recent * c[1]
+            np.log1p(c[0], out=c[0])
+            c[0] *= w_log
+            row += c[0]
+        if short:
+            src = np.concatenate([h for _, h, _ in short])
+            owner = np.repeat(np.arange(len(short)), [len(h) for _, h, _ in short])
+            recent = np.concatenate([self._recent_pows[: len(h)] for _, h, _ in short])
+            norm_h = 1.0 / np.sqrt(self._item_count[src] + 1.0)
+            hw_all = np.concatenate([hw for _, _, hw in short])
+            both = np.stack((hw_all * norm_h, recent * norm_h))
+            who, cols, sums = self._cooc.sums_sparse(src, owner, both, n)
+            c0, c1 = sums.astype(np.float32)
+            add = w_cooc[cols] * c0 + w_recent[cols] * c1 + w_log * np.log1p(c0)
+            rows = np.fromiter((r for r, _, _ in short), np.intp, len(short))
+            S[rows[who], cols] += add  # (row, col) pairs are unique
 
     def _dense_items(
         self, n: int, w: FloatArray
@@ -605,15 +627,16 @@ class Hybrid(IndexedRecommender):
         return self._dense
 
     def _fused_items(self, n: int, scalars: FloatArray, tags: FloatArray) -> FloatArray:
-        """``[Q | scalars.T | tags]`` (items × columns) for the one-product path of
-        :meth:`_score_block`, built once per model version."""
-        key = (self._version, n)
+        """``[Q | scalars.T | tags | logD.T]`` (items × columns) for the one-product path
+        of :meth:`_score_block`, built once per model version."""
+        key = (self._version, n, self._logD.shape[0])
         if self._fused_key != key or self._fused is None:
-            d = self.n_factors
-            V = np.empty((n, d + 4 + tags.shape[1]), np.float32)
+            d, w = self.n_factors, tags.shape[1]
+            V = np.empty((n, d + 4 + w + self._logD.shape[0]), np.float32)
             V[:, :d] = self._Q[:n]
             V[:, d : d + 4] = scalars.T
-            V[:, d + 4 :] = tags
+            V[:, d + 4 : d + 4 + w] = tags
+            V[:, d + 4 + w :] = self._logD[:, :n].T
             self._fused, self._fused_key = V, key
         return self._fused
 

@@ -31,3 +31,24 @@ def test_state_round_trip() -> None:
     t.add(np.array([0]), 1, np.ones(1, np.float32))
     u = CooccurrenceTable.from_state(t.state(3))
     assert u.row(0) == t.row(0)
+
+
+def test_sparse_sums_equal_the_dense_vectors() -> None:
+    rng = np.random.default_rng(3)
+    t = CooccurrenceTable(capacity=4)
+    t.ensure(30)
+    for _ in range(200):
+        src = rng.choice(30, 3, replace=False)
+        t.add(src, int(rng.integers(30)), rng.random(3).astype(np.float32))
+    histories = [np.array([1, 5, 7]), np.array([2]), np.array([9, 1])]
+    src = np.concatenate(histories)
+    owner = np.repeat(np.arange(3), [len(h) for h in histories])
+    weights = rng.random((2, len(src)))
+    who, cols, sums = t.sums_sparse(src, owner, weights, 30)
+    dense = np.zeros((3, 2, 30))
+    dense[who, :, cols] = sums.T
+    for u, h in enumerate(histories):
+        at = owner == u
+        expected = t.scores_multi(h, weights[:, at], 30)
+        assert np.array_equal(dense[u].astype(np.float32), expected)
+        assert (expected[:, np.setdiff1d(np.arange(30), cols[who == u])] == 0).all()

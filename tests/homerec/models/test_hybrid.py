@@ -35,12 +35,14 @@ def test_block_scores_equal_single_user_scores() -> None:
         assert np.allclose(block[r], m._score(np.array([u], np.int32))[0], atol=1e-5)
 
 
+@pytest.mark.parametrize("sparse_ratio", [0, 10**9], ids=["sparse-cooc", "dense-cooc"])
 @pytest.mark.parametrize("fused_from", [1, 10**9], ids=["one-product", "three-products"])
 def test_fused_block_scores_equal_the_plane_tensor_scores(
-    fused_from: int, monkeypatch: pytest.MonkeyPatch
+    fused_from: int, sparse_ratio: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # _score_block regroups _combine(*_planes(rows)); cold, warm and unknown users
     monkeypatch.setattr(hybrid_module, "_FUSED_MIN_ROWS", fused_from)
+    monkeypatch.setattr(hybrid_module, "_SPARSE_RATIO", sparse_ratio)
     m = _trained()
     m.update_user(UserProfile("new", {"cluster": "1"}))
     m.learn_many([Event("new", "i3", "click", T0)])
@@ -196,14 +198,17 @@ def test_rating_guess_follows_user_and_item_means() -> None:
     assert high is not None and low is not None and high > 4.0 > 2.0 > low
 
 
+@pytest.mark.parametrize("sparse_ratio", [0, 10**9], ids=["sparse-cooc", "dense-cooc"])
 @pytest.mark.parametrize("fused_from", [1, 10**9], ids=["one-product", "three-products"])
 def test_block_scores_stay_equal_to_the_plane_tensor_as_the_model_moves(
-    fused_from: int, monkeypatch: pytest.MonkeyPatch
+    fused_from: int, sparse_ratio: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # the item side of the block products is updated in place between versions: after
     # more events, a catalog change and a restore it must still give the same scores,
     # on both paths (one product over a copied item matrix, or three over the tables)
+    # and with co-occurrence summed sparsely (short histories) or densely (long ones)
     monkeypatch.setattr(hybrid_module, "_FUSED_MIN_ROWS", fused_from)
+    monkeypatch.setattr(hybrid_module, "_SPARSE_RATIO", sparse_ratio)
     events, items, profiles = planted_stream(n_items=60, n_events=1200)
     m = Hybrid(n_factors=8)
     for it in items:
