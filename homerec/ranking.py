@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["tag_cap", "top_k"]
+__all__ = ["tag_cap", "tag_matrix", "top_k"]
 
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.intp]
@@ -42,6 +42,20 @@ def tag_cap(k: int, max_tag_share: float | None) -> int | None:
     return max(1, math.floor(max_tag_share * k))
 
 
+def tag_matrix(item_tags: Sequence[Sequence[int]]) -> IntArray:
+    """The tags of every item as one ``(items, most tags)`` array padded with ``-1``.
+
+    >>> tag_matrix([(0, 2), (), (1,)]).tolist()
+    [[0, 2], [-1, -1], [1, -1]]
+    """
+    width = max((len(t) for t in item_tags), default=0) or 1
+    out = np.full((len(item_tags), width), -1, np.intp)
+    for i, tags in enumerate(item_tags):
+        if tags:
+            out[i, : len(tags)] = tags
+    return out
+
+
 def top_k(
     scores: FloatArray,
     k: int,
@@ -49,6 +63,7 @@ def top_k(
     item_tags: Sequence[Sequence[int]] | None = None,
     max_tag_share: float | None = None,
     overfetch: int = 4,
+    tags: IntArray | None = None,
 ) -> list[tuple[IntArray, FloatArray]]:
     """Best ``k`` columns of every row of ``scores`` (``-inf`` = not a candidate).
 
@@ -56,6 +71,9 @@ def top_k(
     break by lower column (which of several items tied at the cut-off makes the list
     is not specified). With a tag cap, up to ``overfetch * k`` best columns are
     considered and any column whose tags already fill their share is skipped.
+    ``tags`` is :func:`tag_matrix` of ``item_tags`` (rows beyond it: no tags), if the
+    caller keeps one: then the rows whose best ``k`` already respect the cap (most) are
+    found at once instead of one by one.
     """
     n_rows, n_cols = scores.shape
     cap = tag_cap(k, max_tag_share) if item_tags is not None else None
@@ -83,8 +101,14 @@ def top_k(
     part_scores = np.take_along_axis(part_scores, order, axis=1)
     finite = np.isfinite(part_scores)
     all_finite = bool(finite.all())
+    within = None
+    if cap is not None and tags is not None and want >= k:
+        within = _within_cap(part[:, :k], tags, cap) & finite[:, :k].all(axis=1)
     for r in range(n_rows):
         cols, vals = part[r], part_scores[r]
+        if within is not None and within[r]:
+            out.append((cols[:k], vals[:k]))
+            continue
         if not all_finite:
             keep = finite[r]
             cols, vals = cols[keep], vals[keep]
@@ -124,6 +148,25 @@ def _best_columns(scores: FloatArray, want: int) -> IntArray:
     best = np.argpartition(-vals, want - 1, axis=1)[:, :want]
     out: IntArray = np.take_along_axis(cols, best, axis=1)
     return out
+
+
+def _within_cap(head: IntArray, tags: IntArray, cap: int) -> npt.NDArray[np.bool_]:
+    """Rows of ``head`` (item columns) in which no tag occurs more than ``cap`` times.
+
+    >>> _within_cap(np.array([[0, 1], [0, 2]]), np.array([[5], [5], [6]]), 1).tolist()
+    [False, True]
+    """
+    n_rows = len(head)
+    known = head < len(tags)
+    t = tags[np.where(known, head, 0)]
+    t[~known] = -1
+    flat = np.sort(t.reshape(n_rows, -1), axis=1)
+    if cap >= flat.shape[1]:
+        return np.ones(n_rows, bool)
+    # sorted: a tag held more than cap times has an equal value cap places further on
+    over = (flat[:, cap:] == flat[:, :-cap]) & (flat[:, cap:] >= 0)
+    ok: npt.NDArray[np.bool_] = ~over.any(axis=1)
+    return ok
 
 
 def _capped(cols: list[int], item_tags: Sequence[Sequence[int]], k: int, cap: int) -> list[int]:

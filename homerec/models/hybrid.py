@@ -207,7 +207,7 @@ class Hybrid(IndexedRecommender):
         # the tag block of the re-rank's products, updated in place (see _dense_items)
         self._V: FloatArray | None = None
         self._V_counts = np.zeros(0, np.float32)
-        self._V_tags_key: tuple[int, int] | None = None
+        self._V_tags_key: tuple[int, int, int] | None = None
         self._fused: FloatArray | None = None
         self._fused_key: tuple[int, int, int] | None = None
         self._tag_changes = 0  # tag table rewritten or reallocated (catalog, growth, restore)
@@ -474,7 +474,7 @@ class Hybrid(IndexedRecommender):
         """
         n = len(self._items)
         B = len(rows)
-        d, t = self.n_factors, self.tag_dims
+        d = self.n_factors
         w = self._ranker.w.astype(np.float32)
         wf = {name: float(w[i]) for i, name in enumerate(PLANES)}
         scalars, tags, inv_sqrt, demo_norm = self._dense_items(n, w)
@@ -490,8 +490,9 @@ class Hybrid(IndexedRecommender):
         U[:, 0] = 1.0
         U[:, 1] = wf["pop_cold"] * user_cold
         demo_w = (wf["demo"] + wf["demo_cold"] * user_cold).astype(np.float32)
+        t = tags.shape[1] // 2  # tag columns in use (see _dense_items)
         prof = np.zeros((B, t), np.float32)
-        n_groups = self._logD.shape[0]
+        n_groups = len(self._group_ids)
         G = np.zeros((B, n_groups), np.float32)  # weights of the profile-group rows of logD
         sparse: list[tuple[int, IntArray, FloatArray]] = []
         for r, u in enumerate(rows.tolist()):
@@ -499,7 +500,7 @@ class Hybrid(IndexedRecommender):
                 continue
             h, hw = self._history(u)
             if len(h):
-                prof[r] = hw @ self._T[h]
+                prof[r] = hw @ self._T[h, :t]
                 sparse.append((r, h, hw))
             gr = self._groups[u]
             gr = gr[gr >= 0]
@@ -527,7 +528,7 @@ class Hybrid(IndexedRecommender):
             if has_prof:
                 S += Ut @ tags.T
             if has_groups:
-                S += G @ self._logD[:, :n]
+                S += G @ self._logD[:n_groups, :n]
         if sparse:
             self._add_cooc_terms(S, sparse, inv_sqrt, wf)
         return S
@@ -590,24 +591,27 @@ class Hybrid(IndexedRecommender):
         key = (self._version, n)
         if self._dense_key == key and self._dense is not None:
             return self._dense
-        nf, d, t = len(PLANES), self.n_factors, self.tag_dims
+        nf, d = len(PLANES), self.n_factors
+        # only the tag columns that some tag maps to: the others are zero in every item
+        # (a catalog of 30 tags uses 30 of the 64 default dimensions)
+        t = min(self.tag_dims, len(self._tags))
         wf = {name: float(w[i]) for i, name in enumerate(PLANES)}
         every = slice(0, n)
         pop_f, pop_s, item_cold = (x.astype(np.float32) for x in self._item_terms(n, every))
         inv_sqrt = (1.0 / np.sqrt(self._item_count[:n] + 1.0)).astype(np.float32)
         tot = float(self._D_tot.sum())
         counts = self._item_count[:n]
-        tags_key = (n, self._tag_changes)
+        tags_key = (n, self._tag_changes, t)
         if self._V is None or self._V_tags_key != tags_key:
             self._V = np.empty((n, 2 * t), np.float32)
-            self._V[:, :t] = self._T[:n]
-            self._V[:, t:] = self._T[:n] * item_cold[:, None]
+            self._V[:, :t] = self._T[:n, :t]
+            self._V[:, t:] = self._T[:n, :t] * item_cold[:, None]
             self._V_counts = counts.copy()
             self._V_tags_key = tags_key
         else:
             moved = np.flatnonzero(counts != self._V_counts)
             if len(moved):
-                self._V[moved, t:] = self._T[moved] * item_cold[moved, None]
+                self._V[moved, t:] = self._T[moved, :t] * item_cold[moved, None]
                 self._V_counts[moved] = counts[moved]
         scalars = np.empty((4, n), np.float32)
         scalars[0] = (
@@ -629,14 +633,15 @@ class Hybrid(IndexedRecommender):
     def _fused_items(self, n: int, scalars: FloatArray, tags: FloatArray) -> FloatArray:
         """``[Q | scalars.T | tags | logD.T]`` (items × columns) for the one-product path
         of :meth:`_score_block`, built once per model version."""
-        key = (self._version, n, self._logD.shape[0])
+        n_groups = len(self._group_ids)
+        key = (self._version, n, n_groups)
         if self._fused_key != key or self._fused is None:
             d, w = self.n_factors, tags.shape[1]
-            V = np.empty((n, d + 4 + w + self._logD.shape[0]), np.float32)
+            V = np.empty((n, d + 4 + w + n_groups), np.float32)
             V[:, :d] = self._Q[:n]
             V[:, d : d + 4] = scalars.T
             V[:, d + 4 : d + 4 + w] = tags
-            V[:, d + 4 + w :] = self._logD[:, :n].T
+            V[:, d + 4 + w :] = self._logD[:n_groups, :n].T
             self._fused, self._fused_key = V, key
         return self._fused
 

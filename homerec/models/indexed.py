@@ -33,7 +33,7 @@ from homerec.items import Item
 from homerec.models.base import Recommender
 from homerec.models.storage import IdIndex, append_row, as_rows, grow, pack_lists, unpack_lists
 from homerec.profiles import UserProfile
-from homerec.ranking import top_k
+from homerec.ranking import tag_matrix, top_k
 from homerec.typing import ItemId, Scored, UserId
 
 __all__ = ["Candidates", "IndexedRecommender"]
@@ -79,6 +79,9 @@ class IndexedRecommender(Recommender):
         self._item_active = np.zeros(0, bool)
         self._item_count = np.zeros(0, np.float32)
         self._item_tags: list[tuple[int, ...]] = []
+        # _item_tags as one padded array for top_k, rebuilt when an item's tags are set
+        self._tags_set = 0
+        self._tag_matrix: tuple[int, npt.NDArray[np.intp]] | None = None
         #: Bumped on every change of learned state (models may cache derived values by it).
         self._version = 0
 
@@ -157,6 +160,7 @@ class IndexedRecommender(Recommender):
         self._item_catalog[i] = True
         self._item_active[i] = item.active
         self._item_tags[i] = tuple(self._tags.add(t) for t in item.tags)
+        self._tags_set += 1
         self._on_item(i, item)
 
     def _on_item(self, i: int, item: Item) -> None:  # noqa: B027 - optional hook
@@ -218,10 +222,20 @@ class IndexedRecommender(Recommender):
                 if u >= 0 and self._user_items[u]:
                     scores[b, as_rows(self._user_items[u])] = -np.inf
             for cols, vals in top_k(
-                scores, k, item_tags=self._item_tags, max_tag_share=self.max_tag_share
+                scores,
+                k,
+                item_tags=self._item_tags,
+                max_tag_share=self.max_tag_share,
+                tags=self._item_tag_matrix() if self.max_tag_share is not None else None,
             ):
                 out.append([(ids[c], float(v)) for c, v in zip(cols.tolist(), vals.tolist(), strict=True)])
         return out
+
+    def _item_tag_matrix(self) -> npt.NDArray[np.intp]:
+        """:func:`homerec.ranking.tag_matrix` of the items' tags, kept until one changes."""
+        if self._tag_matrix is None or self._tag_matrix[0] != self._tags_set:
+            self._tag_matrix = (self._tags_set, tag_matrix(self._item_tags))
+        return self._tag_matrix[1]
 
     # -- whole-model state ------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -267,6 +281,7 @@ class IndexedRecommender(Recommender):
                 tuple(np.frombuffer(b, "<i4").tolist())
                 for b in unpack_lists(state["item_tags_offsets"], state["item_tags"])
             ]
+            self._tags_set += 1
             self._rng.bit_generator.state = _rng_from_state(state["rng"])
             if len(self._user_events) != nu or len(self._item_seen) != ni:
                 raise StateError("state tables do not match the id lists")
@@ -345,6 +360,7 @@ class IndexedRecommender(Recommender):
             self._item_active[i] = bool(state["active"])
             self._item_count[i] = float(state["count"])
             self._item_tags[i] = tuple(self._tags.add(t) for t in state["tags"])
+            self._tags_set += 1
             self._load_extra_item_state(i, state)
         except (KeyError, ValueError, TypeError) as exc:
             raise StateError(f"cannot restore state of item {item!r}: {exc!r}") from exc

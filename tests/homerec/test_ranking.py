@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from homerec.ranking import tag_cap, top_k
+from homerec.ranking import tag_cap, tag_matrix, top_k
 
 
 def test_top_k_orders_and_drops_blocked() -> None:
@@ -55,12 +55,16 @@ def test_top_k_matches_a_plain_sort(seed: int) -> None:
     tags = [tuple(int(t) for t in rng.choice(4, rng.integers(0, 3), replace=False)) for _ in range(n_cols)]
     for cap_share in (None, 0.3):
         got = top_k(scores, k, item_tags=tags, max_tag_share=cap_share, overfetch=3)
+        # the rows within the cap found at once with a tag matrix (one item beyond it)
+        fast = top_k(scores, k, item_tags=tags, max_tag_share=cap_share, overfetch=3,
+                     tags=tag_matrix(tags[:-1]))
         single = [top_k(scores[r : r + 1], k, item_tags=tags, max_tag_share=cap_share, overfetch=3)[0]
                   for r in range(n_rows)]
         cap = tag_cap(k, cap_share)
         for r in range(n_rows):
             want = _reference(scores[r], k, tags, cap)
             assert got[r][0].tolist() == want
+            assert fast[r][0].tolist() == want
             assert single[r][0].tolist() == want
             assert got[r][1].tolist() == scores[r, want].tolist()
 
