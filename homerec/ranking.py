@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -64,6 +65,7 @@ def top_k(
     max_tag_share: float | None = None,
     overfetch: int = 4,
     tags: IntArray | None = None,
+    columns: npt.NDArray[np.integer[Any]] | None = None,
 ) -> list[tuple[IntArray, FloatArray]]:
     """Best ``k`` columns of every row of ``scores`` (``-inf`` = not a candidate).
 
@@ -73,7 +75,9 @@ def top_k(
     considered and any column whose tags already fill their share is skipped.
     ``tags`` is :func:`tag_matrix` of ``item_tags`` (rows beyond it: no tags), if the
     caller keeps one: then the rows whose best ``k`` already respect the cap (most) are
-    found at once instead of one by one.
+    found at once instead of one by one. ``columns`` (same shape as ``scores``) names
+    the item of every score when each row scores its own candidates: the lists then
+    hold those items (ties break by position instead).
     """
     n_rows, n_cols = scores.shape
     cap = tag_cap(k, max_tag_share) if item_tags is not None else None
@@ -90,6 +94,8 @@ def top_k(
         order = np.lexsort((cols, -vals))
         cols, vals = cols[order], vals[order]
         keep = vals > -np.inf
+        if columns is not None:
+            cols = columns[0][cols].astype(np.intp)
         return [(cols[keep], vals[keep])]
     if want < n_cols:
         part = _best_columns(scores, want)
@@ -99,6 +105,8 @@ def top_k(
     order = np.lexsort((part, -part_scores))  # every row at once: best first, lower column on ties
     part = np.take_along_axis(part, order, axis=1)
     part_scores = np.take_along_axis(part_scores, order, axis=1)
+    if columns is not None:
+        part = np.take_along_axis(columns, part, axis=1).astype(np.intp)
     finite = np.isfinite(part_scores)
     all_finite = bool(finite.all())
     within = None

@@ -50,11 +50,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from homerec.candidates import AnnCandidates
 from homerec.cooccurrence import CooccurrenceTable
 from homerec.decay import DecayedCounts
 from homerec.errors import ConfigError
@@ -86,6 +88,26 @@ _SPARSE_RATIO = 2
 _RATING_SHRINK = 5.0  # pseudo-ratings at the mean behind each user / item rating offset
 _DEMO_PRIOR = 1.0  # additive prior of the demographic counts
 _LOG_PRIOR = math.log(_DEMO_PRIOR)
+
+
+@dataclass(frozen=True, slots=True)
+class _UserSide:
+    """User factors of the re-rank's products (see :meth:`Hybrid._user_side`)."""
+
+    P: FloatArray  # embeddings, weighted (B, n_factors)
+    U: FloatArray  # weights of the four item scalars (B, 4)
+    Ut: FloatArray  # weights of the tag block (B, 2 * tags in use)
+    G: FloatArray  # weights of the profile-group rows of logD (B, groups in use)
+    sparse: list[tuple[int, IntArray, FloatArray]]  # (row, history, weights)
+    wf: Mapping[str, float]  # the ranker's plane weights
+    scalars: FloatArray  # item side, as of this version (see Hybrid._dense_items)
+    tags: FloatArray
+    inv_sqrt: FloatArray
+
+    def matrix(self) -> FloatArray:
+        """``[P | U | Ut | G]``: pairs with :meth:`Hybrid._fused_items`."""
+        out: FloatArray = np.concatenate((self.P, self.U, self.Ut, self.G), axis=1)
+        return out
 
 
 class Hybrid(IndexedRecommender):
@@ -139,6 +161,8 @@ class Hybrid(IndexedRecommender):
         sample_buffer: int = 5000,
         candidates: Candidates = "seen",
         max_tag_share: float | None = None,
+        ann_candidates: int = 0,
+        ann_rebuild_every: int = 20_000,
         feedback: FeedbackWeights | None = None,
         seed: int = 0,
     ) -> None:
@@ -178,6 +202,16 @@ class Hybrid(IndexedRecommender):
         self.ranker_every = ranker_every
         self.ranker_sample = ranker_sample
         self.sample_buffer = sample_buffer
+        if ann_candidates < 0:
+            raise ConfigError(f"ann_candidates must be >= 0 (0 = exact), got {ann_candidates}")
+        self.ann_candidates = ann_candidates
+        self.ann_rebuild_every = ann_rebuild_every
+        # the candidate stage in front of the re-rank (None: every item is scored)
+        self._ann = (
+            AnnCandidates(ann_candidates, rebuild_every=ann_rebuild_every)
+            if ann_candidates
+            else None
+        )
         d = n_factors
         self._P = np.zeros((0, d), np.float32)
         self._Q = np.zeros((0, d), np.float32)
@@ -473,6 +507,27 @@ class Hybrid(IndexedRecommender):
         sparse co-occurrence terms are then added (:meth:`_add_cooc_terms`).
         """
         n = len(self._items)
+        side = self._user_side(rows, n)
+        S: FloatArray
+        if len(rows) >= _FUSED_MIN_ROWS:
+            # one product over all columns: copying the item side into one matrix (per
+            # version) pays off over many users, and the score is written once
+            S = side.matrix() @ self._fused_items(n, side.scalars, side.tags).T
+        else:
+            S = side.P @ self._Q[:n].T
+            S += side.U @ side.scalars
+            if side.Ut.any():
+                S += side.Ut @ side.tags.T
+            if side.G.any():
+                S += side.G @ self._logD[: side.G.shape[1], :n]
+        if side.sparse:
+            self._add_cooc_terms(S, side.sparse, side.inv_sqrt, side.wf)
+        return S
+
+    def _user_side(self, rows: IntArray, n: int) -> _UserSide:
+        """The user factors of :meth:`_score_block`'s products for user ``rows`` (and the
+        item side they pair with, as of this version), plus the histories whose sparse
+        co-occurrence terms are added afterwards."""
         B = len(rows)
         d = self.n_factors
         w = self._ranker.w.astype(np.float32)
@@ -510,28 +565,74 @@ class Hybrid(IndexedRecommender):
                 U[r, 2] = -demo_w[r]
                 U[r, 3] = -demo_w[r] * float(demo_norm[gr].mean())
                 np.add.at(G[r], gr, demo_w[r] / len(gr))
-        has_prof = bool(prof.any())
         Ut = np.zeros((B, 2 * t), np.float32)
-        if has_prof:
+        if prof.any():
             unit = _unit_rows(prof)
             Ut[:, :t] = unit * (wf["content"] + wf["content_cold"] * user_cold)[:, None]
             Ut[:, t:] = unit * wf["content_new"]
-        S: FloatArray
-        has_groups = bool(G.any())
-        if B >= _FUSED_MIN_ROWS:
-            # one product over all columns: copying the item side into one matrix (per
-            # version) pays off over many users, and the score is written once
-            S = np.concatenate((P, U, Ut, G), axis=1) @ self._fused_items(n, scalars, tags).T
-        else:
-            S = P @ self._Q[:n].T
-            S += U @ scalars
-            if has_prof:
-                S += Ut @ tags.T
-            if has_groups:
-                S += G @ self._logD[:n_groups, :n]
-        if sparse:
-            self._add_cooc_terms(S, sparse, inv_sqrt, wf)
-        return S
+        return _UserSide(P, U, Ut, G, sparse, wf, scalars, tags, inv_sqrt)
+
+    def _candidate_scores(
+        self, rows: IntArray
+    ) -> tuple[npt.NDArray[np.int64], FloatArray] | None:
+        """With ``ann_candidates``: per user, the items the index proposes plus the items
+        the user's co-occurrence reaches, scored exactly (columns sorted within a row,
+        padding ``n`` last). None until an index of the current width is ready (score
+        everything then)."""
+        ann = self._ann
+        n = len(self._items)
+        if ann is None or n == 0:
+            return None
+        side = self._user_side(rows, n)
+        ann.refresh(self._version, lambda: self._fused_items(n, side.scalars, side.tags))
+        # seen items are excluded afterwards: fetch as many more as the block's users
+        # have seen (up to ann_candidates more; 4 bytes per int32 row in _user_items)
+        seen = max((len(self._user_items[u]) for u in rows.tolist() if u >= 0), default=0) // 4
+        found = ann.query(side.matrix(), extra=min(seen, ann.n))
+        if found is None:
+            return None
+        B = len(rows)
+        extra: list[npt.NDArray[np.int64]] = [np.zeros(0, np.int64)] * B
+        dense_cooc: dict[int, FloatArray] = {}
+        short = []
+        for r, h, hw in side.sparse:
+            if len(h) * self.cooc_capacity * _SPARSE_RATIO <= n:
+                short.append((r, h, hw))
+            else:  # a long history: its strongest neighbours are candidates too
+                c = self._cooc_signals(h, hw, n)
+                dense_cooc[r] = c
+                top = min(ann.n, n)
+                extra[r] = np.argpartition(-c[0], top - 1)[:top].astype(np.int64)
+        pairs = self._short_cooc(short, n) if short else None
+        if pairs is not None:
+            who, cols, _ = pairs
+            starts = np.searchsorted(who, np.arange(B + 1))
+            for j, (r, _, _) in enumerate(short):
+                extra[r] = cols[starts[j] : starts[j + 1]]
+        cand = _sorted_unique_rows(np.where(found >= 0, found, n), extra, pad=n)
+        width = cand.shape[1]
+        at = np.minimum(cand, n - 1)
+        S = np.einsum("bd,bcd->bc", side.P, self._Q[at])
+        S += np.einsum("fb,fbc->bc", side.U.T, side.scalars[:, at])
+        if side.Ut.any():
+            S += np.einsum("bt,bct->bc", side.Ut, side.tags[at])
+        if side.G.any():
+            S += np.einsum("bg,gbc->bc", side.G, self._logD[: side.G.shape[1]][:, at])
+        w_cooc = np.float32(side.wf["cooc"]) * side.inv_sqrt
+        w_recent = np.float32(side.wf["cooc_recent"]) * side.inv_sqrt
+        w_log = np.float32(side.wf["cooc_log"])
+        for r, c in dense_cooc.items():
+            a = at[r]
+            S[r] += w_cooc[a] * c[0, a] + w_recent[a] * c[1, a] + w_log * np.log1p(c[0, a])
+        if pairs is not None:
+            who, cols, sums = pairs
+            row = np.fromiter((r for r, _, _ in short), np.int64, len(short))[who]
+            # each row's candidates are sorted, padding last: one search over all rows
+            keys = (np.arange(B)[:, None] * (n + 1) + cand).ravel()
+            pos = np.searchsorted(keys, row * (n + 1) + cols) - row * width
+            c0, c1 = sums.astype(np.float32)
+            S[row, pos] += w_cooc[cols] * c0 + w_recent[cols] * c1 + w_log * np.log1p(c0)
+        return cand, S
 
     def _add_cooc_terms(
         self,
@@ -564,17 +665,24 @@ class Hybrid(IndexedRecommender):
             c[0] *= w_log
             row += c[0]
         if short:
-            src = np.concatenate([h for _, h, _ in short])
-            owner = np.repeat(np.arange(len(short)), [len(h) for _, h, _ in short])
-            recent = np.concatenate([self._recent_pows[: len(h)] for _, h, _ in short])
-            norm_h = 1.0 / np.sqrt(self._item_count[src] + 1.0)
-            hw_all = np.concatenate([hw for _, _, hw in short])
-            both = np.stack((hw_all * norm_h, recent * norm_h))
-            who, cols, sums = self._cooc.sums_sparse(src, owner, both, n)
+            who, cols, sums = self._short_cooc(short, n)
             c0, c1 = sums.astype(np.float32)
             add = w_cooc[cols] * c0 + w_recent[cols] * c1 + w_log * np.log1p(c0)
             rows = np.fromiter((r for r, _, _ in short), np.intp, len(short))
             S[rows[who], cols] += add  # (row, col) pairs are unique
+
+    def _short_cooc(
+        self, short: list[tuple[int, IntArray, FloatArray]], n: int
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """:meth:`CooccurrenceTable.sums_sparse` of several histories ``(row, items,
+        weights)``: ``(history number, item, sums)`` for the long and the recent memory."""
+        src = np.concatenate([h for _, h, _ in short])
+        owner = np.repeat(np.arange(len(short)), [len(h) for _, h, _ in short])
+        recent = np.concatenate([self._recent_pows[: len(h)] for _, h, _ in short])
+        norm_h = 1.0 / np.sqrt(self._item_count[src] + 1.0)
+        hw_all = np.concatenate([hw for _, _, hw in short])
+        both = np.stack((hw_all * norm_h, recent * norm_h))
+        return self._cooc.sums_sparse(src, owner, both, n)
 
     def _dense_items(
         self, n: int, w: FloatArray
@@ -862,6 +970,30 @@ class Hybrid(IndexedRecommender):
 
     def _load_extra_item_state(self, i: int, state: Mapping[str, Any]) -> None:
         _state.load_extra_item_state(self, i, state)
+
+
+def _sorted_unique_rows(
+    found: npt.NDArray[np.int64], extra: list[npt.NDArray[np.int64]], *, pad: int
+) -> npt.NDArray[np.int64]:
+    """Per row, the union of ``found[r]`` and ``extra[r]`` sorted, padded with ``pad`` (a
+    value above every real one) at the end; as narrow as the longest row allows.
+
+    >>> _sorted_unique_rows(np.array([[3, 1, 9], [2, 9, 9]]), [np.array([1, 5]), np.array([], np.int64)], pad=9).tolist()
+    [[1, 3, 5], [2, 9, 9]]
+    """
+    B = len(found)
+    width = max((len(e) for e in extra), default=0)
+    both = np.full((B, found.shape[1] + width), pad, np.int64)
+    both[:, : found.shape[1]] = found
+    for r, e in enumerate(extra):
+        if len(e):
+            both[r, found.shape[1] : found.shape[1] + len(e)] = e
+    both.sort(axis=1)
+    both[:, 1:][both[:, 1:] == both[:, :-1]] = pad  # repeats become padding ...
+    both.sort(axis=1)  # ... and move to the end
+    keep = max(1, int((both < pad).sum(axis=1).max(initial=0)))
+    out: npt.NDArray[np.int64] = both[:, :keep]
+    return out
 
 
 def _unit_rows(x: FloatArray) -> FloatArray:

@@ -201,6 +201,35 @@ class IndexedRecommender(Recommender):
         mask: npt.NDArray[np.bool_] = base & self._item_active[at]
         return mask
 
+    def _candidate_scores(
+        self, rows: IntArray
+    ) -> tuple[npt.NDArray[np.int64], FloatArray] | None:
+        """A candidate stage's ``(columns, scores)`` for user ``rows``, both ``(B, C)``;
+        columns sorted within a row, padding (``n_items``) last. None (the default)
+        scores every item."""
+        return None
+
+    def _exclude_seen(
+        self, rows: IntArray, columns: npt.NDArray[np.int64], scores: FloatArray, n: int
+    ) -> None:
+        """``-inf`` where ``columns`` (sorted rows, see :meth:`_candidate_scores`) hold an
+        item the row's user has interacted with: one search over the whole block."""
+        who: list[int] = []
+        seen: list[IntArray] = []
+        for b, u in enumerate(rows.tolist()):
+            if u >= 0 and self._user_items[u]:
+                who.append(b)
+                seen.append(as_rows(self._user_items[u]))
+        if not seen:
+            return
+        span = n + 1
+        flat = (np.arange(len(columns))[:, None] * span + columns).ravel()  # sorted
+        owner = np.repeat(np.array(who, np.int64), [len(x) for x in seen])
+        keys = owner * span + np.concatenate(seen)
+        pos = np.minimum(np.searchsorted(flat, keys), flat.size - 1)
+        hit = flat[pos] == keys
+        np.put(scores, pos[hit], -np.inf)  # flat positions, in place
+
     @abc.abstractmethod
     def _score(self, rows: IntArray) -> FloatArray:
         """Scores of all items (``len(items)`` columns) for user rows (``-1`` = unknown user)."""
@@ -216,17 +245,26 @@ class IndexedRecommender(Recommender):
         out: list[list[Scored]] = []
         for start in range(0, len(rows), _BLOCK):
             block = rows[start : start + _BLOCK]
-            scores = self._score(block)
-            scores[:, blocked] = -np.inf
-            for b, u in enumerate(block.tolist()):
-                if u >= 0 and self._user_items[u]:
-                    scores[b, as_rows(self._user_items[u])] = -np.inf
+            columns = None
+            found = self._candidate_scores(block)
+            if found is None:
+                scores = self._score(block)
+                scores[:, blocked] = -np.inf
+                for b, u in enumerate(block.tolist()):
+                    if u >= 0 and self._user_items[u]:
+                        scores[b, as_rows(self._user_items[u])] = -np.inf
+            else:  # scores of a few candidate columns per user (padding: column n)
+                columns, scores = found
+                pad = columns >= n
+                scores[pad | blocked[np.where(pad, 0, columns)]] = -np.inf
+                self._exclude_seen(block, columns, scores, n)
             for cols, vals in top_k(
                 scores,
                 k,
                 item_tags=self._item_tags,
                 max_tag_share=self.max_tag_share,
                 tags=self._item_tag_matrix() if self.max_tag_share is not None else None,
+                columns=columns,
             ):
                 out.append([(ids[c], float(v)) for c, v in zip(cols.tolist(), vals.tolist(), strict=True)])
         return out

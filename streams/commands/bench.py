@@ -140,6 +140,21 @@ def register(sub: Any) -> None:
         "--scaling-seconds", type=float, default=20.0, help="budget per size (default 20)"
     )
     p.add_argument("--ann-k", type=int, default=100, help="candidates per user (default 100)")
+    p.add_argument(
+        "--ann-stage-items",
+        type=int,
+        default=100_000,
+        metavar="N",
+        help="catalog size for the hybrid's candidate stage against its exact re-rank, "
+        "part of the ann phase (default 100000; 0 = skip)",
+    )
+    p.add_argument(
+        "--ann-candidates",
+        type=int,
+        default=200,
+        metavar="N",
+        help="the candidate stage's ann_candidates (default 200)",
+    )
     p.add_argument("--keep-topics", action="store_true", help="do not delete the bench topics")
     add_connection_arguments(parser)
     logs.add_arguments(parser)
@@ -296,6 +311,15 @@ def run_bench(args: argparse.Namespace, base: Settings) -> dict[str, Any]:
         report["ann"] = [
             ann_row(n, k=args.ann_k, seed=args.seed).to_dict() for n in args.scaling_items
         ]
+        if args.ann_stage_items > 0:
+            from streams.bench.ann_stage import ann_stage_row
+
+            report["ann_stage"] = ann_stage_row(
+                args.ann_stage_items,
+                candidates=args.ann_candidates,
+                n_users=args.users,
+                seed=args.seed,
+            ).to_dict()
     report["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     return report
 
@@ -370,3 +394,10 @@ def _print_text(report: dict[str, Any]) -> None:
         print(f"  ann {row['n_items']:>7} items: exact {row['exact_ms_per_user']:.3f} ms/user, "
               f"{row['method']} {row['ann_ms_per_user']:.3f} ms/user, "
               f"recall@{row['k']} {row['recall_at_k']:.3f}")  # fmt: skip
+    stage = report.get("ann_stage")
+    if stage:
+        print(f"  ann stage {stage['n_items']:,} items, {stage['candidates']} candidates: "
+              f"re-rank {stage['exact_ms_per_user']:.3f} -> {stage['ann_ms_per_user']:.3f} "
+              f"ms/user, recall@{stage['k']} {stage['recall_at_k']:.3f} "
+              f"({stage['recall_at_k_stale']:.3f} after {stage['stale_events']:,} events "
+              f"without a rebuild), build {stage['build_s']:.1f}s")  # fmt: skip

@@ -56,6 +56,17 @@ def register(sub: Any) -> None:
         "(default 0.5)",
     )
     parser.add_argument(
+        "--ann-candidates",
+        type=int,
+        default=0,
+        metavar="N",
+        help="hybrid only: score exactly only the N items an approximate index (hnswlib) "
+        "proposes per user, plus the items its co-occurrence reaches; for catalogs of "
+        "~50,000 items and more (docs/performance.md). The index is rebuilt in the "
+        "background every 20,000 events; until the first one is built, every item is "
+        "scored. 0 = score every item (default)",
+    )
+    parser.add_argument(
         "--processing-guarantee",
         choices=("at-least-once", "exactly-once"),
         default="at-least-once",
@@ -157,11 +168,13 @@ def _run(args: argparse.Namespace) -> int:
         max_replay=args.max_replay,
         instance_id=args.instance_id,
     )
+    extra: dict[str, Any] = {"ann_candidates": args.ann_candidates} if args.ann_candidates else {}
     model = make_model(
         args.model,
         feedback=feedback,
         candidates=args.candidates,
         max_tag_share=None if args.max_tag_share >= 1 else args.max_tag_share,
+        **extra,
     )
     server = None
     health = None

@@ -81,3 +81,29 @@ def test_kill_9_mid_stream_then_restart_loses_nothing(
     )
     proc2.send_signal(signal.SIGTERM)
     assert proc2.wait(20) == 0
+
+
+def test_ann_candidate_stage_in_a_worker_process(
+    settings: Settings, producer: Any, worker_process: Callable[..., Popen[str]]
+) -> None:
+    # --ann-candidates: the index is built in the background after the first batch, later
+    # batches re-rank from it; nothing is lost and the lists stay valid
+    events = _events(3000, seed=5)
+    proc = worker_process("--max-batch", "100", "--ann-candidates", "20")
+    send_events(producer, settings, events)
+    wait_for(
+        lambda: final_counts(settings) == counts_per_user(events),
+        90,
+        "every event applied once",
+    )
+    pages = latest_pages(settings)
+    assert len(pages) == 30
+    items = {e.item for e in events}
+    for page in pages.values():
+        listed = [item for item, _ in page.items]
+        assert 0 < len(listed) <= 10 and len(set(listed)) == len(listed)
+        assert set(listed) <= items
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0, out
+    assert "candidate index built:" in out

@@ -233,3 +233,75 @@ def test_block_scores_stay_equal_to_the_plane_tensor_as_the_model_moves(
     m = back
     m.learn_many(events[900:])
     same()
+
+
+def _ann_model(n_items: int, n_events: int, **kw: object) -> tuple[Hybrid, list[str]]:
+    from homerec.models import WORKER_PARAMS, make_model
+
+    events, items, profiles = planted_stream(n_items=n_items, n_events=n_events)
+    m = make_model("hybrid", n_factors=8, **WORKER_PARAMS, **kw)  # type: ignore[arg-type]
+    assert isinstance(m, Hybrid)
+    for it in items:
+        m.update_item(it)
+    for p in profiles:
+        m.update_user(p)
+    m.learn_many(events)
+    return m, [f"u{u}" for u in range(40)] + ["nobody"]
+
+
+def _exact_lists(m: Hybrid, users: list[str], k: int) -> list[list[tuple[str, float]]]:
+    ann, m._ann = m._ann, None
+    try:
+        return m.recommend_many(users, k)
+    finally:
+        m._ann = ann
+
+
+@pytest.mark.parametrize("sparse_ratio", [0, 10**9], ids=["sparse-cooc", "dense-cooc"])
+def test_ann_candidates_covering_the_catalog_give_the_exact_lists(
+    sparse_ratio: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # every item a candidate: the candidate path must score exactly as the full re-rank
+    # (dense part from the gathered item rows, co-occurrence at the candidates, masks, cap)
+    monkeypatch.setattr(hybrid_module, "_SPARSE_RATIO", sparse_ratio)
+    m, users = _ann_model(60, 800, ann_candidates=60)
+    assert m._ann is not None
+    assert m.recommend_many(users, 5) == _exact_lists(m, users, 5)  # exact until built
+    m._ann.wait()
+    assert m._ann.ready
+    got, want = m.recommend_many(users, 5), _exact_lists(m, users, 5)
+    assert [[i for i, _ in x] for x in got] == [[i for i, _ in x] for x in want]
+    for a, b in zip(got, want, strict=True):
+        assert np.allclose([s for _, s in a], [s for _, s in b], atol=1e-4)
+
+
+def test_ann_candidates_recall_the_exact_lists() -> None:
+    m, users = _ann_model(400, 3000, ann_candidates=40)
+    assert m._ann is not None
+    m.recommend_many(users, 10)
+    m._ann.wait()
+    got, want = m.recommend_many(users, 10), _exact_lists(m, users, 10)
+    hits = sum(len({i for i, _ in a} & {i for i, _ in b}) for a, b in zip(got, want, strict=True))
+    assert hits / sum(len(b) for b in want) >= 0.9
+
+
+def test_ann_index_is_rebuilt_in_the_background_as_the_model_learns() -> None:
+    m, users = _ann_model(60, 400, ann_candidates=20, ann_rebuild_every=100)
+    assert m._ann is not None
+    m.recommend_many(users, 5)
+    m._ann.wait()
+    assert m._ann.builds == 1
+    events, _, _ = planted_stream(n_items=60, n_events=150, seed=3)
+    m.learn_many(events[:50])
+    m.recommend_many(users, 5)  # 50 versions later: the index is kept
+    m._ann.wait()
+    assert m._ann.builds == 1
+    m.learn_many(events[50:])
+    m.recommend_many(users, 5)  # 150: rebuilt
+    m._ann.wait()
+    assert m._ann.builds == 2
+
+
+def test_ann_candidates_must_not_be_negative() -> None:
+    with pytest.raises(ConfigError):
+        Hybrid(ann_candidates=-1)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from homerec.models.popularity import Popularity
+from streams.bench.ann_stage import ann_stage_row
 from streams.bench.memory import item_list_keys, measure_memory, resample_state
 from streams.bench.models import build_model, model_info, warm_model
 from streams.bench.passthrough import run_passthrough
@@ -69,6 +70,14 @@ def test_memory_in_a_child_process() -> None:
     assert math.isfinite(result.model_mb)
 
 
+def test_ann_stage_with_every_item_a_candidate_recalls_the_exact_lists() -> None:
+    row = ann_stage_row(200, candidates=200, n_users=300, users=40, stale_events=300)
+    assert row.users == 40 and row.build_s > 0
+    assert row.recall_at_k == 1.0 and row.recall_at_k_stale == 1.0
+    small = ann_stage_row(200, candidates=5, n_users=300, users=40, stale_events=300)
+    assert 0.0 < small.recall_at_k < 1.0  # a few candidates miss some of the exact lists
+
+
 def test_scaling_and_ann_rows() -> None:
     row = scaling_row("popularity", 80, n_users=300, warm_events=50, batch=100, max_seconds=5)
     assert row.n_items == 80 and row.events > 0 and row.eps > 0
@@ -119,6 +128,7 @@ def test_bench_json_report(bootstrap: str, capsys: pytest.CaptureFixture[str]) -
         "--max-batch", "300", "--freshness-seconds", "3", "--freshness-rate", "150",
         "--memory-users", "2000", "--memory-items", "200",
         "--scaling-items", "50,100", "--scaling-seconds", "2", "--ann-k", "10",
+        "--ann-stage-items", "200", "--ann-candidates", "30",
     )  # fmt: skip
     assert args.func(args) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
@@ -144,3 +154,6 @@ def test_bench_json_report(bootstrap: str, capsys: pytest.CaptureFixture[str]) -
     }
     assert all(v["eps"] > 0 for v in report["passthrough_variants"].values())
     assert all(0.0 <= r["recall_at_k"] <= 1.0 for r in report["ann"])
+    stage = report["ann_stage"]
+    assert stage["n_items"] == 200 and stage["candidates"] == 30
+    assert 0.0 <= stage["recall_at_k_stale"] <= 1.0 and stage["ann_ms_per_user"] > 0

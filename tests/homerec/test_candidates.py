@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from homerec.candidates import AnnCandidates
+from homerec.errors import ConfigError
+
+
+def _items(n: int = 200, d: int = 6) -> np.ndarray:
+    return np.random.default_rng(1).normal(size=(n, d)).astype(np.float32)
+
+
+def test_nothing_until_the_first_build_then_the_best_rows() -> None:
+    items = _items()
+    stage = AnnCandidates(10, rebuild_every=50, method="exact")
+    q = items[:3] * 2.0
+    assert stage.query(q) is None
+    assert stage.refresh(0, lambda: items)
+    stage.wait()
+    rows = stage.query(q)
+    assert rows is not None and rows.shape == (3, 10)
+    expected = np.argsort(-(q @ items.T), axis=1)[:, :10]
+    assert [sorted(r) for r in rows.tolist()] == [sorted(r) for r in expected.tolist()]
+
+
+def test_rebuilds_only_when_the_index_is_old_enough() -> None:
+    items = _items()
+    stage = AnnCandidates(5, rebuild_every=100, method="exact")
+    assert stage.refresh(0, lambda: items)
+    stage.wait()
+    assert not stage.refresh(99, lambda: items)  # 99 versions old: keep it
+    assert stage.refresh(100, lambda: items + 1.0)
+    stage.wait()
+    assert stage.builds == 2
+
+
+def test_a_width_change_falls_back_to_exact_scoring() -> None:
+    stage = AnnCandidates(5, method="exact")
+    stage.refresh(0, lambda: _items(d=6))
+    stage.wait()
+    assert stage.query(np.ones((1, 7), np.float32)) is None
+
+
+def test_a_failed_build_keeps_the_previous_index() -> None:
+    stage = AnnCandidates(5, rebuild_every=1, method="exact")
+    stage.refresh(0, lambda: _items())
+    stage.wait()
+    stage.refresh(5, lambda: np.zeros((0, 0), np.float32))  # dim 0: CandidateIndex refuses
+    stage.wait()
+    assert stage.builds == 1 and stage.query(_items()[:1]) is not None
+
+
+@pytest.mark.parametrize("bad", [{"n": 0}, {"n": 5, "rebuild_every": 0}])
+def test_bad_settings_are_refused(bad: dict[str, int]) -> None:
+    with pytest.raises(ConfigError):
+        AnnCandidates(**bad)
