@@ -82,6 +82,7 @@ class IndexedRecommender(Recommender):
         # _item_tags as one padded array for top_k, rebuilt when an item's tags are set
         self._tags_set = 0
         self._tag_matrix: tuple[int, npt.NDArray[np.intp]] | None = None
+        self._packed_tags: tuple[tuple[int, int], tuple[Any, Any]] | None = None
         #: Bumped on every change of learned state (models may cache derived values by it).
         self._version = 0
 
@@ -279,7 +280,13 @@ class IndexedRecommender(Recommender):
     def state_dict(self) -> dict[str, Any]:
         nu, ni = len(self._users), len(self._items)
         u_off, u_dat = pack_lists(self._user_items[:nu])
-        t_off, t_dat = pack_lists([np.asarray(t, "<i4").tobytes() for t in self._item_tags[:ni]])
+        # the items' tags change only with the catalog: packed once per change (8 ms of a
+        # 100K-user snapshot taken on the loop); the cached arrays are never written to
+        key = (self._tags_set, ni)
+        if self._packed_tags is None or self._packed_tags[0] != key:
+            tags = pack_lists([np.asarray(t, "<i4").tobytes() for t in self._item_tags[:ni]])
+            self._packed_tags = (key, tags)
+        t_off, t_dat = self._packed_tags[1]
         state: dict[str, Any] = {
             "model": self.name,
             "params": _plain_params(self.get_params()),

@@ -58,3 +58,19 @@ def test_every_model_counts_its_users_and_items() -> None:
         m.update_item(Item("x", "X"))
         m.learn_many([Event("u1", "a", "click", 1), Event("u2", "a", "click", 2)])
         assert (m.n_users, m.n_items) == (2, 2), name  # type: ignore[attr-defined]
+
+
+def test_state_dict_follows_catalog_tag_changes() -> None:
+    # the items' packed tags are cached between snapshots: a catalog change must show in
+    # the next one and leave the earlier snapshot as it was
+    m = make_model("popularity")
+    m.update_item(Item("a", tags=("x",)))
+    first = m.state_dict()
+    kept = bytes(first["item_tags"])
+    assert m.state_dict()["item_tags"] is first["item_tags"]  # unchanged catalog: reused
+    m.update_item(Item("a", tags=("x", "y")))  # same items, new tags
+    second = m.state_dict()
+    assert bytes(second["item_tags"]) != kept and bytes(first["item_tags"]) == kept
+    twin = make_model("popularity")
+    twin.load_state_dict(second)
+    assert twin._item_tags == m._item_tags  # type: ignore[attr-defined]
