@@ -19,7 +19,7 @@ topic                           key       cleanup    value (msgpack map)
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +36,7 @@ __all__ = [
     "RECOMMENDATIONS",
     "TopicSpec",
     "create_topics",
+    "delete_topics",
     "partitions_for",
 ]
 
@@ -174,3 +175,23 @@ def partitions_for(consumer: Any, topic: str, timeout_s: float = 10.0) -> list[i
         if time.monotonic() >= deadline:
             raise TopicMissing(f"topic {topic} does not exist; run 'homerec topics create'")
         time.sleep(0.1)
+
+
+def delete_topics(settings_list: Sequence[Settings]) -> None:
+    """Delete every topic under the prefixes of ``settings_list`` (best effort)."""
+    if not settings_list:
+        return
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    admin = KafkaAdminClient(**settings_list[0].client_options(client_id="homerec-admin"))
+    try:
+        prefixes = tuple(f"{s.topic_prefix}." for s in settings_list)
+        names = [t for t in admin.list_topics() if t.startswith(prefixes)]
+        if names:
+            admin.delete_topics(names)
+            log.info("deleted %d topics", len(names))
+    except KafkaError as exc:
+        log.warning("could not delete topics: %s", exc)
+    finally:
+        admin.close()

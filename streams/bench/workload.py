@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +20,7 @@ from homerec.profiles import UserProfile
 from streams.codec import encode_event, encode_item
 from streams.config import Settings
 from streams.errors import DeliveryFailed
-from streams.topics import create_topics
+from streams.topics import create_topics, delete_topics
 
 __all__ = ["Workload", "WorkloadSpec", "delete_topics", "new_settings", "produce"]
 
@@ -118,23 +118,3 @@ def produce(
     if failed:
         raise DeliveryFailed(f"{failed} of {len(futures)} messages to {topic} not acknowledged")
     return len(futures)
-
-
-def delete_topics(settings_list: Sequence[Settings]) -> None:
-    """Delete every topic under the prefixes of ``settings_list`` (best effort)."""
-    if not settings_list:
-        return
-    from kafka import KafkaAdminClient
-    from kafka.errors import KafkaError
-
-    admin = KafkaAdminClient(**settings_list[0].client_options(client_id="homerec-bench-admin"))
-    try:
-        prefixes = tuple(f"{s.topic_prefix}." for s in settings_list)
-        names = [t for t in admin.list_topics() if t.startswith(prefixes)]
-        if names:
-            admin.delete_topics(names)
-            log.info("deleted %d bench topics", len(names))
-    except KafkaError as exc:
-        log.warning("could not delete bench topics: %s", exc)
-    finally:
-        admin.close()

@@ -20,17 +20,20 @@ from homerec.homepage import Homepage
 from homerec.items import Item
 from streams.codec import decode_dead_letter, decode_homepage, encode_event, encode_item
 from streams.config import Settings
-from streams.topics import create_topics
+from streams.topics import create_topics, delete_topics
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def settings(bootstrap: str, topic_prefix: str) -> Settings:
-    """Settings with fresh topics (4 partitions) created on the real broker."""
+def settings(bootstrap: str, topic_prefix: str) -> Iterator[Settings]:
+    """Settings with fresh topics (4 partitions) created on the real broker, deleted
+    afterwards: a broker that keeps every test's topics runs out of file handles after
+    a few dozen runs of the suite."""
     s = Settings(bootstrap=bootstrap, topic_prefix=topic_prefix)
     create_topics(s, partitions=4)
-    return s
+    yield s
+    delete_topics([s])
 
 
 @pytest.fixture
