@@ -584,7 +584,10 @@ class Hybrid(IndexedRecommender):
         if ann is None or n == 0:
             return None
         side = self._user_side(rows, n)
-        ann.refresh(self._version, lambda: self._fused_items(n, side.scalars, side.tags))
+        # the snapshot lives only until the index is built (~44 MB at 100K items)
+        ann.refresh(
+            self._version, lambda: self._fused_items(n, side.scalars, side.tags, keep=False)
+        )
         # seen items are excluded afterwards: fetch as many more as the block's users
         # have seen (up to ann_candidates more; 4 bytes per int32 row in _user_items)
         seen = max((len(self._user_items[u]) for u in rows.tolist() if u >= 0), default=0) // 4
@@ -738,20 +741,25 @@ class Hybrid(IndexedRecommender):
         self._dense_key = key
         return self._dense
 
-    def _fused_items(self, n: int, scalars: FloatArray, tags: FloatArray) -> FloatArray:
+    def _fused_items(
+        self, n: int, scalars: FloatArray, tags: FloatArray, *, keep: bool = True
+    ) -> FloatArray:
         """``[Q | scalars.T | tags | logD.T]`` (items × columns) for the one-product path
-        of :meth:`_score_block`, built once per model version."""
+        of :meth:`_score_block`, built once per model version (``keep=False``: a copy
+        that is not kept, for the candidate index's snapshot)."""
         n_groups = len(self._group_ids)
         key = (self._version, n, n_groups)
-        if self._fused_key != key or self._fused is None:
-            d, w = self.n_factors, tags.shape[1]
-            V = np.empty((n, d + 4 + w + n_groups), np.float32)
-            V[:, :d] = self._Q[:n]
-            V[:, d : d + 4] = scalars.T
-            V[:, d + 4 : d + 4 + w] = tags
-            V[:, d + 4 + w :] = self._logD[:n_groups, :n].T
+        if self._fused_key == key and self._fused is not None:
+            return self._fused
+        d, w = self.n_factors, tags.shape[1]
+        V = np.empty((n, d + 4 + w + n_groups), np.float32)
+        V[:, :d] = self._Q[:n]
+        V[:, d : d + 4] = scalars.T
+        V[:, d + 4 : d + 4 + w] = tags
+        V[:, d + 4 + w :] = self._logD[:n_groups, :n].T
+        if keep:
             self._fused, self._fused_key = V, key
-        return self._fused
+        return V
 
     def features(self, user_row: int, cols: IntArray) -> npt.NDArray[np.float64]:
         """The ranker's input rows ``x`` (one per item column) for one user (for inspection)."""
