@@ -218,6 +218,15 @@ class CandidateIndex:
         self._vectors[rows] = x
         self._valid[rows] = True
 
+    def fits(self, vectors: npt.ArrayLike) -> bool:
+        """Whether :meth:`upsert` of ``vectors`` keeps this index (no rebuild with a
+        larger norm bound; always True unless inner product is reduced to L2)."""
+        if not self._reduce or self._index is None:
+            return True
+        x = _as_matrix(vectors, self.dim, "vectors")
+        norms = np.sqrt((x.astype(np.float64) ** 2).sum(axis=1))
+        return not len(norms) or float(norms.max()) <= self._max_norm
+
     def _rebuild_with(self, x: FloatArray, rows: IntArray) -> None:
         """Rebuild (new ``M``) from the stored vectors, with ``rows`` replaced by ``x``."""
         old = np.asarray(self._index.get_ids_list(), np.int64)

@@ -14,8 +14,10 @@ passed since the copy it was built from. Queries use the newest finished
 index: the candidates may be a little stale, the scores of the candidates are
 not (the model scores them with its current tables). Until a first index is
 ready, and when the vectors' width changed since it was built (new tags or
-profile groups), :meth:`AnnCandidates.query` returns None and the model scores
-exactly.
+profile groups; the next refresh then rebuilds at once), :meth:`AnnCandidates.query`
+returns None and the model scores exactly. Items added to the catalog after a
+build are inserted into the current index when first seen (:meth:`AnnCandidates.
+extend`), so they can be proposed before the next rebuild.
 
 >>> rng = np.random.default_rng(0)
 >>> items = rng.normal(size=(300, 8)).astype(np.float32)
@@ -76,6 +78,8 @@ class AnnCandidates:
         self.ef_search = ef_search
         self._index: CandidateIndex | None = None
         self._built_version = -1  # model version of the copy the index was built from
+        self._rows = 0  # item rows the current index holds (0..rows-1)
+        self._stale = False  # a new item did not fit: rebuild at the next refresh
         self._building: threading.Thread | None = None
         self._lock = threading.Lock()
         self.builds = 0
@@ -92,8 +96,10 @@ class AnnCandidates:
         versions old. True if a build started."""
         if self._building is not None and self._building.is_alive():
             return False
-        if self._index is not None and version - self._built_version < self.rebuild_every:
+        old = version - self._built_version >= self.rebuild_every
+        if self._index is not None and not old and not self._stale:
             return False
+        self._stale = False
         snapshot = np.ascontiguousarray(vectors(), dtype=np.float32)
         self._building = threading.Thread(
             target=self._build, args=(snapshot, version), name="homerec-ann-build", daemon=True
@@ -111,7 +117,7 @@ class AnnCandidates:
             log.exception("candidate index build failed; re-ranking stays exact until one works")
             return
         with self._lock:
-            self._index, self._built_version = index, version
+            self._index, self._built_version, self._rows = index, version, len(snapshot)
         self.builds += 1
         self.last_build_s = time.perf_counter() - started
         log.info(
@@ -120,6 +126,33 @@ class AnnCandidates:
             snapshot.shape[1],
             self.last_build_s,
         )
+
+    @property
+    def rows(self) -> int:
+        """Item rows the current index holds."""
+        return self._rows
+
+    def extend(self, n_items: int, vectors: Callable[[int, int], FloatArray]) -> int:
+        """Insert items the current index does not hold yet (rows ``rows..n_items-1``,
+        new catalog items) from ``vectors(lo, hi)``, so they can be proposed before the
+        next rebuild; returns how many were added. An item whose vector does not fit the
+        index's norm bound is left to a rebuild at the next :meth:`refresh` instead."""
+        with self._lock:
+            index, have = self._index, self._rows
+        if index is None or n_items <= have:
+            return 0
+        x = np.ascontiguousarray(vectors(have, n_items), dtype=np.float32)
+        if x.shape[1] != index.dim:
+            self._stale = True  # the width changed: exact until the rebuild it asks for
+            return 0
+        if not index.fits(x):
+            self._stale = True
+            return 0
+        index.upsert(x, np.arange(have, n_items))
+        with self._lock:
+            if self._index is index:
+                self._rows = n_items
+        return n_items - have
 
     def wait(self, timeout_s: float | None = None) -> None:
         """Block until a build in flight (if any) is finished."""
@@ -132,7 +165,10 @@ class AnnCandidates:
         the caller will exclude (e.g. the ones a user has seen)."""
         with self._lock:
             index = self._index
-        if index is None or index.dim != queries.shape[1]:
+        if index is None:
+            return None
+        if index.dim != queries.shape[1]:
+            self._stale = True  # new tags or profile groups: rebuild at the next refresh
             return None
         rows, _ = index.query(queries, min(self.n + extra, max(1, len(index))))
         return rows

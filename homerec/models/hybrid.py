@@ -588,6 +588,8 @@ class Hybrid(IndexedRecommender):
         ann.refresh(
             self._version, lambda: self._fused_items(n, side.scalars, side.tags, keep=False)
         )
+        # new catalog items go into the current index at once (not only at the rebuild)
+        ann.extend(n, lambda lo, hi: self._fused_rows(lo, hi, side.scalars, side.tags))
         # seen items are excluded afterwards: fetch as many more as the block's users
         # have seen (up to ann_candidates more; 4 bytes per int32 row in _user_items)
         seen = max((len(self._user_items[u]) for u in rows.tolist() if u >= 0), default=0) // 4
@@ -751,14 +753,20 @@ class Hybrid(IndexedRecommender):
         key = (self._version, n, n_groups)
         if self._fused_key == key and self._fused is not None:
             return self._fused
-        d, w = self.n_factors, tags.shape[1]
-        V = np.empty((n, d + 4 + w + n_groups), np.float32)
-        V[:, :d] = self._Q[:n]
-        V[:, d : d + 4] = scalars.T
-        V[:, d + 4 : d + 4 + w] = tags
-        V[:, d + 4 + w :] = self._logD[:n_groups, :n].T
+        V = self._fused_rows(0, n, scalars, tags)
         if keep:
             self._fused, self._fused_key = V, key
+        return V
+
+    def _fused_rows(self, lo: int, hi: int, scalars: FloatArray, tags: FloatArray) -> FloatArray:
+        """Rows ``lo..hi-1`` of :meth:`_fused_items` (a new array)."""
+        n_groups = len(self._group_ids)
+        d, w = self.n_factors, tags.shape[1]
+        V = np.empty((hi - lo, d + 4 + w + n_groups), np.float32)
+        V[:, :d] = self._Q[lo:hi]
+        V[:, d : d + 4] = scalars[:, lo:hi].T
+        V[:, d + 4 : d + 4 + w] = tags[lo:hi]
+        V[:, d + 4 + w :] = self._logD[:n_groups, lo:hi].T
         return V
 
     def features(self, user_row: int, cols: IntArray) -> npt.NDArray[np.float64]:

@@ -63,8 +63,8 @@ def register(sub: Any) -> None:
         help="hybrid only: score exactly only the N items an approximate index (hnswlib) "
         "proposes per user, plus the items its co-occurrence reaches; for catalogs of "
         "~50,000 items and more (docs/performance.md). The index is rebuilt in the "
-        "background every 20,000 events; until the first one is built, every item is "
-        "scored. 0 = score every item (default)",
+        "background every 20,000 events (new catalog items join it at once); until the "
+        "first one is built, every item is scored. 0 = score every item (default)",
     )
     parser.add_argument(
         "--processing-guarantee",

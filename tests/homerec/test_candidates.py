@@ -55,3 +55,29 @@ def test_a_failed_build_keeps_the_previous_index() -> None:
 def test_bad_settings_are_refused(bad: dict[str, int]) -> None:
     with pytest.raises(ConfigError):
         AnnCandidates(**bad)
+
+
+def test_new_items_join_the_current_index_without_a_rebuild() -> None:
+    items = _items(300)
+    stage = AnnCandidates(5, rebuild_every=10**6, method="exact")
+    stage.refresh(0, lambda: items[:200])
+    stage.wait()
+    assert stage.rows == 200
+    assert stage.extend(300, lambda lo, hi: items[lo:hi]) == 100
+    assert stage.rows == 300 and stage.builds == 1
+    rows = stage.query(items[250:251] * 10.0)
+    assert rows is not None and 250 in rows[0].tolist()  # a new item is proposed
+    assert stage.extend(300, lambda lo, hi: items[lo:hi]) == 0
+
+
+def test_a_new_item_beyond_the_norm_bound_waits_for_a_rebuild() -> None:
+    pytest.importorskip("hnswlib")
+    items = _items(200)
+    stage = AnnCandidates(5, rebuild_every=10**6, method="hnsw")
+    stage.refresh(0, lambda: items[:100])
+    stage.wait()
+    huge = items[100:101] * 100.0  # far above the built norm bound (x1.25 headroom)
+    assert stage.extend(101, lambda lo, hi: huge) == 0 and stage.rows == 100
+    assert stage.refresh(1, lambda: np.vstack([items[:100], huge]))  # rebuilt early
+    stage.wait()
+    assert stage.rows == 101 and stage.builds == 2

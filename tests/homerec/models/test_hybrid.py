@@ -305,3 +305,22 @@ def test_ann_index_is_rebuilt_in_the_background_as_the_model_learns() -> None:
 def test_ann_candidates_must_not_be_negative() -> None:
     with pytest.raises(ConfigError):
         Hybrid(ann_candidates=-1)
+
+
+def test_ann_index_takes_new_catalog_items_at_once() -> None:
+    m, users = _ann_model(60, 400, ann_candidates=60, ann_rebuild_every=10**6)
+    assert m._ann is not None
+    m.recommend_many(users, 5)
+    m._ann.wait()
+    assert m._ann.rows == 60
+    for j in range(5):  # known tags: the product keeps its width
+        m.update_item(Item(f"new{j}", tags=(f"cluster{j % 2}",)))
+    got = m.recommend_many(users, 5)
+    assert m._ann.rows == 65 and m._ann.builds == 1  # inserted, not rebuilt
+    want = _exact_lists(m, users, 5)
+    assert [[i for i, _ in x] for x in got] == [[i for i, _ in x] for x in want]
+    m.update_item(Item("other", tags=("a-new-tag",)))  # one more tag column
+    assert m.recommend_many(users, 5) == _exact_lists(m, users, 5)  # exact meanwhile
+    m.recommend_many(users, 5)  # the rebuild starts at once, not after 10**6 events
+    m._ann.wait()
+    assert m._ann.builds == 2 and m._ann.rows == 66
