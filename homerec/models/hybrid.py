@@ -110,6 +110,30 @@ class _UserSide:
         return out
 
 
+@dataclass(frozen=True, slots=True)
+class _CoocWeights:
+    """Weights of the three co-occurrence planes in the score, per item where they are
+    normalised by ``1/sqrt(count + 1)``."""
+
+    cooc: FloatArray
+    recent: FloatArray
+    log: np.float32
+
+    @classmethod
+    def of(cls, wf: Mapping[str, float], inv_sqrt: FloatArray) -> _CoocWeights:
+        return cls(
+            np.float32(wf["cooc"]) * inv_sqrt,
+            np.float32(wf["cooc_recent"]) * inv_sqrt,
+            np.float32(wf["cooc_log"]),
+        )
+
+    def term(self, at: npt.NDArray[Any], c0: FloatArray, c1: FloatArray) -> FloatArray:
+        """The planes' score at items ``at`` from the long (``c0``) and the recent (``c1``)
+        co-occurrence sums there."""
+        out: FloatArray = self.cooc[at] * c0 + self.recent[at] * c1 + self.log * np.log1p(c0)
+        return out
+
+
 class Hybrid(IndexedRecommender):
     """The default online hybrid recommender; see the module docstring for the signals.
 
@@ -583,13 +607,15 @@ class Hybrid(IndexedRecommender):
         n = len(self._items)
         if ann is None or n == 0:
             return None
-        side = self._user_side(rows, n)
+        # the item side, cached per version (_user_side below gets the same arrays)
+        scalars, tags, _, _ = self._dense_items(n, self._ranker.w.astype(np.float32))
         # the snapshot lives only until the index is built (~44 MB at 100K items)
-        ann.refresh(
-            self._version, lambda: self._fused_items(n, side.scalars, side.tags, keep=False)
-        )
+        ann.refresh(self._version, lambda: self._fused_items(n, scalars, tags, keep=False))
+        if not ann.ready:
+            return None  # the first build is on its way: the caller scores every item
         # new catalog items go into the current index at once (not only at the rebuild)
-        ann.extend(n, lambda lo, hi: self._fused_rows(lo, hi, side.scalars, side.tags))
+        ann.extend(n, lambda lo, hi: self._fused_rows(lo, hi, scalars, tags))
+        side = self._user_side(rows, n)
         # seen items are excluded afterwards: fetch as many more as the block's users
         # have seen (up to ann_candidates more; 4 bytes per int32 row in _user_items)
         seen = max((len(self._user_items[u]) for u in rows.tolist() if u >= 0), default=0) // 4
@@ -601,7 +627,7 @@ class Hybrid(IndexedRecommender):
         dense_cooc: dict[int, FloatArray] = {}
         short = []
         for r, h, hw in side.sparse:
-            if len(h) * self.cooc_capacity * _SPARSE_RATIO <= n:
+            if self._short_history(h, n):
                 short.append((r, h, hw))
             else:  # a long history: its strongest neighbours are candidates too
                 c = self._cooc_signals(h, hw, n)
@@ -623,12 +649,10 @@ class Hybrid(IndexedRecommender):
             S += np.einsum("bt,bct->bc", side.Ut, side.tags[at])
         if side.G.any():
             S += np.einsum("bg,gbc->bc", side.G, self._logD[: side.G.shape[1]][:, at])
-        w_cooc = np.float32(side.wf["cooc"]) * side.inv_sqrt
-        w_recent = np.float32(side.wf["cooc_recent"]) * side.inv_sqrt
-        w_log = np.float32(side.wf["cooc_log"])
+        weights = _CoocWeights.of(side.wf, side.inv_sqrt)
         for r, c in dense_cooc.items():
             a = at[r]
-            S[r] += w_cooc[a] * c[0, a] + w_recent[a] * c[1, a] + w_log * np.log1p(c[0, a])
+            S[r] += weights.term(a, c[0, a], c[1, a])
         if pairs is not None:
             who, cols, sums = pairs
             row = np.fromiter((r for r, _, _ in short), np.int64, len(short))[who]
@@ -636,7 +660,7 @@ class Hybrid(IndexedRecommender):
             keys = (np.arange(B)[:, None] * (n + 1) + cand).ravel()
             pos = np.searchsorted(keys, row * (n + 1) + cols) - row * width
             c0, c1 = sums.astype(np.float32)
-            S[row, pos] += w_cooc[cols] * c0 + w_recent[cols] * c1 + w_log * np.log1p(c0)
+            S[row, pos] += weights.term(cols, c0, c1)
         return cand, S
 
     def _add_cooc_terms(
@@ -654,27 +678,30 @@ class Hybrid(IndexedRecommender):
         items they have a neighbour at; long ones build dense vectors one user at a time.
         """
         n = S.shape[1]
-        w_cooc = np.float32(wf["cooc"]) * inv_sqrt
-        w_recent = np.float32(wf["cooc_recent"]) * inv_sqrt
-        w_log = np.float32(wf["cooc_log"])
+        weights = _CoocWeights.of(wf, inv_sqrt)
         short: list[tuple[int, IntArray, FloatArray]] = []
         for r, h, hw in sparse:
-            if len(h) * self.cooc_capacity * _SPARSE_RATIO <= n:
+            if self._short_history(h, n):
                 short.append((r, h, hw))
                 continue
+            # a whole row: in place, without the temporaries of _CoocWeights.term
             row = S[r]
             c = self._cooc_signals(h, hw, n)
-            row += w_cooc * c[0]
-            row += w_recent * c[1]
+            row += weights.cooc * c[0]
+            row += weights.recent * c[1]
             np.log1p(c[0], out=c[0])
-            c[0] *= w_log
+            c[0] *= weights.log
             row += c[0]
         if short:
             who, cols, sums = self._short_cooc(short, n)
             c0, c1 = sums.astype(np.float32)
-            add = w_cooc[cols] * c0 + w_recent[cols] * c1 + w_log * np.log1p(c0)
             rows = np.fromiter((r for r, _, _ in short), np.intp, len(short))
-            S[rows[who], cols] += add  # (row, col) pairs are unique
+            S[rows[who], cols] += weights.term(cols, c0, c1)  # (row, col) pairs are unique
+
+    def _short_history(self, h: IntArray, n: int) -> bool:
+        """Whether a history's co-occurrence is summed sparsely (:meth:`_short_cooc`):
+        its neighbour slots are fewer than ``1/_SPARSE_RATIO`` of the ``n`` items."""
+        return len(h) * self.cooc_capacity * _SPARSE_RATIO <= n
 
     def _short_cooc(
         self, short: list[tuple[int, IntArray, FloatArray]], n: int
