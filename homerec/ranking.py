@@ -73,9 +73,9 @@ def top_k(
     break by lower column (which of several items tied at the cut-off makes the list
     is not specified). With a tag cap, up to ``overfetch * k`` best columns are
     considered and any column whose tags already fill their share is skipped.
-    ``tags`` is :func:`tag_matrix` of ``item_tags`` (rows beyond it: no tags), if the
-    caller keeps one: then the rows whose best ``k`` already respect the cap (most) are
-    found at once instead of one by one. ``columns`` (same shape as ``scores``) names
+    The rows whose best ``k`` already respect the cap (most) are found at once from
+    ``tags``, :func:`tag_matrix` of ``item_tags`` (rows beyond it: no tags), built here
+    unless the caller keeps one. ``columns`` (same shape as ``scores``) names
     the item of every score when each row scores its own candidates: the lists then
     hold those items (ties break by position instead).
     """
@@ -110,7 +110,9 @@ def top_k(
     finite = np.isfinite(part_scores)
     all_finite = bool(finite.all())
     within = None
-    if cap is not None and tags is not None and want >= k:
+    if cap is not None and item_tags is not None and want >= k:
+        if tags is None:
+            tags = tag_matrix(item_tags)
         within = _within_cap(part[:, :k], tags, cap) & finite[:, :k].all(axis=1)
     for r in range(n_rows):
         cols, vals = part[r], part_scores[r]
@@ -178,19 +180,13 @@ def _within_cap(head: IntArray, tags: IntArray, cap: int) -> npt.NDArray[np.bool
 
 
 def _capped(cols: list[int], item_tags: Sequence[Sequence[int]], k: int, cap: int) -> list[int]:
-    """Positions in ``cols`` (best first) of the first ``k`` that keep every tag within ``cap``.
+    """Positions in ``cols`` (best first) of the first ``k`` that keep every tag within ``cap``
+    (the rows whose best ``k`` already do are found before, by :func:`_within_cap`).
 
     >>> _capped([0, 1, 2, 3], [(0,), (0,), (0,), (1,)], 3, 1)
     [0, 3]
     """
     n_tags = len(item_tags)
-    head = cols[:k]
-    seen: dict[int, int] = {}
-    for c in head:  # the common case: the best k already respect the cap
-        for t in item_tags[c] if c < n_tags else ():
-            seen[t] = seen.get(t, 0) + 1
-    if not seen or max(seen.values()) <= cap:
-        return list(range(len(head)))
     counts: dict[int, int] = {}
     chosen: list[int] = []
     for j, c in enumerate(cols):
