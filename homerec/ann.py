@@ -157,8 +157,7 @@ class CandidateIndex:
         self._vectors = np.zeros((0, self.dim), np.float32)
         self._valid = np.zeros(0, bool)
         if self._reduce:
-            norms = np.sqrt((x.astype(np.float64) ** 2).sum(axis=1))
-            self._max_norm = float(norms.max(initial=0.0)) * self.norm_headroom or 1.0
+            self._max_norm = self._norm_bound(x)
         if self.method == "hnsw":
             self._new_hnsw(max(16, len(x)))
         self.upsert(x, rows)
@@ -198,8 +197,7 @@ class CandidateIndex:
                 self._capacity = max(need, 2 * self._capacity)
                 self._index.resize_index(self._capacity)
             if self._reduce:
-                norms = np.sqrt((x.astype(np.float64) ** 2).sum(axis=1))
-                if float(norms.max()) > self._max_norm and len(self) > 0:
+                if not self.fits(x) and len(self) > 0:
                     self._rebuild_with(x, rows)
                     return
                 x = self._lift_items(x)
@@ -223,8 +221,7 @@ class CandidateIndex:
         larger norm bound; always True unless inner product is reduced to L2)."""
         if not self._reduce or self._index is None:
             return True
-        x = _as_matrix(vectors, self.dim, "vectors")
-        norms = np.sqrt((x.astype(np.float64) ** 2).sum(axis=1))
+        norms = _norms(_as_matrix(vectors, self.dim, "vectors"))
         return not len(norms) or float(norms.max()) <= self._max_norm
 
     def _rebuild_with(self, x: FloatArray, rows: IntArray) -> None:
@@ -237,10 +234,13 @@ class CandidateIndex:
             vectors = stored.reshape(len(keep), self.dim + 1)[:, : self.dim]
         self.build(np.vstack([vectors, x]), np.concatenate([keep, rows]))
 
+    def _norm_bound(self, x: FloatArray) -> float:
+        """``M`` of the MIPS transform for items ``x``: their largest norm, with headroom."""
+        return float(_norms(x).max(initial=0.0)) * self.norm_headroom or 1.0
+
     def _lift_items(self, x: FloatArray) -> FloatArray:
         if self._max_norm <= 0.0:  # upserts into a never-built index
-            norms = np.sqrt((x.astype(np.float64) ** 2).sum(axis=1))
-            self._max_norm = float(norms.max(initial=0.0)) * self.norm_headroom or 1.0
+            self._max_norm = self._norm_bound(x)
         sq = self._max_norm**2 - (x.astype(np.float64) ** 2).sum(axis=1)
         extra = np.sqrt(np.maximum(sq, 0.0)).astype(np.float32)[:, None]
         return np.ascontiguousarray(np.hstack([x, extra]))
@@ -279,6 +279,12 @@ class CandidateIndex:
         rows[:, :k] = top
         scores[:, :k] = top_scores
         return rows, scores
+
+
+def _norms(x: FloatArray) -> npt.NDArray[np.float64]:
+    """Euclidean norm of every row, in float64."""
+    out: npt.NDArray[np.float64] = np.sqrt((x.astype(np.float64) ** 2).sum(axis=1))
+    return out
 
 
 def _unit(x: FloatArray) -> FloatArray:
