@@ -11,16 +11,16 @@ proposed by an index of older vectors; their scores are current).
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from homerec.models import WORKER_PARAMS, Recommender, make_model
+from homerec.models import WORKER_PARAMS, make_model
 from homerec.typing import Scored
-from streams.bench.models import warm_model
+from streams.bench.models import timed_rerank, warm_model
+from streams.bench.rows import rounded_fields
 from streams.bench.workload import Workload, WorkloadSpec
 
 __all__ = ["AnnStageRow", "ann_stage_row", "list_recall"]
@@ -44,8 +44,7 @@ class AnnStageRow:
     recall_at_k_stale: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: (round(v, 4) if isinstance(v, float) else v)
-                for k, v in dataclasses.asdict(self).items()}  # fmt: skip
+        return rounded_fields(self, 4)
 
 
 def list_recall(found: Sequence[Sequence[Scored]], truth: Sequence[Sequence[Scored]]) -> float:
@@ -57,13 +56,6 @@ def list_recall(found: Sequence[Sequence[Scored]], truth: Sequence[Sequence[Scor
     hits = sum(len({i for i, _ in f} & {i for i, _ in t}) for f, t in zip(found, truth, strict=True))
     total = sum(len(t) for t in truth)
     return hits / total if total else 1.0
-
-
-def _timed(model: Recommender, users: list[str], k: int) -> tuple[list[list[Scored]], float]:
-    model.recommend_many(users[:8], k)  # first-call effects out of the timing
-    t0 = time.perf_counter()
-    lists = model.recommend_many(users, k)
-    return lists, (time.perf_counter() - t0) * 1000.0 / max(1, len(users))
 
 
 def ann_stage_row(
@@ -102,8 +94,8 @@ def ann_stage_row(
     staged.recommend_many(who[:1], k)  # starts the build
     stage.wait()
     build_s = time.perf_counter() - t0
-    truth, exact_ms = _timed(exact, who, k)
-    found, ann_ms = _timed(staged, who, k)
+    truth, exact_ms = timed_rerank(exact, who, k)
+    found, ann_ms = timed_rerank(staged, who, k)
     recall = list_recall(found, truth)
     rest = workload.events[2_000:]
     for model in (exact, staged):

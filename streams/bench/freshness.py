@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from homerec.errors import HomerecError
+from streams.bench.rows import rounded_fields
 from streams.bench.workload import Workload, WorkloadSpec
 from streams.codec import decode_homepage, encode_event
 from streams.config import Settings
@@ -45,8 +46,7 @@ class FreshnessResult:
     max_ms: float
 
     def to_dict(self) -> dict[str, float | int]:
-        return {k: (round(v, 2) if isinstance(v, float) else v)
-                for k, v in dataclasses.asdict(self).items()}  # fmt: skip
+        return rounded_fields(self, 2)
 
 
 def _now_ms() -> int:

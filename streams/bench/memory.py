@@ -16,7 +16,6 @@ Models without per-user state hooks get their users through ``learn_many``
 
 from __future__ import annotations
 
-import dataclasses
 import gc
 import logging
 import multiprocessing as mp
@@ -27,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from streams.bench.rows import rounded_fields
 from streams.errors import StreamsError
 
 __all__ = ["MemoryResult", "item_list_keys", "measure_memory", "resample_state"]
@@ -50,8 +50,7 @@ class MemoryResult:
     method: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: (round(v, 1) if isinstance(v, float) else v)
-                for k, v in dataclasses.asdict(self).items()}  # fmt: skip
+        return rounded_fields(self, 1)
 
 
 def item_list_keys(template: Mapping[str, Any], known: set[str]) -> frozenset[str]:

@@ -14,7 +14,6 @@ Gaussian factors with a Zipf-shaped item bias (searched by augmentation, as
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -23,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from homerec.ann import CandidateIndex, augment_items, augment_users, exact_top_n, recall_at_k
-from streams.bench.models import build_model, warm_model
+from streams.bench.models import build_model, timed_rerank, warm_model
+from streams.bench.rows import rounded_fields
 from streams.bench.workload import Workload, WorkloadSpec
 
 __all__ = ["AnnRow", "ScalingRow", "ann_row", "scaling_row"]
@@ -44,8 +44,7 @@ class ScalingRow:
     eps: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: (round(v, 3) if isinstance(v, float) else v)
-                for k, v in dataclasses.asdict(self).items()}  # fmt: skip
+        return rounded_fields(self, 3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +61,7 @@ class AnnRow:
     recall_at_k: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: (round(v, 4) if isinstance(v, float) else v)
-                for k, v in dataclasses.asdict(self).items()}  # fmt: skip
+        return rounded_fields(self, 4)
 
 
 def scaling_row(
@@ -89,10 +87,7 @@ def scaling_row(
     warm_model(model, workload)
     # re-rank cost: distinct users of the stream, one vectorised call
     users = list(dict.fromkeys(e.user for e in workload.events))[:rerank_users]
-    model.recommend_many(users[:8], k)  # first-call effects (allocation) out of the timing
-    t0 = time.perf_counter()
-    model.recommend_many(users, k)
-    rerank = (time.perf_counter() - t0) / max(1, len(users))
+    _, rerank_ms = timed_rerank(model, users, k)
     # the worker's cycle without Kafka: learn the batch, re-rank its users
     events = workload.events
     done = 0
@@ -109,7 +104,7 @@ def scaling_row(
     row = ScalingRow(
         n_items=n_items,
         rerank_users=len(users),
-        rerank_ms_per_user=rerank * 1000.0,
+        rerank_ms_per_user=rerank_ms,
         learn_ms_per_event=learn_s * 1000.0 / max(1, done),
         batch=batch,
         events=done,
