@@ -79,7 +79,9 @@ class AnnCandidates:
         self._index: CandidateIndex | None = None
         self._built_version = -1  # model version of the copy the index was built from
         self._rows = 0  # item rows the current index holds (0..rows-1)
-        self._stale = False  # a new item did not fit: rebuild at the next refresh
+        # the index no longer serves (a new item beyond its norm bound, or the vectors'
+        # width changed): rebuild at the next refresh, however recent it is
+        self._stale = False
         self._building: threading.Thread | None = None
         self._lock = threading.Lock()
         self.builds = 0

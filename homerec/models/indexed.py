@@ -79,7 +79,8 @@ class IndexedRecommender(Recommender):
         self._item_active = np.zeros(0, bool)
         self._item_count = np.zeros(0, np.float32)
         self._item_tags: list[tuple[int, ...]] = []
-        # _item_tags as one padded array for top_k, rebuilt when an item's tags are set
+        # bumped whenever an item's tags are set; the forms of _item_tags derived from them
+        # (the padded array for top_k, the packed lists for state_dict) are keyed by it
         self._tags_set = 0
         self._tag_matrix: tuple[int, npt.NDArray[np.intp]] | None = None
         self._packed_tags: tuple[tuple[int, int], tuple[Any, Any]] | None = None

@@ -15,8 +15,8 @@ from homerec.profiles import UserProfile
 T0 = 1_700_000_000_000
 
 
-def _trained(**kw: object) -> Hybrid:
-    events, items, profiles = planted_stream(n_items=60, n_events=800)
+def _trained(n_items: int = 60, n_events: int = 800, **kw: object) -> Hybrid:
+    events, items, profiles = planted_stream(n_items=n_items, n_events=n_events)
     m = Hybrid(n_factors=8, **kw)  # type: ignore[arg-type]
     for it in items:
         m.update_item(it)
@@ -236,16 +236,10 @@ def test_block_scores_stay_equal_to_the_plane_tensor_as_the_model_moves(
 
 
 def _ann_model(n_items: int, n_events: int, **kw: object) -> tuple[Hybrid, list[str]]:
-    from homerec.models import WORKER_PARAMS, make_model
+    """A hybrid as the worker builds it (WORKER_PARAMS), and its users plus an unknown one."""
+    from homerec.models import WORKER_PARAMS
 
-    events, items, profiles = planted_stream(n_items=n_items, n_events=n_events)
-    m = make_model("hybrid", n_factors=8, **WORKER_PARAMS, **kw)  # type: ignore[arg-type]
-    assert isinstance(m, Hybrid)
-    for it in items:
-        m.update_item(it)
-    for p in profiles:
-        m.update_user(p)
-    m.learn_many(events)
+    m = _trained(n_items, n_events, **WORKER_PARAMS, **kw)
     return m, [f"u{u}" for u in range(40)] + ["nobody"]
 
 
