@@ -60,6 +60,10 @@ class DecayedCounts:
         out: npt.NDArray[np.float64] = self._raw[rows] * 2.0 ** (-self._clock / self.half_life)
         return out
 
+    def raw(self) -> tuple[npt.NDArray[np.float64], float]:
+        """The stored sums and the factor that turns them into :meth:`values` (no copy)."""
+        return self._raw, 2.0 ** (-self._clock / self.half_life)
+
     def state(self, n: int) -> dict[str, Any]:
         """Raw sums and clock as they are (bit-exact: learning after a restore matches)."""
         return {"half_life": self.half_life, "raw": self._raw[:n].copy(), "clock": self._clock}

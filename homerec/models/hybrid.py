@@ -1,13 +1,14 @@
 """homerec's default model: an online hybrid of collaborative, sequential, popular and content signals.
 
-Every event updates, in this order (all numpy, O(history + negatives) per event):
+Every event updates, in this order (numpy, with the two per-event steps compiled in
+:mod:`homerec.kernels`; O(history + sampled items) per event):
 
 1. the **online ranker** (:class:`~homerec.ranker.OnlineRanker`): a sampled-softmax
-   step that lifts the event's item above ``n_negatives`` sampled items, over
+   step that lifts the event's item above up to ``ranker_sample`` candidates, over
    the feature planes below computed with the state *before* the event — the
    same state the item was ranked with;
 2. **collaborative embeddings** ``P[u]``, ``Q[i]``, ``b[i]``: a BPR step against
-   the same sampled negatives (negative feedback pushes ``P[u]·Q[i]`` down);
+   ``n_negatives`` sampled items (negative feedback pushes ``P[u]·Q[i]`` down);
 3. **co-occurrence** of the item with the user's recent history (bounded
    neighbour table, :class:`~homerec.cooccurrence.CooccurrenceTable`);
 4. **time-decayed popularity** (two half-lives, on the event clock) and
@@ -63,6 +64,7 @@ from homerec.errors import ConfigError
 from homerec.events import Event
 from homerec.feedback import FeedbackWeights
 from homerec.items import Item
+from homerec.kernels import bpr_step, ranker_columns, ranker_grad
 from homerec.models import hybrid_state as _state
 from homerec.models.indexed import Candidates, FloatArray, IndexedRecommender, IntArray
 from homerec.models.storage import IdIndex, append_row, as_rows, grow
@@ -88,6 +90,7 @@ _SPARSE_RATIO = 2
 _RATING_SHRINK = 5.0  # pseudo-ratings at the mean behind each user / item rating offset
 _DEMO_PRIOR = 1.0  # additive prior of the demographic counts
 _LOG_PRIOR = math.log(_DEMO_PRIOR)
+_NO_ROWS = np.zeros(0, np.int32)
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +256,7 @@ class Hybrid(IndexedRecommender):
         self._pop_slow = DecayedCounts(pop_slow_half_life)
         self._buffer = np.full(sample_buffer, -1, np.int32)  # recent items, for negatives
         self._buf_n = 0
+        self._slot = np.zeros(0, np.int32)  # scratch of the ranker's kernel (always zeros)
         self._n_positive = 0  # positives learned (the ranker steps on every ranker_every-th)
         # rating baseline for MAE/RMSE (sum, count) per user / item / overall; not used to rank
         self._rat_u = np.zeros((0, 2), np.float32)  # float32: 8 MiB less per 1M users
@@ -360,36 +364,23 @@ class Hybrid(IndexedRecommender):
         h = h[: self.history_length]
         return h, self._decay_pows[: len(h)]
 
-    def _item_rows(self, cols: IntArray | None) -> tuple[FloatArray, FloatArray]:
-        """Embeddings and tag vectors of the items at ``cols`` (views of all items for None);
-        gathered once and shared by the planes, the score and the ranker's gradient."""
-        if cols is None:
-            n = len(self._items)
-            return self._Q[:n], self._T[:n]
-        return np.take(self._Q, cols, axis=0), np.take(self._T, cols, axis=0)
-
-    def _planes(
-        self,
-        rows: IntArray,
-        cols: IntArray | None = None,
-        item_rows: tuple[FloatArray, FloatArray] | None = None,
-    ) -> tuple[FloatArray, FloatArray]:
+    def _planes(self, rows: IntArray) -> tuple[FloatArray, FloatArray]:
         """Feature planes ``X`` of shape ``(B, len(PLANES), n_items)`` and user embeddings ``(B, d)``.
 
-        With ``cols``, only those item columns: ``X`` is ``(B, len(PLANES), len(cols))``;
-        ``item_rows`` is :meth:`_item_rows` of ``cols`` when the caller has it already.
+        The reference form of the features (inspection, tests); the re-rank computes the
+        same scores without the tensor (:meth:`_score_block`), the ranker's step at its
+        columns only (:func:`homerec.kernels.ranker_grad`).
         """
-        Qa, Ta = item_rows if item_rows is not None else self._item_rows(cols)
         n = len(self._items)
+        Qa, Ta = self._Q[:n], self._T[:n]
         B = len(rows)
-        at: IntArray | slice = slice(0, n) if cols is None else cols
-        m = n if cols is None else len(cols)
+        at = slice(0, n)
         if B == 1:
             P = self._P[rows] if rows[0] >= 0 else np.zeros((1, self.n_factors), np.float32)
         else:
             known = rows >= 0
             P = self._P[np.where(known, rows, 0)] * known[:, None]
-        X = np.empty((B, len(PLANES), m), np.float32)
+        X = np.empty((B, len(PLANES), n), np.float32)
         pop_f, pop_s, item_cold = self._item_terms(n, at)
         X[:, 3] = pop_f
         X[:, 4] = pop_s
@@ -411,8 +402,6 @@ class Hybrid(IndexedRecommender):
             hist = self._history_signals(u, n)
             if hist is not None:
                 cooc, prof[r] = hist
-                if cols is not None:
-                    cooc = cooc[:, cols]
                 X[r, 1] = cooc[0]
                 X[r, 12] = cooc[1] * inv_sqrt
             demo = self._demo_lift(u, at, base, tot, n)
@@ -485,18 +474,12 @@ class Hybrid(IndexedRecommender):
         both = np.stack((w * norm_h, self._recent_pows[: len(h)] * norm_h))
         return self._cooc.scores_multi(h, both, n)
 
-    def _combine(
-        self,
-        X: FloatArray,
-        P: FloatArray,
-        cols: IntArray | None = None,
-        item_rows: tuple[FloatArray, FloatArray] | None = None,
-    ) -> FloatArray:
-        """The ranker's linear score ``(B, n_items)`` (or ``(B, len(cols))``) from planes
-        and user embeddings."""
+    def _combine(self, X: FloatArray, P: FloatArray) -> FloatArray:
+        """The ranker's linear score ``(B, n_items)`` from planes and user embeddings."""
         w = self._ranker.w.astype(np.float32)
         nf, d = len(PLANES), self.n_factors
-        Qa, Ta = item_rows if item_rows is not None else self._item_rows(cols)
+        n = len(self._items)
+        Qa, Ta = self._Q[:n], self._T[:n]
         if len(X) == 1:
             s: FloatArray = (w[:nf] @ X[0])[None, :]
         else:
@@ -808,20 +791,6 @@ class Hybrid(IndexedRecommender):
         return x
 
     # -- learning ---------------------------------------------------------
-    def _sample_negatives(self, pos: int) -> IntArray:
-        n = len(self._items)
-        k = self.n_negatives
-        n_pop = int(round(k * self.popular_negatives)) if self._buf_n else 0
-        # one draw of k uniforms for both kinds (a generator call costs more than the maths)
-        r = self._rng.random(k)
-        r[n_pop:] *= n
-        out = r.astype(np.int32)
-        if n_pop:
-            filled = min(self._buf_n, self.sample_buffer)
-            out[:n_pop] = self._buffer[(r[:n_pop] * filled).astype(np.intp)]
-        negs: IntArray = out[out != pos]
-        return negs
-
     def _ranker_step(self, u: int, pos: int, weight: float) -> None:
         """Softmax step: the event's item against the other candidates of this user.
 
@@ -830,67 +799,45 @@ class Hybrid(IndexedRecommender):
         over the positive and the candidates among ``ranker_sample - 1`` items drawn
         uniformly with replacement (sampled softmax: a uniform proposal needs no
         log-probability correction), so the step's cost stops growing with the catalog.
+        The gradient is one compiled call (:func:`homerec.kernels.ranker_grad`) over
+        those columns only.
         """
+        cols = self._ranker_columns(u, pos)
+        if len(cols) > 1:
+            self._ranker.step(self._step_weight(weight) * self._ranker_grad(u, cols))
+
+    def _ranker_columns(self, u: int, pos: int) -> npt.NDArray[np.int64]:
+        """The softmax's items for a step of user row ``u`` on ``pos`` (``pos`` first)."""
         n = len(self._items)
         if n <= self.ranker_sample:
-            grad = self._ranker_grad(u, pos, self._ranker_valid(u, pos), None)
+            draw = np.arange(n, dtype=np.int64)
+            ok = self.candidate_mask()
         else:
-            # candidates found at the drawn rows only: no O(items) mask per step
-            draw = (self._rng.random(self.ranker_sample - 1) * n).astype(np.intp)
-            ok = self._candidates_at(draw) & (draw != pos)
-            if self._user_items[u]:
-                mine = as_rows(self._user_items[u])
-                # a short list is cheaper to compare against than to sort (np.isin sorts)
-                ok &= (
-                    ~(draw[:, None] == mine[None, :]).any(axis=1)
-                    if len(mine) <= 64
-                    else ~np.isin(draw, mine)
-                )
-            cols = np.concatenate(([pos], draw[ok])).astype(np.int32)
-            if len(cols) == 1:
-                return
-            grad = self._ranker_grad(u, pos, None, cols)
-        self._ranker.step(self._step_weight(weight) * grad)
+            draw = (self._rng.random(self.ranker_sample - 1) * n).astype(np.int64)
+            ok = self._candidates_at(draw)
+        mine = as_rows(self._user_items[u]) if self._user_items[u] else _NO_ROWS
+        cols: npt.NDArray[np.int64] = ranker_columns(draw, pos, ok, mine)
+        return cols
 
-    def _ranker_valid(self, u: int, pos: int) -> npt.NDArray[np.bool_]:
-        """Every candidate of user row ``u`` plus the positive ``pos``."""
-        valid = self.candidate_mask()
-        if self._user_items[u]:
-            valid[as_rows(self._user_items[u])] = False
-        valid[pos] = True
-        return valid
-
-    def _ranker_grad(
-        self, u: int, pos: int, valid: npt.NDArray[np.bool_] | None, cols: IntArray | None
-    ) -> npt.NDArray[np.float64]:
-        """Gradient of ``-log softmax(s)[pos]`` over the ``valid`` items, or over ``cols``
-        (``cols[0] == pos``). It is ``Σ_j p_j x_j - x_pos``, formed plane by plane (mat-vec
-        products), never as an items × features matrix."""
-        if cols is None:
-            assert valid is not None
-            X, P, scores = self._user_planes(u)
-            s = scores[0].copy()
-            s[~valid] = -np.inf
-            target = pos
-            Qa, Ta = self._item_rows(None)
-        else:
-            Qa, Ta = self._item_rows(cols)
-            X, P = self._planes(np.array([u], np.int32), cols, (Qa, Ta))
-            s = self._combine(X, P, cols, (Qa, Ta))[0]
-            target = 0
-        s -= s.max()
-        # clip at e^-80: float32 denormals would slow every later product down a hundredfold
-        p = np.exp(np.maximum(s, -80.0))
-        if cols is None:
-            assert valid is not None
-            p[~valid] = 0.0
-        p /= p.sum()
-        p[target] -= 1.0  # now p = softmax - onehot(pos)
-        nf, d = len(PLANES), self.n_factors
-        grad = np.empty(self._ranker.n_features)
-        grad[:nf] = X[0] @ p
-        grad[nf : nf + d] = P[0] * (p @ Qa)
-        grad[nf + d :] = p @ Ta
+    def _ranker_grad(self, u: int, cols: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        """Gradient of ``-log softmax(w·x)[0]`` over the items ``cols`` for user row ``u``
+        (``x``: :meth:`features`), computed at those columns only."""
+        n = len(self._items)
+        if len(self._slot) < n:
+            self._slot = np.zeros(max(n, 2 * len(self._slot)), np.int32)
+        h, hw = self._history(u)
+        groups = self._groups[u]
+        fast, fast_scale = self._pop.raw()
+        slow, slow_scale = self._pop_slow.raw()
+        grad: npt.NDArray[np.float64] = ranker_grad(
+            cols, self._P[u], self._Q, self._b, self._T,
+            fast, fast_scale, slow, slow_scale, self._item_count, self.cold_scale,
+            float(self._user_events[u]),
+            np.ascontiguousarray(h), hw, self._recent_pows[: len(h)],
+            self._cooc.ids, self._cooc.counts, groups[groups >= 0],
+            self._logD, self._logD_item, self._D_tot, _DEMO_PRIOR, n,
+            self._ranker.w, self._ranker.bias, self._slot,
+        )  # fmt: skip
         return grad
 
     def _step_weight(self, weight: float) -> float:
@@ -928,9 +875,7 @@ class Hybrid(IndexedRecommender):
             self._n_positive += 1
             if self._n_positive % self.ranker_every == 0:
                 self._ranker_step(u, i, weight)
-            negs = self._sample_negatives(i)
-            if len(negs):
-                self._bpr(u, i, negs, weight)
+            self._bpr(u, i, weight)
         elif weight < 0 and self.negative_weight > 0:
             self._push_down(u, i, -weight * self.negative_weight)
         if weight >= self.history_min_weight:
@@ -965,26 +910,18 @@ class Hybrid(IndexedRecommender):
             buf = buf[-4 * self.history_length :]
         self._hist[u] = buf
 
-    def _bpr(self, u: int, i: int, negs: IntArray, weight: float) -> None:
-        """One BPR step of ``P[u]``, ``Q[i]``, ``b[i]`` against the negatives ``negs``.
-
-        Negatives are updated by fancy assignment: a negative drawn twice gets one update
-        (the usual lock-free SGD shortcut), which keeps the step free of ``np.add.at``.
-        """
-        lr, reg = self.lr * self._step_weight(weight), self.reg
-        p = self._P[u].copy()
-        qi = self._Q[i].copy()
-        qj = self._Q[negs]
-        diff = qi[None, :] - qj
-        x = diff @ p + (self._b[i] - self._b[negs])
-        g = 1.0 / (1.0 + np.exp(np.minimum(np.maximum(x, -30.0), 30.0)))  # σ(-x)
-        g *= 1.0 / len(negs)
-        gs = float(g.sum())
-        self._P[u] = p + lr * (g @ diff - reg * p)
-        self._Q[i] = qi + lr * (gs * p - reg * qi)
-        self._Q[negs] = qj - lr * (g[:, None] * p[None, :] + reg * qj)
-        self._b[i] += lr * (gs - reg * self._b[i])
-        self._b[negs] -= lr * g
+    def _bpr(self, u: int, i: int, weight: float) -> None:
+        """One BPR step of ``P[u]``, ``Q[i]``, ``b[i]`` against ``n_negatives`` sampled items
+        (:func:`homerec.kernels.bpr_step`): a ``popular_negatives`` share drawn from the
+        recent events' items, the rest uniformly; the positive itself is skipped."""
+        k = self.n_negatives
+        n_pop = int(round(k * self.popular_negatives)) if self._buf_n else 0
+        # one generator call for both kinds (a call costs more than the maths)
+        bpr_step(
+            self._P, self._Q, self._b, u, i, self._rng.random(k), len(self._items), n_pop,
+            self._buffer, min(self._buf_n, self.sample_buffer),
+            self.lr * self._step_weight(weight), self.reg,
+        )  # fmt: skip
 
     def _push_down(self, u: int, i: int, weight: float) -> None:
         lr, reg = self.lr * weight, self.reg

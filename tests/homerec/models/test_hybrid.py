@@ -134,30 +134,41 @@ def test_worker_params_build_a_catalog_model() -> None:
     assert m.recommend("anyone", 3) == []
 
 
-def test_planes_at_columns_equal_the_full_planes_there() -> None:
-    # the sampled ranker step scores only some columns: they must be the same numbers
+def _softmax_grad(m: Hybrid, u: int, cols: np.ndarray) -> np.ndarray:
+    """The ranker's gradient from the reference features: ``Σ_j p_j x_j - x_0``."""
+    x = m.features(u, cols).astype(np.float64)
+    s = m._ranker.scores(x)
+    p = np.exp(s - s.max())
+    p /= p.sum()
+    p[0] -= 1.0
+    grad: np.ndarray = p @ x
+    return grad
+
+
+@pytest.mark.parametrize("u", [0, 3, 7])
+def test_ranker_grad_at_columns_is_the_softmax_gradient_of_the_features(u: int) -> None:
+    # the compiled step computes the features at its columns only: the same numbers
     m = _trained()
-    cols = np.array([5, 0, 17, 5, 42], np.int32)
-    for u in (0, 3, -1):
-        rows = np.array([u], np.int32)
-        X, P = m._planes(rows)
-        Xc, Pc = m._planes(rows, cols)
-        assert np.allclose(Xc, X[:, :, cols], atol=1e-5)
-        assert np.allclose(m._combine(Xc, Pc, cols), m._combine(X, P)[:, cols], atol=1e-4)
+    m.update_user(UserProfile("grouped", {"cluster": "1", "age": 31}))
+    m.learn_many([Event("grouped", "i3", "click", T0), Event("grouped", "i8", "click", T0)])
+    for row in (u, m._users.get("grouped")):
+        m._cache_key = None
+        cols = np.array([7, 0, 17, 5, 42, 5, 59], np.int64)  # repeats count twice
+        want = _softmax_grad(m, row, cols)
+        assert np.abs(want).max() > 1e-3
+        assert np.allclose(m._ranker_grad(row, cols), want, rtol=1e-4, atol=1e-5)
+        assert not m._slot.any()  # the scratch is handed back zeroed
 
 
-def test_softmax_over_every_column_equals_the_full_softmax() -> None:
-    # the sampled step's code path, given all valid columns, is the exact gradient
+def test_exact_ranker_columns_are_every_candidate_but_the_users_items() -> None:
     m = _trained()
     u, pos = 3, 7
+    cols = m._ranker_columns(u, pos)
     valid = m.candidate_mask()
     valid[as_rows(m._user_items[u])] = False
-    valid[pos] = True
-    others = np.flatnonzero(valid)
-    cols = np.concatenate(([pos], others[others != pos][::-1])).astype(np.int32)
-    full = m._ranker_grad(u, pos, valid, None)
-    assert np.abs(full).max() > 1e-3
-    assert np.allclose(m._ranker_grad(u, pos, valid, cols), full, atol=1e-5)
+    valid[pos] = False
+    assert cols[0] == pos
+    assert sorted(cols[1:].tolist()) == np.flatnonzero(valid).tolist()
 
 
 def test_sampled_ranker_step_learns_like_the_full_one() -> None:
