@@ -227,34 +227,47 @@ def ranker_grad(
             g_const += math.log(D_tot[g] + demo_prior * n_items)
     base_const = math.log(tot + demo_prior * n_items)
     user_cold = math.exp(-min(n_events / cold_scale, 60.0))
-    # the item rows at the columns, gathered once: the products below are BLAS calls
+    # gathers first, in loops with nothing else in them: the CPU keeps many of their
+    # cache misses in flight at once (a column's rows are spread over the tables)
     Qc = np.empty((m, d), np.float32)
     Tc = np.empty((m, n_tags), np.float32)
     for j in range(m):
         Qc[j] = Q[cols[j]]
         Tc[j] = T[cols[j]]
+    cnt = np.empty(m)
+    bias_c = np.empty(m)
+    pf = np.empty(m)
+    ps = np.empty(m)
+    for j in range(m):
+        c = cols[j]
+        cnt[j] = item_count[c]
+        bias_c[j] = b[c]
+        pf[j] = pop_fast[c]
+        ps[j] = pop_slow[c]
+    lift = np.zeros(m)
+    if has_demo:
+        for g in groups:
+            for j in range(m):
+                lift[j] += logD[g, cols[j]]
+        for j in range(m):
+            lift[j] = (lift[j] - g_const) / len(groups) - (logD_item[cols[j]] - base_const)
     pw = (p_u * w[nf : nf + d]).astype(np.float32)
     mf = np.dot(Qc, p_u)
     emb = np.dot(Qc, pw)
     content = np.dot(Tc, prof)
     s = np.dot(Tc, w[nf + d :].astype(np.float32)).astype(np.float64) + emb + bias
     for j in range(m):
-        c = cols[j]
-        inv_sqrt = 1.0 / math.sqrt(item_count[c] + 1.0)
+        inv_sqrt = 1.0 / math.sqrt(cnt[j] + 1.0)
         lg = long_[first[j]]
         X[0, j] = lg * inv_sqrt
         X[1, j] = math.log1p(lg)
         X[12, j] = recent[first[j]] * inv_sqrt
-        X[2, j] = mf[j] + b[c]
-        X[3, j] = math.log1p(max(pop_fast[c] * fast_scale, 1e-30))
-        X[4, j] = math.log1p(max(pop_slow[c] * slow_scale, 1e-30))
+        X[2, j] = mf[j] + bias_c[j]
+        X[3, j] = math.log1p(max(pf[j] * fast_scale, 1e-30))
+        X[4, j] = math.log1p(max(ps[j] * slow_scale, 1e-30))
         X[5, j] = content[j]
-        if has_demo:
-            lift = 0.0
-            for g in groups:
-                lift += logD[g, c]
-            X[6, j] = (lift - g_const) / len(groups) - (logD_item[c] - base_const)
-        item_cold = math.exp(-min(item_count[c] / cold_scale, 60.0))
+        X[6, j] = lift[j]
+        item_cold = math.exp(-min(cnt[j] / cold_scale, 60.0))
         X[11, j] = item_cold
         X[7, j] = X[3, j] * user_cold
         X[8, j] = X[6, j] * user_cold
