@@ -7,7 +7,8 @@ BIN := $(VENV)/bin
 
 .PHONY: demo test install kafka-start kafka-stop lint typecheck promtool pytest clean
 
-$(BIN)/homerec: pyproject.toml
+# setup.py and the kernels' source: editing them rebuilds the compiled kernels
+$(BIN)/homerec: pyproject.toml setup.py homerec/_kernels_src.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

@@ -1,291 +1,50 @@
-"""Compiled per-event learning kernels (numba): the steps too small for numpy.
+"""Compiled per-event learning steps: the ones too small for numpy.
 
 A BPR step against 8 negatives is ~15 numpy calls on 32-float rows: ~35 µs of
-call overhead for well under 1 µs of arithmetic. Compiled, the same step is a
-loop over the rows. The kernels take and update the model's own arrays in
-place, run without the GIL (``nogil``: the Kafka client's I/O thread runs
-meanwhile) and are compiled once per machine (``cache``: later processes load
-the machine code from ``__pycache__``).
+call overhead for well under 1 µs of arithmetic; the ranker's sampled-softmax
+step was ~40 calls. Compiled, each is one call of plain loops over the rows it
+touches. The functions take and update the model's own arrays in place and are
+deterministic, so a model restored from a checkpoint and fed the same events
+reaches the same state bit for bit.
 
-Their results are deterministic, so a model restored from a checkpoint and fed
-the same events reaches the same state bit for bit.
+The machine code is built when homerec is installed (``setup.py`` compiles
+``homerec/_kernels_src.py`` with numba's ahead-of-time compiler into the
+extension module ``homerec._kernels``). Nothing imports numba at run time: its
+JIT would add ~130 MiB to every worker (LLVM and its runtime), an eighth of the
+1 GiB budget for a million users. After editing ``_kernels_src.py``, rebuild
+with ``pip install -e .``; importing this module says so when the two differ.
+
+Signatures and documentation: :mod:`homerec._kernels_src`.
 """
 
 from __future__ import annotations
 
-import math
+import hashlib
+from pathlib import Path
 
-import numba
-import numpy as np
-import numpy.typing as npt
+try:
+    from homerec import _kernels
+except ImportError as exc:  # a checkout used without installing it
+    raise ImportError(
+        "homerec's compiled kernels (homerec._kernels) are missing: install homerec with "
+        "pip, which builds them (in a checkout: pip install -e .)"
+    ) from exc
 
 __all__ = ["bpr_step", "ranker_columns", "ranker_grad"]
 
-_CLIP = 30.0  # logits beyond ±30 saturate the sigmoid in float32
-_SHORT_LIST = 64  # a user's items up to this many are scanned, longer lists sorted
+
+def _digest(source: bytes) -> int:
+    # as homerec._kernels_src.source_digest (which imports numba: not imported here)
+    return int.from_bytes(hashlib.sha256(source).digest()[:8], "little") >> 1
 
 
-@numba.njit(cache=True, nogil=True)
-def _negatives(
-    draws: npt.NDArray[np.float64],
-    n_items: int,
-    n_popular: int,
-    buffer: npt.NDArray[np.int32],
-    filled: int,
-    pos: int,
-) -> npt.NDArray[np.int64]:
-    """Negatives from uniform ``draws``: the first ``n_popular`` pick recent events from
-    ``buffer[:filled]``, the rest uniform items; the positive ``pos`` is dropped."""
-    out = np.empty(len(draws), np.int64)
-    m = 0
-    for j in range(len(draws)):
-        if j < n_popular:
-            neg = int(buffer[int(draws[j] * filled)])
-        else:
-            neg = int(draws[j] * n_items)
-        if neg != pos:
-            out[m] = neg
-            m += 1
-    return out[:m]
+_SOURCE = Path(__file__).with_name("_kernels_src.py")
+if _SOURCE.exists() and _kernels.source_digest() != _digest(_SOURCE.read_bytes()):
+    raise ImportError(
+        f"homerec._kernels was built from another version of {_SOURCE}: rebuild it "
+        "(in a checkout: pip install -e .)"
+    )
 
-
-@numba.njit(cache=True, nogil=True)
-def bpr_step(
-    P: npt.NDArray[np.float32],
-    Q: npt.NDArray[np.float32],
-    b: npt.NDArray[np.float32],
-    u: int,
-    i: int,
-    draws: npt.NDArray[np.float64],
-    n_items: int,
-    n_popular: int,
-    buffer: npt.NDArray[np.int32],
-    filled: int,
-    lr: float,
-    reg: float,
-) -> int:
-    """One BPR step of ``P[u]``, ``Q[i]``, ``b[i]`` against negatives drawn from ``draws``
-    (see :func:`_negatives`); returns how many negatives it used.
-
-    Loss ``-mean_j log σ(x_j)``, ``x_j = P[u]·(Q[i] - Q[j]) + b[i] - b[j]``, plus L2
-    ``reg``. Every update is computed from the rows as they were before the step; a
-    negative drawn twice is updated once (the usual lock-free SGD shortcut).
-    """
-    negs = _negatives(draws, n_items, n_popular, buffer, filled, i)
-    m = len(negs)
-    if m == 0:
-        return 0
-    d = P.shape[1]
-    p = P[u].copy()
-    qi = Q[i].copy()
-    qj = np.empty((m, d), np.float32)
-    bj = np.empty(m, np.float32)
-    for j in range(m):
-        qj[j] = Q[negs[j]]
-        bj[j] = b[negs[j]]
-    g = np.empty(m, np.float32)
-    gs = 0.0
-    for j in range(m):
-        x = b[i] - bj[j]
-        for f in range(d):
-            x += (qi[f] - qj[j, f]) * p[f]
-        x = min(max(x, -_CLIP), _CLIP)
-        g[j] = 1.0 / (1.0 + math.exp(x)) / m  # σ(-x) / m
-        gs += g[j]
-    for f in range(d):
-        grad = 0.0
-        for j in range(m):
-            grad += g[j] * (qi[f] - qj[j, f])
-        P[u, f] = p[f] + lr * (grad - reg * p[f])
-        Q[i, f] = qi[f] + lr * (gs * p[f] - reg * qi[f])
-    b[i] += lr * (gs - reg * b[i])
-    for j in range(m):
-        for f in range(d):
-            Q[negs[j], f] = qj[j, f] - lr * (g[j] * p[f] + reg * qj[j, f])
-        b[negs[j]] = bj[j] - lr * g[j]
-    return m
-
-
-@numba.njit(cache=True, nogil=True)
-def ranker_columns(
-    draws: npt.NDArray[np.int64],
-    pos: int,
-    candidate: npt.NDArray[np.bool_],
-    mine: npt.NDArray[np.int32],
-) -> npt.NDArray[np.int64]:
-    """The softmax's columns: ``pos`` first, then every row of ``draws`` that is a
-    candidate (``candidate[j]`` for ``draws[j]``), is not ``pos`` and is not among the
-    user's items ``mine``."""
-    out = np.empty(len(draws) + 1, np.int64)
-    out[0] = pos
-    m = 1
-    long_list = len(mine) > _SHORT_LIST
-    own = np.sort(mine) if long_list else mine
-    for j in range(len(draws)):
-        c = draws[j]
-        if c == pos or not candidate[j]:
-            continue
-        if long_list:
-            at = np.searchsorted(own, c)
-            if at < len(own) and own[at] == c:
-                continue
-        else:
-            hit = False
-            for x in own:
-                if x == c:
-                    hit = True
-                    break
-            if hit:
-                continue
-        out[m] = c
-        m += 1
-    return out[:m]
-
-
-@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
-def ranker_grad(
-    cols: npt.NDArray[np.int64],
-    p_u: npt.NDArray[np.float32],
-    Q: npt.NDArray[np.float32],
-    b: npt.NDArray[np.float32],
-    T: npt.NDArray[np.float32],
-    pop_fast: npt.NDArray[np.float64],
-    fast_scale: float,
-    pop_slow: npt.NDArray[np.float64],
-    slow_scale: float,
-    item_count: npt.NDArray[np.float32],
-    cold_scale: float,
-    n_events: float,
-    hist: npt.NDArray[np.int32],
-    hist_w: npt.NDArray[np.float32],
-    recent_w: npt.NDArray[np.float32],
-    cooc_ids: npt.NDArray[np.int32],
-    cooc_counts: npt.NDArray[np.float32],
-    groups: npt.NDArray[np.int16],
-    logD: npt.NDArray[np.float32],
-    logD_item: npt.NDArray[np.float32],
-    D_tot: npt.NDArray[np.float64],
-    demo_prior: float,
-    n_items: int,
-    w: npt.NDArray[np.float64],
-    bias: float,
-    slot: npt.NDArray[np.int32],
-) -> npt.NDArray[np.float64]:
-    """Gradient of ``-log softmax(s)[0]`` over the items ``cols`` (``cols[0]`` the positive)
-    for one user: :meth:`homerec.models.hybrid.Hybrid.features` of those items, their
-    scores ``w·x + bias`` and ``Σ_j p_j x_j - x_0``, with no ``O(items)`` work.
-
-    ``pop_fast``, ``pop_slow`` are the raw popularity sums and ``*_scale`` their decay
-    factors (:meth:`homerec.decay.DecayedCounts.raw`); ``hist`` the user's history rows (newest first) with their long
-    and recent weights; ``groups`` the user's profile group rows. ``slot`` is scratch of
-    ``items`` zeros, handed back zeroed.
-    """
-    m = len(cols)
-    d = Q.shape[1]
-    n_tags = T.shape[1]
-    nf = 13  # len(PLANES), in their order
-    X = np.zeros((nf, m))
-    # co-occurrence with the history, at the columns only: each distinct column gets a
-    # slot; the history's neighbour lists are scanned once
-    first = np.empty(m, np.int64)
-    for j in range(m):
-        c = cols[j]
-        if slot[c] == 0:
-            slot[c] = j + 1
-        first[j] = slot[c] - 1
-    long_ = np.zeros(m)
-    recent = np.zeros(m)
-    prof = np.zeros(n_tags, np.float32)
-    for a in range(len(hist)):
-        h = hist[a]
-        norm = 1.0 / math.sqrt(item_count[h] + 1.0)
-        wl = hist_w[a] * norm
-        wr = recent_w[a] * norm
-        for s in range(cooc_ids.shape[1]):
-            nb = cooc_ids[h, s]
-            if nb >= 0 and slot[nb] > 0:
-                long_[slot[nb] - 1] += wl * cooc_counts[h, s]
-                recent[slot[nb] - 1] += wr * cooc_counts[h, s]
-        for t in range(n_tags):
-            prof[t] += hist_w[a] * T[h, t]
-    for j in range(m):
-        slot[cols[j]] = 0
-    pnorm = 0.0
-    for t in range(n_tags):
-        pnorm += prof[t] * prof[t]
-    pnorm = math.sqrt(pnorm)
-    if pnorm > 0:
-        prof /= pnorm
-    # the demographic lift's per-user constant
-    tot = 0.0
-    for g in range(len(D_tot)):
-        tot += D_tot[g]
-    has_demo = len(groups) > 0 and tot > 0
-    g_const = 0.0
-    if has_demo:
-        for g in groups:
-            g_const += math.log(D_tot[g] + demo_prior * n_items)
-    base_const = math.log(tot + demo_prior * n_items)
-    user_cold = math.exp(-min(n_events / cold_scale, 60.0))
-    # gathers first, in loops with nothing else in them: the CPU keeps many of their
-    # cache misses in flight at once (a column's rows are spread over the tables)
-    Qc = np.empty((m, d), np.float32)
-    Tc = np.empty((m, n_tags), np.float32)
-    for j in range(m):
-        Qc[j] = Q[cols[j]]
-        Tc[j] = T[cols[j]]
-    cnt = np.empty(m)
-    bias_c = np.empty(m)
-    pf = np.empty(m)
-    ps = np.empty(m)
-    for j in range(m):
-        c = cols[j]
-        cnt[j] = item_count[c]
-        bias_c[j] = b[c]
-        pf[j] = pop_fast[c]
-        ps[j] = pop_slow[c]
-    lift = np.zeros(m)
-    if has_demo:
-        for g in groups:
-            for j in range(m):
-                lift[j] += logD[g, cols[j]]
-        for j in range(m):
-            lift[j] = (lift[j] - g_const) / len(groups) - (logD_item[cols[j]] - base_const)
-    pw = (p_u * w[nf : nf + d]).astype(np.float32)
-    mf = np.dot(Qc, p_u)
-    emb = np.dot(Qc, pw)
-    content = np.dot(Tc, prof)
-    s = np.dot(Tc, w[nf + d :].astype(np.float32)).astype(np.float64) + emb + bias
-    for j in range(m):
-        inv_sqrt = 1.0 / math.sqrt(cnt[j] + 1.0)
-        lg = long_[first[j]]
-        X[0, j] = lg * inv_sqrt
-        X[1, j] = math.log1p(lg)
-        X[12, j] = recent[first[j]] * inv_sqrt
-        X[2, j] = mf[j] + bias_c[j]
-        X[3, j] = math.log1p(max(pf[j] * fast_scale, 1e-30))
-        X[4, j] = math.log1p(max(ps[j] * slow_scale, 1e-30))
-        X[5, j] = content[j]
-        X[6, j] = lift[j]
-        item_cold = math.exp(-min(cnt[j] / cold_scale, 60.0))
-        X[11, j] = item_cold
-        X[7, j] = X[3, j] * user_cold
-        X[8, j] = X[6, j] * user_cold
-        X[9, j] = X[5, j] * user_cold
-        X[10, j] = X[5, j] * item_cold
-        for f in range(nf):
-            s[j] += w[f] * X[f, j]
-    # softmax minus the positive's one-hot, clipped at e^-80 like the dense step
-    top = s.max()
-    total = 0.0
-    for j in range(m):
-        s[j] = math.exp(max(s[j] - top, -80.0))
-        total += s[j]
-    s /= total
-    s[0] -= 1.0
-    p32 = s.astype(np.float32)
-    grad = np.empty(nf + d + n_tags)
-    grad[:nf] = np.dot(X, s)
-    grad[nf : nf + d] = p_u * np.dot(p32, Qc)
-    grad[nf + d :] = np.dot(p32, Tc)
-    return grad
+bpr_step = _kernels.bpr_step
+ranker_columns = _kernels.ranker_columns
+ranker_grad = _kernels.ranker_grad

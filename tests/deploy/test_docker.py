@@ -45,6 +45,7 @@ def test_copied_sources_exist_and_cover_the_packages() -> None:
     for pattern in include:
         assert pattern.rstrip("*") in sources, f"package {pattern} is not copied"
     assert "pyproject.toml" in sources
+    assert "setup.py" in sources  # it builds the compiled kernels
     readme = project["project"].get("readme")
     if readme:
         assert readme in sources
@@ -53,4 +54,4 @@ def test_copied_sources_exist_and_cover_the_packages() -> None:
 def test_dockerignore_keeps_what_the_build_copies() -> None:
     ignore = (ROOT / "deploy/docker/Dockerfile.dockerignore").read_text().splitlines()
     kept = {re.sub(r"^!|/$", "", line) for line in ignore if line.startswith("!")}
-    assert {"pyproject.toml", "README.md", "homerec", "streams"} <= kept
+    assert {"pyproject.toml", "setup.py", "README.md", "homerec", "streams"} <= kept

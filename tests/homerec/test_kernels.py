@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -60,3 +62,12 @@ def test_ranker_columns_put_the_positive_first_and_skip_the_excluded(n_mine: int
     keep = candidate & (draws != pos) & ~np.isin(draws, mine)
     assert cols[0] == pos
     assert cols[1:].tolist() == draws[keep].tolist()  # drawn order, repeats kept
+
+
+def test_the_compiled_module_is_built_from_the_source_beside_it() -> None:
+    import homerec._kernels as compiled
+    from homerec import _kernels_src
+
+    source = Path(_kernels_src.__file__).read_bytes()
+    assert compiled.source_digest() == _kernels_src.source_digest(source)
+    assert compiled.source_digest() != _kernels_src.source_digest(source + b"\n")

@@ -1,0 +1,402 @@
+"""Source of :mod:`homerec.kernels`: numba code compiled ahead of time into ``homerec._kernels``.
+
+``pip install`` builds the extension module from this file (``setup.py``, numba's
+``pycc``): the worker imports plain machine code and never numba itself, whose
+JIT would add ~130 MiB to every process (LLVM and its runtime). Nothing at run
+time imports this module; the tests read it only through the compiled module.
+
+Exported functions are plain Python here and are compiled with the signatures in
+:data:`SIGNATURES`; the functions they call are ``numba.njit``-ed (inlined).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import numba
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "SIGNATURES", "bpr_step", "compiler", "ranker_columns", "ranker_grad", "source_digest",
+]  # fmt: skip
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _compiled(**options: Any) -> Callable[[_F], _F]:
+    """``numba.njit(**options)``, typed as what it is to callers: the same function."""
+    return cast(Callable[[_F], _F], numba.njit(**options))
+
+
+_CLIP = 30.0  # logits beyond ±30 saturate the sigmoid in float32
+_SHORT_LIST = 64  # a user's items up to this many are scanned, longer lists sorted
+
+
+@_compiled()
+def _negatives(
+    draws: npt.NDArray[np.float64],
+    n_items: int,
+    n_popular: int,
+    buffer: npt.NDArray[np.int32],
+    filled: int,
+    pos: int,
+) -> npt.NDArray[np.int64]:
+    """Negatives from uniform ``draws``: the first ``n_popular`` pick recent events from
+    ``buffer[:filled]``, the rest uniform items; the positive ``pos`` is dropped."""
+    out = np.empty(len(draws), np.int64)
+    m = 0
+    for j in range(len(draws)):
+        if j < n_popular:
+            neg = int(buffer[int(draws[j] * filled)])
+        else:
+            neg = int(draws[j] * n_items)
+        if neg != pos:
+            out[m] = neg
+            m += 1
+    return out[:m]
+
+
+def bpr_step(
+    P: npt.NDArray[np.float32],
+    Q: npt.NDArray[np.float32],
+    b: npt.NDArray[np.float32],
+    u: int,
+    i: int,
+    draws: npt.NDArray[np.float64],
+    n_items: int,
+    n_popular: int,
+    buffer: npt.NDArray[np.int32],
+    filled: int,
+    lr: float,
+    reg: float,
+) -> int:
+    """One BPR step of ``P[u]``, ``Q[i]``, ``b[i]`` against negatives drawn from ``draws``
+    (see :func:`_negatives`); returns how many negatives it used.
+
+    Loss ``-mean_j log σ(x_j)``, ``x_j = P[u]·(Q[i] - Q[j]) + b[i] - b[j]``, plus L2
+    ``reg``. Every update is computed from the rows as they were before the step; a
+    negative drawn twice is updated once (the usual lock-free SGD shortcut).
+    """
+    negs = _negatives(draws, n_items, n_popular, buffer, filled, i)
+    m = len(negs)
+    if m == 0:
+        return 0
+    d = P.shape[1]
+    p = P[u].copy()
+    qi = Q[i].copy()
+    qj = np.empty((m, d), np.float32)
+    bj = np.empty(m, np.float32)
+    for j in range(m):
+        qj[j] = Q[negs[j]]
+        bj[j] = b[negs[j]]
+    g = np.empty(m, np.float32)
+    gs = 0.0
+    for j in range(m):
+        x = b[i] - bj[j]
+        for f in range(d):
+            x += (qi[f] - qj[j, f]) * p[f]
+        x = min(max(x, -_CLIP), _CLIP)
+        g[j] = 1.0 / (1.0 + math.exp(x)) / m  # σ(-x) / m
+        gs += g[j]
+    for f in range(d):
+        grad = 0.0
+        for j in range(m):
+            grad += g[j] * (qi[f] - qj[j, f])
+        P[u, f] = p[f] + lr * (grad - reg * p[f])
+        Q[i, f] = qi[f] + lr * (gs * p[f] - reg * qi[f])
+    b[i] += lr * (gs - reg * b[i])
+    for j in range(m):
+        for f in range(d):
+            Q[negs[j], f] = qj[j, f] - lr * (g[j] * p[f] + reg * qj[j, f])
+        b[negs[j]] = bj[j] - lr * g[j]
+    return m
+
+
+def ranker_columns(
+    draws: npt.NDArray[np.int64],
+    pos: int,
+    candidate: npt.NDArray[np.bool_],
+    mine: npt.NDArray[np.int32],
+) -> npt.NDArray[np.int64]:
+    """The softmax's columns: ``pos`` first, then every row of ``draws`` that is a
+    candidate (``candidate[j]`` for ``draws[j]``), is not ``pos`` and is not among the
+    user's items ``mine``."""
+    out = np.empty(len(draws) + 1, np.int64)
+    out[0] = pos
+    m = 1
+    long_list = len(mine) > _SHORT_LIST
+    own = np.sort(mine) if long_list else mine
+    for j in range(len(draws)):
+        c = draws[j]
+        if c == pos or not candidate[j]:
+            continue
+        if long_list:
+            at = np.searchsorted(own, c)
+            if at < len(own) and own[at] == c:
+                continue
+        else:
+            hit = False
+            for x in own:
+                if x == c:
+                    hit = True
+                    break
+            if hit:
+                continue
+        out[m] = c
+        m += 1
+    return out[:m]
+
+
+def ranker_grad(
+    cols: npt.NDArray[np.int64],
+    p_u: npt.NDArray[np.float32],
+    Q: npt.NDArray[np.float32],
+    b: npt.NDArray[np.float32],
+    T: npt.NDArray[np.float32],
+    pop_fast: npt.NDArray[np.float64],
+    fast_scale: float,
+    pop_slow: npt.NDArray[np.float64],
+    slow_scale: float,
+    item_count: npt.NDArray[np.float32],
+    cold_scale: float,
+    n_events: float,
+    hist: npt.NDArray[np.int32],
+    hist_w: npt.NDArray[np.float32],
+    recent_w: npt.NDArray[np.float32],
+    cooc_ids: npt.NDArray[np.int32],
+    cooc_counts: npt.NDArray[np.float32],
+    groups: npt.NDArray[np.int16],
+    logD: npt.NDArray[np.float32],
+    logD_item: npt.NDArray[np.float32],
+    D_tot: npt.NDArray[np.float64],
+    demo_prior: float,
+    n_items: int,
+    w: npt.NDArray[np.float64],
+    bias: float,
+    slot: npt.NDArray[np.int32],
+) -> npt.NDArray[np.float64]:
+    """Gradient of ``-log softmax(s)[0]`` over the items ``cols`` (``cols[0]`` the positive)
+    for one user: :meth:`homerec.models.hybrid.Hybrid.features` of those items, their
+    scores ``w·x + bias`` and ``Σ_j p_j x_j - x_0``, with no ``O(items)`` work.
+
+    ``pop_fast``, ``pop_slow`` are the raw popularity sums and ``*_scale`` their decay
+    factors (:meth:`homerec.decay.DecayedCounts.raw`); ``hist`` the user's history rows
+    (newest first) with their long and recent weights; ``groups`` the user's profile group rows. ``slot`` is scratch of
+    ``items`` zeros, handed back zeroed.
+    """
+    return _ranker_grad(
+        cols, p_u, Q, b, T, pop_fast, fast_scale, pop_slow, slow_scale, item_count,
+        cold_scale, n_events, hist, hist_w, recent_w, cooc_ids, cooc_counts, groups,
+        logD, logD_item, D_tot, demo_prior, n_items, w, bias, slot,
+    )  # fmt: skip
+
+
+@_compiled(fastmath={"reassoc", "contract"})
+def _ranker_grad(
+    cols: npt.NDArray[np.int64],
+    p_u: npt.NDArray[np.float32],
+    Q: npt.NDArray[np.float32],
+    b: npt.NDArray[np.float32],
+    T: npt.NDArray[np.float32],
+    pop_fast: npt.NDArray[np.float64],
+    fast_scale: float,
+    pop_slow: npt.NDArray[np.float64],
+    slow_scale: float,
+    item_count: npt.NDArray[np.float32],
+    cold_scale: float,
+    n_events: float,
+    hist: npt.NDArray[np.int32],
+    hist_w: npt.NDArray[np.float32],
+    recent_w: npt.NDArray[np.float32],
+    cooc_ids: npt.NDArray[np.int32],
+    cooc_counts: npt.NDArray[np.float32],
+    groups: npt.NDArray[np.int16],
+    logD: npt.NDArray[np.float32],
+    logD_item: npt.NDArray[np.float32],
+    D_tot: npt.NDArray[np.float64],
+    demo_prior: float,
+    n_items: int,
+    w: npt.NDArray[np.float64],
+    bias: float,
+    slot: npt.NDArray[np.int32],
+) -> npt.NDArray[np.float64]:
+    """See :func:`ranker_grad` (compiled with reassociation, so its sums vectorise)."""
+    m = len(cols)
+    d = Q.shape[1]
+    n_tags = T.shape[1]
+    nf = 13  # len(PLANES), in their order
+    X = np.zeros((nf, m))
+    # co-occurrence with the history, at the columns only: each distinct column gets a
+    # slot; the history's neighbour lists are scanned once
+    first = np.empty(m, np.int64)
+    for j in range(m):
+        c = cols[j]
+        if slot[c] == 0:
+            slot[c] = j + 1
+        first[j] = slot[c] - 1
+    long_ = np.zeros(m)
+    recent = np.zeros(m)
+    prof = np.zeros(n_tags, np.float32)
+    for a in range(len(hist)):
+        h = hist[a]
+        norm = 1.0 / math.sqrt(item_count[h] + 1.0)
+        wl = hist_w[a] * norm
+        wr = recent_w[a] * norm
+        for k in range(cooc_ids.shape[1]):
+            nb = cooc_ids[h, k]
+            if nb >= 0 and slot[nb] > 0:
+                long_[slot[nb] - 1] += wl * cooc_counts[h, k]
+                recent[slot[nb] - 1] += wr * cooc_counts[h, k]
+        for t in range(n_tags):
+            prof[t] += hist_w[a] * T[h, t]
+    for j in range(m):
+        slot[cols[j]] = 0
+    pnorm = 0.0
+    for t in range(n_tags):
+        pnorm += prof[t] * prof[t]
+    pnorm = math.sqrt(pnorm)
+    if pnorm > 0:
+        prof /= pnorm
+    # the demographic lift's per-user constant
+    tot = 0.0
+    for g in range(len(D_tot)):
+        tot += D_tot[g]
+    has_demo = len(groups) > 0 and tot > 0
+    g_const = 0.0
+    if has_demo:
+        for g in groups:
+            g_const += math.log(D_tot[g] + demo_prior * n_items)
+    base_const = math.log(tot + demo_prior * n_items)
+    user_cold = math.exp(-min(n_events / cold_scale, 60.0))
+    # gathers first, in loops with nothing else in them: the CPU keeps many of their
+    # cache misses in flight at once (a column's rows are spread over the tables)
+    Qc = np.empty((m, d), np.float32)
+    Tc = np.empty((m, n_tags), np.float32)
+    for j in range(m):
+        Qc[j] = Q[cols[j]]
+        Tc[j] = T[cols[j]]
+    cnt = np.empty(m)
+    bias_c = np.empty(m)
+    pf = np.empty(m)
+    ps = np.empty(m)
+    for j in range(m):
+        c = cols[j]
+        cnt[j] = item_count[c]
+        bias_c[j] = b[c]
+        pf[j] = pop_fast[c]
+        ps[j] = pop_slow[c]
+    lift = np.zeros(m)
+    if has_demo:
+        for g in groups:
+            for j in range(m):
+                lift[j] += logD[g, cols[j]]
+        for j in range(m):
+            lift[j] = (lift[j] - g_const) / len(groups) - (logD_item[cols[j]] - base_const)
+    pw = (p_u * w[nf : nf + d]).astype(np.float32)
+    w_tags = w[nf + d :].astype(np.float32)
+    mf = np.empty(m)
+    content = np.empty(m)
+    s = np.empty(m)
+    for j in range(m):  # row products in float32: they vectorise
+        dot_p = np.float32(0.0)
+        dot_w = np.float32(0.0)
+        for k in range(d):
+            dot_p += Qc[j, k] * p_u[k]
+            dot_w += Qc[j, k] * pw[k]
+        dot_prof = np.float32(0.0)
+        dot_tags = np.float32(0.0)
+        for t in range(n_tags):
+            dot_prof += Tc[j, t] * prof[t]
+            dot_tags += Tc[j, t] * w_tags[t]
+        mf[j] = dot_p
+        content[j] = dot_prof
+        s[j] = dot_w + dot_tags + bias
+    for j in range(m):
+        inv_sqrt = 1.0 / math.sqrt(cnt[j] + 1.0)
+        lg = long_[first[j]]
+        X[0, j] = lg * inv_sqrt
+        X[1, j] = math.log1p(lg)
+        X[12, j] = recent[first[j]] * inv_sqrt
+        X[2, j] = mf[j] + bias_c[j]
+        X[3, j] = math.log1p(max(pf[j] * fast_scale, 1e-30))
+        X[4, j] = math.log1p(max(ps[j] * slow_scale, 1e-30))
+        X[5, j] = content[j]
+        X[6, j] = lift[j]
+        item_cold = math.exp(-min(cnt[j] / cold_scale, 60.0))
+        X[11, j] = item_cold
+        X[7, j] = X[3, j] * user_cold
+        X[8, j] = X[6, j] * user_cold
+        X[9, j] = X[5, j] * user_cold
+        X[10, j] = X[5, j] * item_cold
+        for f in range(nf):
+            s[j] += w[f] * X[f, j]
+    # softmax minus the positive's one-hot, clipped at e^-80 like the dense step
+    top = s.max()
+    total = 0.0
+    for j in range(m):
+        s[j] = math.exp(max(s[j] - top, -80.0))
+        total += s[j]
+    s /= total
+    s[0] -= 1.0
+    grad = np.zeros(nf + d + n_tags)
+    g_q = np.zeros(d, np.float32)
+    g_t = np.zeros(n_tags, np.float32)
+    for j in range(m):
+        pj = np.float32(s[j])
+        for k in range(d):
+            g_q[k] += pj * Qc[j, k]
+        for t in range(n_tags):
+            g_t[t] += pj * Tc[j, t]
+    for f in range(nf):
+        acc = 0.0
+        for j in range(m):
+            acc += X[f, j] * s[j]
+        grad[f] = acc
+    for k in range(d):
+        grad[nf + k] = p_u[k] * g_q[k]
+    for t in range(n_tags):
+        grad[nf + d + t] = g_t[t]
+    return grad
+
+
+#: Exported name → numba signature. Arrays are C-contiguous; callers pass exactly these
+#: dtypes (the compiled module checks them and raises TypeError otherwise).
+SIGNATURES: dict[str, str] = {
+    "bpr_step": "i8(f4[:, ::1], f4[:, ::1], f4[::1], i8, i8, f8[::1], i8, i8, i4[::1], i8, f8, f8)",
+    "ranker_columns": "i8[::1](i8[::1], i8, b1[::1], i4[::1])",
+    "ranker_grad": (
+        "f8[::1](i8[::1], f4[::1], f4[:, ::1], f4[::1], f4[:, ::1], f8[::1], f8, f8[::1], f8,"
+        " f4[::1], f8, f8, i4[::1], f4[::1], f4[::1], i4[:, ::1], f4[:, ::1], i2[::1],"
+        " f4[:, ::1], f4[::1], f8[::1], f8, i8, f8[::1], f8, i4[::1])"
+    ),
+}
+
+
+def compiler() -> Any:
+    """numba's ahead-of-time compiler for ``homerec._kernels`` (used by ``setup.py``).
+
+    This module must be loaded under its package name, ``homerec._kernels_src``, for
+    the extension to be named ``homerec._kernels``.
+    """
+    cc: Any = importlib.import_module("numba.pycc").CC("_kernels")
+    for name, signature in SIGNATURES.items():
+        cc.export(name, signature)(globals()[name])
+    built_from = source_digest(Path(__file__).read_bytes())
+
+    def digest() -> int:
+        return built_from
+
+    # homerec.kernels compares it with the source installed next to it
+    cc.export("source_digest", "i8()")(digest)
+    return cc
+
+
+def source_digest(source: bytes) -> int:
+    """A 63-bit digest of this file's bytes, compiled into the module built from them."""
+    return int.from_bytes(hashlib.sha256(source).digest()[:8], "little") >> 1
