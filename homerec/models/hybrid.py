@@ -184,7 +184,7 @@ class Hybrid(IndexedRecommender):
         cold_scale: float = 5.0,
         ranker_lr: float = 0.01,
         ranker_every: int = 2,
-        ranker_sample: int = 256,
+        ranker_sample: int = 128,
         sample_buffer: int = 5000,
         candidates: Candidates = "seen",
         max_tag_share: float | None = None,
