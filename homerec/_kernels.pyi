@@ -2,6 +2,22 @@
 import numpy as np
 import numpy.typing as npt
 
+def add_cooc_terms(
+    S: npt.NDArray[np.float32],
+    rows: npt.NDArray[np.int64],
+    starts: npt.NDArray[np.int64],
+    hist: npt.NDArray[np.int32],
+    w_long: npt.NDArray[np.float32],
+    w_recent: npt.NDArray[np.float32],
+    cooc_ids: npt.NDArray[np.int32],
+    cooc_counts: npt.NDArray[np.float32],
+    item_count: npt.NDArray[np.float32],
+    cooc: npt.NDArray[np.float32],
+    recent: npt.NDArray[np.float32],
+    log_weight: float,
+    acc: npt.NDArray[np.float64],
+    touched: npt.NDArray[np.int64],
+) -> int: ...
 def bpr_step(
     P: npt.NDArray[np.float32],
     Q: npt.NDArray[np.float32],

@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
-    "SIGNATURES", "bpr_step", "compiler", "ranker_columns", "ranker_grad", "source_digest",
+    "SIGNATURES", "add_cooc_terms", "bpr_step", "compiler", "ranker_columns", "ranker_grad", "source_digest",
 ]  # fmt: skip
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -365,9 +365,70 @@ def _ranker_grad(
     return grad
 
 
+
+def add_cooc_terms(
+    S: npt.NDArray[np.float32],
+    rows: npt.NDArray[np.int64],
+    starts: npt.NDArray[np.int64],
+    hist: npt.NDArray[np.int32],
+    w_long: npt.NDArray[np.float32],
+    w_recent: npt.NDArray[np.float32],
+    cooc_ids: npt.NDArray[np.int32],
+    cooc_counts: npt.NDArray[np.float32],
+    item_count: npt.NDArray[np.float32],
+    cooc: npt.NDArray[np.float32],
+    recent: npt.NDArray[np.float32],
+    log_weight: float,
+    acc: npt.NDArray[np.float64],
+    touched: npt.NDArray[np.int64],
+) -> int:
+    """Add the co-occurrence planes of histories to their score rows; returns the number
+    of ``(row, item)`` pairs it touched.
+
+    History ``j`` belongs to row ``rows[j]`` of ``S`` and is ``hist[starts[j]:starts[j+1]]``
+    (newest first) with long and recent recency weights ``w_long``, ``w_recent``. Per
+    history, every neighbour slot of its items is scanned once: ``c0 = Σ_h w_long[h] ·
+    C[h, i] / √(n_h + 1)`` (float64 sums in slot order, like ``np.bincount``) and ``c1``
+    likewise, then ``S[r, i] += cooc[i]·c0 + recent[i]·c1 + log_weight·log1p(c0)`` at the
+    items ``i`` they reach (``cooc``, ``recent``: the planes' weights times
+    ``1/√(n_i + 1)``). ``acc`` (2 × items) is zero scratch, handed back zeroed;
+    ``touched`` needs room for one history's slots.
+    """
+    total = 0
+    for j in range(len(rows)):
+        r = rows[j]
+        m = 0
+        for a in range(starts[j], starts[j + 1]):
+            h = hist[a]
+            norm = np.float32(1.0) / np.sqrt(item_count[h] + np.float32(1.0))
+            wl = w_long[a] * norm
+            wr = w_recent[a] * norm
+            for k in range(cooc_ids.shape[1]):
+                nb = cooc_ids[h, k]
+                if nb < 0:
+                    continue
+                if acc[0, nb] == 0.0 and acc[1, nb] == 0.0:
+                    touched[m] = nb
+                    m += 1
+                acc[0, nb] += np.float64(wl * cooc_counts[h, k])
+                acc[1, nb] += np.float64(wr * cooc_counts[h, k])
+        for q in range(m):
+            i = touched[q]
+            c0 = np.float32(acc[0, i])
+            c1 = np.float32(acc[1, i])
+            S[r, i] += cooc[i] * c0 + recent[i] * c1 + np.float32(log_weight) * np.log1p(c0)
+            acc[0, i] = 0.0
+            acc[1, i] = 0.0
+        total += m
+    return total
+
 #: Exported name → numba signature. Arrays are C-contiguous; callers pass exactly these
 #: dtypes (the compiled module checks them and raises TypeError otherwise).
 SIGNATURES: dict[str, str] = {
+    "add_cooc_terms": (
+        "i8(f4[:, ::1], i8[::1], i8[::1], i4[::1], f4[::1], f4[::1], i4[:, ::1], f4[:, ::1],"
+        " f4[::1], f4[::1], f4[::1], f8, f8[:, ::1], i8[::1])"
+    ),
     "bpr_step": "i8(f4[:, ::1], f4[:, ::1], f4[::1], i8, i8, f8[::1], i8, i8, i4[::1], i8, f8, f8)",
     "ranker_columns": "i8[::1](i8[::1], i8, b1[::1], i4[::1])",
     "ranker_grad": (

@@ -30,7 +30,7 @@ except ImportError as exc:  # a checkout used without installing it
         "pip, which builds them (in a checkout: pip install -e .)"
     ) from exc
 
-__all__ = ["bpr_step", "ranker_columns", "ranker_grad"]
+__all__ = ["add_cooc_terms", "bpr_step", "ranker_columns", "ranker_grad"]
 
 
 def _digest(source: bytes) -> int:
@@ -45,6 +45,7 @@ if _SOURCE.exists() and _kernels.source_digest() != _digest(_SOURCE.read_bytes()
         "(in a checkout: pip install -e .)"
     )
 
+add_cooc_terms = _kernels.add_cooc_terms
 bpr_step = _kernels.bpr_step
 ranker_columns = _kernels.ranker_columns
 ranker_grad = _kernels.ranker_grad

@@ -64,7 +64,7 @@ from homerec.errors import ConfigError
 from homerec.events import Event
 from homerec.feedback import FeedbackWeights
 from homerec.items import Item
-from homerec.kernels import bpr_step, ranker_columns, ranker_grad
+from homerec.kernels import add_cooc_terms, bpr_step, ranker_columns, ranker_grad
 from homerec.models import hybrid_state as _state
 from homerec.models.indexed import Candidates, FloatArray, IndexedRecommender, IntArray
 from homerec.models.storage import IdIndex, append_row, as_rows, grow
@@ -257,6 +257,9 @@ class Hybrid(IndexedRecommender):
         self._buffer = np.full(sample_buffer, -1, np.int32)  # recent items, for negatives
         self._buf_n = 0
         self._slot = np.zeros(0, np.int32)  # scratch of the ranker's kernel (always zeros)
+        # scratch of the co-occurrence terms' kernel (zeros between calls)
+        self._cooc_acc = np.zeros((2, 0))
+        self._cooc_touched = np.zeros(history_length * cooc_capacity, np.int64)
         self._n_positive = 0  # positives learned (the ranker steps on every ranker_every-th)
         # rating baseline for MAE/RMSE (sum, count) per user / item / overall; not used to rank
         self._rat_u = np.zeros((0, 2), np.float32)  # float32: 8 MiB less per 1M users
@@ -654,32 +657,32 @@ class Hybrid(IndexedRecommender):
         wf: Mapping[str, float],
     ) -> None:
         """Add the co-occurrence planes (``cooc``, ``cooc_log``, ``cooc_recent``) of the
-        histories ``(row, items, weights)`` to the score rows ``S`` of a block.
-
-        Short histories (fewer neighbour slots than ``items / _SPARSE_RATIO``) go
-        together through :meth:`CooccurrenceTable.sums_sparse`, which touches only the
-        items they have a neighbour at; long ones build dense vectors one user at a time.
-        """
+        histories ``(row, items, weights)`` to the score rows ``S`` of a block: one
+        compiled call (:func:`homerec.kernels.add_cooc_terms`) that scans each history's
+        neighbour slots once, whatever the history's length or the catalog's size."""
         n = S.shape[1]
         weights = _CoocWeights.of(wf, inv_sqrt)
-        short: list[tuple[int, IntArray, FloatArray]] = []
-        for r, h, hw in sparse:
-            if self._short_history(h, n):
-                short.append((r, h, hw))
-                continue
-            # a whole row: in place, without the temporaries of _CoocWeights.term
-            row = S[r]
-            c = self._cooc_signals(h, hw, n)
-            row += weights.cooc * c[0]
-            row += weights.recent * c[1]
-            np.log1p(c[0], out=c[0])
-            c[0] *= weights.log
-            row += c[0]
-        if short:
-            who, cols, sums = self._short_cooc(short, n)
-            c0, c1 = sums.astype(np.float32)
-            rows = np.fromiter((r for r, _, _ in short), np.intp, len(short))
-            S[rows[who], cols] += weights.term(cols, c0, c1)  # (row, col) pairs are unique
+        lengths = np.fromiter((len(h) for _, h, _ in sparse), np.int64, len(sparse))
+        starts = np.zeros(len(sparse) + 1, np.int64)
+        np.cumsum(lengths, out=starts[1:])
+        if self._cooc_acc.shape[1] < n:
+            self._cooc_acc = np.zeros((2, max(n, 2 * self._cooc_acc.shape[1])))
+        add_cooc_terms(
+            S,
+            np.fromiter((r for r, _, _ in sparse), np.int64, len(sparse)),
+            starts,
+            np.concatenate([h for _, h, _ in sparse]),
+            np.concatenate([hw for _, _, hw in sparse]),
+            np.concatenate([self._recent_pows[: len(h)] for _, h, _ in sparse]),
+            self._cooc.ids,
+            self._cooc.counts,
+            self._item_count,
+            weights.cooc,
+            weights.recent,
+            float(weights.log),
+            self._cooc_acc,
+            self._cooc_touched,
+        )
 
     def _short_history(self, h: IntArray, n: int) -> bool:
         """Whether a history's co-occurrence is summed sparsely (:meth:`_short_cooc`):

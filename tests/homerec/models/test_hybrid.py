@@ -35,20 +35,21 @@ def test_block_scores_equal_single_user_scores() -> None:
         assert np.allclose(block[r], m._score(np.array([u], np.int32))[0], atol=1e-5)
 
 
-@pytest.mark.parametrize("sparse_ratio", [0, 10**9], ids=["sparse-cooc", "dense-cooc"])
 @pytest.mark.parametrize("fused_from", [1, 10**9], ids=["one-product", "three-products"])
 def test_fused_block_scores_equal_the_plane_tensor_scores(
-    fused_from: int, sparse_ratio: int, monkeypatch: pytest.MonkeyPatch
+    fused_from: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # _score_block regroups _combine(*_planes(rows)); cold, warm and unknown users
+    # _score_block regroups _combine(*_planes(rows)); cold, warm and unknown users, and
+    # histories up to history_length (the compiled co-occurrence terms)
     monkeypatch.setattr(hybrid_module, "_FUSED_MIN_ROWS", fused_from)
-    monkeypatch.setattr(hybrid_module, "_SPARSE_RATIO", sparse_ratio)
     m = _trained()
+    m.learn_many([Event("u0", f"i{j}", "click", T0 + j) for j in range(40)])
     m.update_user(UserProfile("new", {"cluster": "1"}))
     m.learn_many([Event("new", "i3", "click", T0)])
     rows = np.array([0, 3, 5, -1, m._users.get("new")], np.int32)
     X, P = m._planes(rows)
     assert np.allclose(m._score_block(rows), m._combine(X, P), atol=1e-4)
+    assert not m._cooc_acc.any()  # the kernel's scratch is handed back zeroed
 
 
 def test_features_reproduce_the_score() -> None:
