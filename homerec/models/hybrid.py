@@ -50,7 +50,7 @@ tag's share of a page.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,6 +94,27 @@ _NO_ROWS = np.zeros(0, np.int32)
 
 
 @dataclass(frozen=True, slots=True)
+class _Histories:
+    """The recent histories of a block's users, end to end (each newest first)."""
+
+    rows: npt.NDArray[np.int64]  # the block row of each history
+    starts: npt.NDArray[np.int64]  # history j is items[starts[j] : starts[j + 1]]
+    items: IntArray
+    weights: FloatArray  # recency weights (history_decay)
+    recent: FloatArray  # short-memory weights (recent_decay)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def each(self) -> Iterator[tuple[int, IntArray, FloatArray]]:
+        """``(block row, items, weights)`` per history (views)."""
+        bounds = self.starts.tolist()
+        for j, r in enumerate(self.rows.tolist()):
+            a, b = bounds[j], bounds[j + 1]
+            yield r, self.items[a:b], self.weights[a:b]
+
+
+@dataclass(frozen=True, slots=True)
 class _UserSide:
     """User factors of the re-rank's products (see :meth:`Hybrid._user_side`)."""
 
@@ -101,7 +122,7 @@ class _UserSide:
     U: FloatArray  # weights of the four item scalars (B, 4)
     Ut: FloatArray  # weights of the tag block (B, 2 * tags in use)
     G: FloatArray  # weights of the profile-group rows of logD (B, groups in use)
-    sparse: list[tuple[int, IntArray, FloatArray]]  # (row, history, weights)
+    histories: _Histories  # whose co-occurrence terms are added to the products
     wf: Mapping[str, float]  # the ranker's plane weights
     scalars: FloatArray  # item side, as of this version (see Hybrid._dense_items)
     tags: FloatArray
@@ -530,8 +551,8 @@ class Hybrid(IndexedRecommender):
                 S += side.Ut @ side.tags.T
             if side.G.any():
                 S += side.G @ self._logD[: side.G.shape[1], :n]
-        if side.sparse:
-            self._add_cooc_terms(S, side.sparse, side.inv_sqrt, side.wf)
+        if len(side.histories):
+            self._add_cooc_terms(S, side.histories, side.inv_sqrt, side.wf)
         return S
 
     def _user_side(self, rows: IntArray, n: int) -> _UserSide:
@@ -557,30 +578,55 @@ class Hybrid(IndexedRecommender):
         demo_w = (wf["demo"] + wf["demo_cold"] * user_cold).astype(np.float32)
         t = tags.shape[1] // 2  # tag columns in use (see _dense_items)
         prof = np.zeros((B, t), np.float32)
-        n_groups = len(self._group_ids)
-        G = np.zeros((B, n_groups), np.float32)  # weights of the profile-group rows of logD
-        sparse: list[tuple[int, IntArray, FloatArray]] = []
-        for r, u in enumerate(rows.tolist()):
-            if u < 0:
-                continue
-            h, hw = self._history(u)
-            if len(h):
-                prof[r] = hw @ self._T[h, :t]
-                sparse.append((r, h, hw))
-            gr = self._groups[u]
-            gr = gr[gr >= 0]
-            if len(gr) and demo_norm is not None:
-                # demo lift = mean_g logD[g] - mean_g log(D_g + a·n) - base: all three
-                # terms are products (the first one with the logD rows of the groups)
-                U[r, 2] = -demo_w[r]
-                U[r, 3] = -demo_w[r] * float(demo_norm[gr].mean())
-                np.add.at(G[r], gr, demo_w[r] / len(gr))
+        hist = self._block_histories(rows)
+        if len(hist):
+            # Σ_h w_h T[h] per history: one gather, one segmented sum
+            part = hist.weights[:, None] * self._T[hist.items, :t]
+            prof[hist.rows] = np.add.reduceat(part, hist.starts[:-1], axis=0)
+        G = np.zeros((B, len(self._group_ids)), np.float32)  # weights of logD's group rows
+        if demo_norm is not None and known.any():
+            # demo lift = mean_g logD[g] - mean_g log(D_g + a·n) - base: all three terms
+            # are products (the first one with the logD rows of the user's groups)
+            at = np.flatnonzero(known)
+            gr = self._groups[rows[at]]
+            valid = gr >= 0
+            n_gr = valid.sum(axis=1)
+            has = n_gr > 0
+            at, gr, valid, n_gr = at[has], gr[has], valid[has], n_gr[has]
+            dw = demo_w[at]
+            norm_sum = np.where(valid, demo_norm[np.maximum(gr, 0)], 0.0).sum(axis=1)
+            U[at, 2] = -dw
+            U[at, 3] = -dw * (norm_sum / n_gr)
+            who, slot = np.nonzero(valid)
+            np.add.at(G, (at[who], gr[who, slot]), (dw / n_gr)[who])
         Ut = np.zeros((B, 2 * t), np.float32)
         if prof.any():
             unit = _unit_rows(prof)
             Ut[:, :t] = unit * (wf["content"] + wf["content_cold"] * user_cold)[:, None]
             Ut[:, t:] = unit * wf["content_new"]
-        return _UserSide(P, U, Ut, G, sparse, wf, scalars, tags, inv_sqrt)
+        return _UserSide(P, U, Ut, G, hist, wf, scalars, tags, inv_sqrt)
+
+    def _block_histories(self, rows: IntArray) -> _Histories:
+        """:meth:`_history` of every known user in ``rows``, end to end: one join of their
+        history buffers and index arithmetic, no numpy call per user."""
+        L = self.history_length
+        known = [(r, u) for r, u in enumerate(rows.tolist()) if u >= 0 and self._hist[u]]
+        bufs = [self._hist[u] for _, u in known]
+        lengths = np.fromiter((len(b) >> 2 for b in bufs), np.int64, len(bufs))
+        keep = np.minimum(lengths, L)
+        starts = np.zeros(len(bufs) + 1, np.int64)
+        np.cumsum(keep, out=starts[1:])
+        # position within its history (0 = newest) and where it sits in the joined buffers
+        age = np.arange(starts[-1]) - np.repeat(starts[:-1], keep)
+        newest = np.cumsum(lengths) - 1
+        flat = np.frombuffer(b"".join(bufs), "<i4")
+        return _Histories(
+            rows=np.fromiter((r for r, _ in known), np.int64, len(known)),
+            starts=starts,
+            items=flat[np.repeat(newest, keep) - age].astype(np.int32),
+            weights=self._decay_pows[age],
+            recent=self._recent_pows[age],
+        )
 
     def _candidate_scores(
         self, rows: IntArray
@@ -612,7 +658,7 @@ class Hybrid(IndexedRecommender):
         extra: list[npt.NDArray[np.int64]] = [np.zeros(0, np.int64)] * B
         dense_cooc: dict[int, FloatArray] = {}
         short = []
-        for r, h, hw in side.sparse:
+        for r, h, hw in side.histories.each():
             if self._short_history(h, n):
                 short.append((r, h, hw))
             else:  # a long history: its strongest neighbours are candidates too
@@ -650,39 +696,22 @@ class Hybrid(IndexedRecommender):
         return cand, S
 
     def _add_cooc_terms(
-        self,
-        S: FloatArray,
-        sparse: list[tuple[int, IntArray, FloatArray]],
-        inv_sqrt: FloatArray,
-        wf: Mapping[str, float],
+        self, S: FloatArray, hist: _Histories, inv_sqrt: FloatArray, wf: Mapping[str, float]
     ) -> None:
         """Add the co-occurrence planes (``cooc``, ``cooc_log``, ``cooc_recent``) of the
-        histories ``(row, items, weights)`` to the score rows ``S`` of a block: one
-        compiled call (:func:`homerec.kernels.add_cooc_terms`) that scans each history's
-        neighbour slots once, whatever the history's length or the catalog's size."""
+        block's histories to its score rows ``S``: one compiled call
+        (:func:`homerec.kernels.add_cooc_terms`) that scans each history's neighbour slots
+        once, whatever the history's length or the catalog's size."""
         n = S.shape[1]
         weights = _CoocWeights.of(wf, inv_sqrt)
-        lengths = np.fromiter((len(h) for _, h, _ in sparse), np.int64, len(sparse))
-        starts = np.zeros(len(sparse) + 1, np.int64)
-        np.cumsum(lengths, out=starts[1:])
         if self._cooc_acc.shape[1] < n:
             self._cooc_acc = np.zeros((2, max(n, 2 * self._cooc_acc.shape[1])))
         add_cooc_terms(
-            S,
-            np.fromiter((r for r, _, _ in sparse), np.int64, len(sparse)),
-            starts,
-            np.concatenate([h for _, h, _ in sparse]),
-            np.concatenate([hw for _, _, hw in sparse]),
-            np.concatenate([self._recent_pows[: len(h)] for _, h, _ in sparse]),
-            self._cooc.ids,
-            self._cooc.counts,
-            self._item_count,
-            weights.cooc,
-            weights.recent,
-            float(weights.log),
-            self._cooc_acc,
-            self._cooc_touched,
-        )
+            S, hist.rows, hist.starts, hist.items, hist.weights, hist.recent,
+            self._cooc.ids, self._cooc.counts, self._item_count,
+            weights.cooc, weights.recent, float(weights.log),
+            self._cooc_acc, self._cooc_touched,
+        )  # fmt: skip
 
     def _short_history(self, h: IntArray, n: int) -> bool:
         """Whether a history's co-occurrence is summed sparsely (:meth:`_short_cooc`):

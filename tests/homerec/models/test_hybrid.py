@@ -44,7 +44,7 @@ def test_fused_block_scores_equal_the_plane_tensor_scores(
     monkeypatch.setattr(hybrid_module, "_FUSED_MIN_ROWS", fused_from)
     m = _trained()
     m.learn_many([Event("u0", f"i{j}", "click", T0 + j) for j in range(40)])
-    m.update_user(UserProfile("new", {"cluster": "1"}))
+    m.update_user(UserProfile("new", {"cluster": "1", "age": 31}))  # two profile groups
     m.learn_many([Event("new", "i3", "click", T0)])
     rows = np.array([0, 3, 5, -1, m._users.get("new")], np.int32)
     X, P = m._planes(rows)
@@ -330,3 +330,18 @@ def test_ann_index_takes_new_catalog_items_at_once() -> None:
     m.recommend_many(users, 5)  # the rebuild starts at once, not after 10**6 events
     m._ann.wait()
     assert m._ann.builds == 2 and m._ann.rows == 66
+
+
+def test_block_histories_are_each_users_history() -> None:
+    m = _trained()
+    m.learn_many([Event("u0", f"i{j}", "click", T0 + j) for j in range(40)])  # > history_length
+    m.update_user(UserProfile("quiet", {"cluster": "1"}))  # known, no history
+    rows = np.array([3, -1, 0, m._users.get("quiet"), 5], np.int32)
+    got = {r: (h.tolist(), w.tolist()) for r, h, w in m._block_histories(rows).each()}
+    want = {}
+    for r, u in enumerate(rows.tolist()):
+        if u >= 0 and len(m._history(u)[0]):
+            h, w = m._history(u)
+            want[r] = (h.tolist(), w.tolist())
+    assert got == want
+    assert len(got[2][0]) == m.history_length
