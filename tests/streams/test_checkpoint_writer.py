@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import pytest
 from kafka import KafkaProducer
 
 from streams.checkpoint import Shelf, encode, is_checkpoint_key, next_slot
@@ -13,6 +14,8 @@ from streams.checkpoint_writer import CheckpointWriter, WriteResult
 from streams.config import Settings
 from streams.topics import ITEM_STATE
 from tests.streams.fixtures import read_all
+
+pytestmark = pytest.mark.kafka
 
 
 def _shelf(settings: Settings) -> Shelf:
