@@ -280,7 +280,7 @@ class Hybrid(IndexedRecommender):
         self._slot = np.zeros(0, np.int32)  # scratch of the ranker's kernel (always zeros)
         # scratch of the co-occurrence terms' kernel (zeros between calls)
         self._cooc_acc = np.zeros((2, 0))
-        self._cooc_touched = np.zeros(history_length * cooc_capacity, np.int64)
+        self._cooc_touched = np.zeros(0, np.int64)
         self._n_positive = 0  # positives learned (the ranker steps on every ranker_every-th)
         # rating baseline for MAE/RMSE (sum, count) per user / item / overall; not used to rank
         self._rat_u = np.zeros((0, 2), np.float32)  # float32: 8 MiB less per 1M users
@@ -706,6 +706,10 @@ class Hybrid(IndexedRecommender):
         weights = _CoocWeights.of(wf, inv_sqrt)
         if self._cooc_acc.shape[1] < n:
             self._cooc_acc = np.zeros((2, max(n, 2 * self._cooc_acc.shape[1])))
+        # compiled code checks no bounds: room for every slot of the longest history
+        need = int(np.diff(hist.starts).max()) * self._cooc.ids.shape[1]
+        if len(self._cooc_touched) < need:
+            self._cooc_touched = np.zeros(need, np.int64)
         add_cooc_terms(
             S, hist.rows, hist.starts, hist.items, hist.weights, hist.recent,
             self._cooc.ids, self._cooc.counts, self._item_count,
