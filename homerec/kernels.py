@@ -21,31 +21,33 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-
-try:
-    from homerec import _kernels
-except ImportError as exc:  # a checkout used without installing it
-    raise ImportError(
-        "homerec's compiled kernels (homerec._kernels) are missing: install homerec with "
-        "pip, which builds them (in a checkout: pip install -e .)"
-    ) from exc
+from typing import TYPE_CHECKING
 
 __all__ = ["add_cooc_terms", "bpr_step", "ranker_columns", "ranker_grad"]
 
+if TYPE_CHECKING:  # the compiled functions have the signatures of their source
+    from homerec._kernels_src import add_cooc_terms, bpr_step, ranker_columns, ranker_grad
+else:
+    try:
+        from homerec import _kernels
+    except ImportError as exc:  # a checkout used without installing it
+        raise ImportError(
+            "homerec's compiled kernels (homerec._kernels) are missing: install homerec "
+            "with pip, which builds them (in a checkout: pip install -e .)"
+        ) from exc
 
-def _digest(source: bytes) -> int:
-    # as homerec._kernels_src.source_digest (which imports numba: not imported here)
-    return int.from_bytes(hashlib.sha256(source).digest()[:8], "little") >> 1
+    def _digest(source: bytes) -> int:
+        # as homerec._kernels_src.source_digest (which imports numba: not imported here)
+        return int.from_bytes(hashlib.sha256(source).digest()[:8], "little") >> 1
 
+    _SOURCE = Path(__file__).with_name("_kernels_src.py")
+    if _SOURCE.exists() and _kernels.source_digest() != _digest(_SOURCE.read_bytes()):
+        raise ImportError(
+            f"homerec._kernels was built from another version of {_SOURCE}: rebuild it "
+            "(in a checkout: pip install -e .)"
+        )
 
-_SOURCE = Path(__file__).with_name("_kernels_src.py")
-if _SOURCE.exists() and _kernels.source_digest() != _digest(_SOURCE.read_bytes()):
-    raise ImportError(
-        f"homerec._kernels was built from another version of {_SOURCE}: rebuild it "
-        "(in a checkout: pip install -e .)"
-    )
-
-add_cooc_terms = _kernels.add_cooc_terms
-bpr_step = _kernels.bpr_step
-ranker_columns = _kernels.ranker_columns
-ranker_grad = _kernels.ranker_grad
+    add_cooc_terms = _kernels.add_cooc_terms
+    bpr_step = _kernels.bpr_step
+    ranker_columns = _kernels.ranker_columns
+    ranker_grad = _kernels.ranker_grad
