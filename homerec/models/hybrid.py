@@ -84,8 +84,9 @@ _GROUP_SLOTS = 8  # profile features kept per user
 #: products over the item tables as they are (measured at 10K items: 1 user 1.0 vs 1.5 ms
 #: per batch with the copy; 2,000 users 145 vs 170 µs per user without it)
 _FUSED_MIN_ROWS = 32
-# a history's co-occurrence is summed sparsely when its neighbour slots (items x
-# capacity) are fewer than 1/_SPARSE_RATIO of the catalog, else as a dense vector
+# in the candidate stage, a history's co-occurrence is summed sparsely when its neighbour
+# slots (items x capacity) are fewer than 1/_SPARSE_RATIO of the catalog, else as a dense
+# vector (the full re-rank's kernel needs neither)
 _SPARSE_RATIO = 2
 _RATING_SHRINK = 5.0  # pseudo-ratings at the mean behind each user / item rating offset
 _DEMO_PRIOR = 1.0  # additive prior of the demographic counts
@@ -655,22 +656,22 @@ class Hybrid(IndexedRecommender):
         if found is None:
             return None
         B = len(rows)
+        hist = side.histories
         extra: list[npt.NDArray[np.int64]] = [np.zeros(0, np.int64)] * B
         dense_cooc: dict[int, FloatArray] = {}
-        short = []
-        for r, h, hw in side.histories.each():
-            if self._short_history(h, n):
-                short.append((r, h, hw))
-            else:  # a long history: its strongest neighbours are candidates too
+        short = self._short_histories(hist, n)
+        for j, (r, h, hw) in enumerate(hist.each()):
+            if not short[j]:  # a long history: its strongest neighbours are candidates too
                 c = self._cooc_signals(h, hw, n)
                 dense_cooc[r] = c
                 top = min(ann.n, n)
                 extra[r] = np.argpartition(-c[0], top - 1)[:top].astype(np.int64)
-        pairs = self._short_cooc(short, n) if short else None
+        short_rows = hist.rows[short]
+        pairs = self._short_cooc(hist, short, n) if len(short_rows) else None
         if pairs is not None:
             who, cols, _ = pairs
-            starts = np.searchsorted(who, np.arange(B + 1))
-            for j, (r, _, _) in enumerate(short):
+            starts = np.searchsorted(who, np.arange(len(short_rows) + 1))
+            for j, r in enumerate(short_rows.tolist()):
                 extra[r] = cols[starts[j] : starts[j + 1]]
         cand = _sorted_unique_rows(np.where(found >= 0, found, n), extra, pad=n)
         width = cand.shape[1]
@@ -687,7 +688,7 @@ class Hybrid(IndexedRecommender):
             S[r] += weights.term(a, c[0, a], c[1, a])
         if pairs is not None:
             who, cols, sums = pairs
-            row = np.fromiter((r for r, _, _ in short), np.int64, len(short))[who]
+            row = short_rows[who]
             # each row's candidates are sorted, padding last: one search over all rows
             keys = (np.arange(B)[:, None] * (n + 1) + cand).ravel()
             pos = np.searchsorted(keys, row * (n + 1) + cols) - row * width
@@ -717,22 +718,25 @@ class Hybrid(IndexedRecommender):
             self._cooc_acc, self._cooc_touched,
         )  # fmt: skip
 
-    def _short_history(self, h: IntArray, n: int) -> bool:
-        """Whether a history's co-occurrence is summed sparsely (:meth:`_short_cooc`):
-        its neighbour slots are fewer than ``1/_SPARSE_RATIO`` of the ``n`` items."""
-        return len(h) * self.cooc_capacity * _SPARSE_RATIO <= n
+    def _short_histories(self, hist: _Histories, n: int) -> npt.NDArray[np.bool_]:
+        """Which histories' co-occurrence is summed sparsely (:meth:`_short_cooc`): those
+        whose neighbour slots are fewer than ``1/_SPARSE_RATIO`` of the ``n`` items."""
+        short: npt.NDArray[np.bool_] = (
+            np.diff(hist.starts) * self.cooc_capacity * _SPARSE_RATIO <= n
+        )
+        return short
 
     def _short_cooc(
-        self, short: list[tuple[int, IntArray, FloatArray]], n: int
+        self, hist: _Histories, short: npt.NDArray[np.bool_], n: int
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-        """:meth:`CooccurrenceTable.sums_sparse` of several histories ``(row, items,
-        weights)``: ``(history number, item, sums)`` for the long and the recent memory."""
-        src = np.concatenate([h for _, h, _ in short])
-        owner = np.repeat(np.arange(len(short)), [len(h) for _, h, _ in short])
-        recent = np.concatenate([self._recent_pows[: len(h)] for _, h, _ in short])
+        """:meth:`CooccurrenceTable.sums_sparse` of the ``short`` histories of ``hist``:
+        ``(number among them, item, sums)`` for the long and the recent memory."""
+        lengths = np.diff(hist.starts)
+        mine = np.repeat(short, lengths)  # the short histories' entries
+        src = hist.items[mine]
+        owner = np.repeat(np.arange(int(short.sum())), lengths[short])
         norm_h = 1.0 / np.sqrt(self._item_count[src] + 1.0)
-        hw_all = np.concatenate([hw for _, _, hw in short])
-        both = np.stack((hw_all * norm_h, recent * norm_h))
+        both = np.stack((hist.weights[mine] * norm_h, hist.recent[mine] * norm_h))
         return self._cooc.sums_sparse(src, owner, both, n)
 
     def _dense_items(
