@@ -35,7 +35,6 @@ def _compiled(**options: Any) -> Callable[[_F], _F]:
 
 
 _CLIP = 30.0  # logits beyond ±30 saturate the sigmoid in float32
-_SHORT_LIST = 64  # a user's items up to this many are scanned, longer lists sorted
 
 
 @_compiled()
@@ -130,24 +129,14 @@ def ranker_columns(
     out = np.empty(len(draws) + 1, np.int64)
     out[0] = pos
     m = 1
-    long_list = len(mine) > _SHORT_LIST
-    own = np.sort(mine) if long_list else mine
+    own = np.sort(mine)
     for j in range(len(draws)):
         c = draws[j]
         if c == pos or not candidate[j]:
             continue
-        if long_list:
-            at = np.searchsorted(own, c)
-            if at < len(own) and own[at] == c:
-                continue
-        else:
-            hit = False
-            for x in own:
-                if x == c:
-                    hit = True
-                    break
-            if hit:
-                continue
+        at = np.searchsorted(own, c)
+        if at < len(own) and own[at] == c:
+            continue
         out[m] = c
         m += 1
     return out[:m]
@@ -363,7 +352,6 @@ def _ranker_grad(
     for t in range(n_tags):
         grad[nf + d + t] = g_t[t]
     return grad
-
 
 
 def add_cooc_terms(

@@ -51,7 +51,7 @@ def test_bpr_step_without_negatives_changes_nothing() -> None:
     assert (P == 1).all() and (Q == 1).all() and (b == 0).all()
 
 
-@pytest.mark.parametrize("n_mine", [3, 200], ids=["short-list", "sorted-list"])
+@pytest.mark.parametrize("n_mine", [0, 3, 200], ids=["no-items", "few-items", "many-items"])
 def test_ranker_columns_put_the_positive_first_and_skip_the_excluded(n_mine: int) -> None:
     rng = np.random.default_rng(n_mine)
     draws = rng.integers(0, 1000, 300).astype(np.int64)
@@ -65,7 +65,7 @@ def test_ranker_columns_put_the_positive_first_and_skip_the_excluded(n_mine: int
 
 
 def test_the_compiled_module_is_built_from_the_source_beside_it() -> None:
-    import homerec._kernels as compiled
+    from homerec import _kernels as compiled
     from homerec import _kernels_src
 
     source = Path(_kernels_src.__file__).read_bytes()
