@@ -52,12 +52,14 @@ class DecayedCounts:
         self._raw[row] += weight * 2.0 ** (self._clock / self.half_life)
 
     def values(self, n: int) -> npt.NDArray[np.float64]:
-        out: npt.NDArray[np.float64] = self._raw[:n] * 2.0 ** (-self._clock / self.half_life)
+        raw, scale = self.raw()
+        out: npt.NDArray[np.float64] = raw[:n] * scale
         return out
 
     def values_at(self, rows: npt.NDArray[np.integer[Any]]) -> npt.NDArray[np.float64]:
         """:meth:`values` of some rows only (what a sampled step needs)."""
-        out: npt.NDArray[np.float64] = self._raw[rows] * 2.0 ** (-self._clock / self.half_life)
+        raw, scale = self.raw()
+        out: npt.NDArray[np.float64] = raw[rows] * scale
         return out
 
     def raw(self) -> tuple[npt.NDArray[np.float64], float]:
