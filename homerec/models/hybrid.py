@@ -288,8 +288,6 @@ class Hybrid(IndexedRecommender):
         self._rat_i = np.zeros((0, 2), np.float64)
         self._rat_g = np.zeros(2, np.float64)
         self._ranker = OnlineRanker(len(PLANES) + d + tag_dims, lr=ranker_lr, init=self._init_w())
-        self._cache_key: tuple[int, int, int] | None = None
-        self._cache: tuple[FloatArray, FloatArray, FloatArray] | None = None
         self._dense_key: tuple[int, int] | None = None
         # the tag block of the re-rank's products, updated in place (see _dense_items)
         self._V: FloatArray | None = None
@@ -512,16 +510,6 @@ class Hybrid(IndexedRecommender):
         s += (P * w[nf : nf + d][None, :]) @ Qa.T
         s += (Ta @ w[nf + d :])[None, :] + np.float32(self._ranker.bias)
         return s
-
-    def _user_planes(self, u: int) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """Planes, embedding and scores of one user, cached until the model changes."""
-        key = (self._version, u, len(self._items))
-        if self._cache_key == key and self._cache is not None:
-            return self._cache
-        X, P = self._planes(np.array([u], np.int32))
-        self._cache = (X, P, self._combine(X, P))
-        self._cache_key = key
-        return self._cache
 
     def _score(self, rows: IntArray) -> FloatArray:
         # one user too: the plane tensor costs ~5x more than the block product (a worker at
@@ -821,7 +809,7 @@ class Hybrid(IndexedRecommender):
 
     def features(self, user_row: int, cols: IntArray) -> npt.NDArray[np.float64]:
         """The ranker's input rows ``x`` (one per item column) for one user (for inspection)."""
-        X, P, _ = self._user_planes(user_row)
+        X, P = self._planes(np.array([user_row], np.int32))
         n = len(self._items)
         nf, d = len(PLANES), self.n_factors
         x = np.empty((len(cols), self._ranker.n_features), np.float64)

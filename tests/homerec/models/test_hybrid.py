@@ -31,7 +31,6 @@ def test_block_scores_equal_single_user_scores() -> None:
     rows = np.array([0, 3, 5, -1], np.int32)
     block = m._score(rows)
     for r, u in enumerate(rows.tolist()):
-        m._cache_key = None
         assert np.allclose(block[r], m._score(np.array([u], np.int32))[0], atol=1e-5)
 
 
@@ -153,7 +152,6 @@ def test_ranker_grad_at_columns_is_the_softmax_gradient_of_the_features(u: int) 
     m.update_user(UserProfile("grouped", {"cluster": "1", "age": 31}))
     m.learn_many([Event("grouped", "i3", "click", T0), Event("grouped", "i8", "click", T0)])
     for row in (u, m._users.get("grouped")):
-        m._cache_key = None
         cols = np.array([7, 0, 17, 5, 42, 5, 59], np.int64)  # repeats count twice
         want = _softmax_grad(m, row, cols)
         assert np.abs(want).max() > 1e-3
