@@ -19,7 +19,7 @@ topic                           key       cleanup    value (msgpack map)
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,12 +74,15 @@ def create_topics(
     partitions: int = 4,
     replication: int = 1,
     specs: Iterable[TopicSpec] = ALL_TOPICS,
+    overrides: Mapping[str, Mapping[str, str]] | None = None,
 ) -> dict[str, str]:
     """Create the topics that do not exist yet; return ``{name: "created" | "exists"}``.
 
     Idempotent. Topics that exist are left as they are, except that a
     co-partitioned topic whose partition count differs from the events topic
     is reported as an error (state would be restored from the wrong partition).
+    ``overrides`` adds topic configs by spec name (e.g. ``{"events":
+    {"message.timestamp.type": "LogAppendTime"}}``) to the topics it creates.
     """
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
@@ -101,7 +104,8 @@ def create_topics(
                 result[name] = "exists"
                 continue
             n = partitions if spec.co_partitioned or spec is DLQ else 1
-            new.append(NewTopic(name, n, replication, topic_configs=spec.config()))
+            configs = {**spec.config(), **(overrides or {}).get(spec.name, {})}
+            new.append(NewTopic(name, n, replication, topic_configs=configs))
             result[name] = "created"
         if new:
             try:

@@ -11,7 +11,12 @@ One direction, no back and forth. Each loop iteration:
 6. re-rank every user the batch touched, in one vectorised call;
 7. publish one list per touched user and their state to the changelog;
 8. wait for the broker's acknowledgements, then commit the consumed offsets
-   (or, with exactly-once, commit all of it in one Kafka transaction).
+   (or, with exactly-once, commit all of it in one Kafka transaction). With
+   at-least-once the commit is asynchronous by default: the next poll does not
+   wait for the coordinator's answer, which is checked at the next commit (a
+   failed one is sent again with it, or rolls the state back as a failed
+   synchronous commit does); before a checkpoint, a restore and at the end the
+   commit is waited for.
 
 State is partitioned like the events: the changelog record of a user carries
 the offset of the last event applied to it, so a batch replayed after a crash
@@ -99,6 +104,9 @@ class WorkerConfig:
     max_replay: int = 50_000
     #: How long to keep retrying a failed offset commit before rebuilding from the changelog.
     commit_retry_s: float = 30.0
+    #: at-least-once: send each batch's offset commit without waiting for the answer (it is
+    #: checked at the next commit); False waits for it before the next poll.
+    async_commit: bool = True
 
 
 @dataclass(slots=True)
@@ -193,6 +201,8 @@ class Worker:
         self._seen_partitions: set[int] = set()
         #: a batch was learned but not (yet) committed: no checkpoint of this state
         self._uncommitted = False
+        #: the last asynchronous offset commit (future, offsets) whose answer is not yet seen
+        self._commit_pending: tuple[Any, dict[TopicPartition, Any]] | None = None
         self.rebuilds = 0
 
     # -- lifecycle -------------------------------------------------------------
@@ -294,6 +304,11 @@ class Worker:
     def close(self) -> None:
         """Flush the last item snapshot and checkpoint, leave the group, close all clients
         (idempotent)."""
+        if self._consumer is not None and self._commit_pending is not None:
+            try:
+                self._confirm_commits()
+            except Exception:  # noqa: BLE001 - closing must not mask the real error
+                log.exception("final offset commit failed")
         if self._producer is not None and self._consumer is not None and self._assigned:
             try:
                 self._maybe_checkpoint(force=True)
@@ -339,23 +354,25 @@ class Worker:
         records = self._consumer.poll(
             timeout_ms=self.config.poll_timeout_ms, max_records=self.config.max_batch
         )
-        if self._pending_restore:
-            pending = sorted(self._pending_restore, key=lambda tp: tp.partition)
-            self._pending_restore.clear()
-            self._restore(pending)
         n = sum(len(v) for v in records.values())
-        if n:
-            started = time.perf_counter()
-            try:
+        try:
+            if self._pending_restore:
+                # a restore reads the committed offsets: the last commit must have landed
+                self._confirm_commits()
+                pending = sorted(self._pending_restore, key=lambda tp: tp.partition)
+                self._pending_restore.clear()
+                self._restore(pending)
+            if n:
+                started = time.perf_counter()
                 self._process(records)
-            except DeliveryFailed as exc:
-                if isinstance(exc.cause, _FATAL):
-                    raise
-                log.warning("batch not durable (%s): rolling back to the changelog", exc)
-                self._rebuild()
-                return n
-            m.BATCH_DURATION.observe(time.perf_counter() - started)
-            m.BATCH_SIZE.observe(n)
+                m.BATCH_DURATION.observe(time.perf_counter() - started)
+                m.BATCH_SIZE.observe(n)
+        except DeliveryFailed as exc:
+            if isinstance(exc.cause, _FATAL):
+                raise
+            log.warning("batch not durable (%s): rolling back to the changelog", exc)
+            self._rebuild()
+            return n
         self._update_lag()
         m.CHECKPOINT_AGE.set(time.monotonic() - self._last_commit)
         self._maybe_log()
@@ -491,7 +508,10 @@ class Worker:
                 self._abort()
             raise DeliveryFailed(f"broker did not acknowledge the batch: {exc}", exc) from exc
         if not self._transactional and offsets:
-            self._commit(offsets)
+            if self.config.async_commit:
+                self._commit_async(offsets)
+            else:
+                self._commit(offsets)
 
     def _complete(self, futures: list[Any], timeout_s: float) -> None:
         """Commit the open transaction (exactly-once) or flush, then wait for every ack."""
@@ -519,6 +539,43 @@ class Worker:
                 self._stop.wait(delay)
                 delay = min(delay * 2, 2.0)
 
+    def _commit_async(self, offsets: dict[TopicPartition, Any]) -> None:
+        """Send ``offsets`` (and those of an unconfirmed earlier commit) to the coordinator
+        without waiting for its answer."""
+        offsets = {**self._unconfirmed_offsets(), **offsets}
+        try:
+            future = self._consumer.commit_async(offsets)
+        except KafkaError as exc:
+            self._commit_failed(exc)  # e.g. no coordinator known: sent again with the next one
+            future = None
+        self._commit_pending = (future, offsets)
+
+    def _unconfirmed_offsets(self) -> dict[TopicPartition, Any]:
+        """The last asynchronous commit's offsets unless it is known to have landed (of the
+        partitions still assigned); raises :class:`DeliveryFailed` if it failed for good."""
+        if self._commit_pending is None:
+            return {}
+        future, offsets = self._commit_pending
+        self._commit_pending = None
+        if future is not None and future.succeeded():
+            return {}
+        if future is not None and future.failed():
+            self._commit_failed(future.exception)
+        return {tp: off for tp, off in offsets.items() if tp in self._assigned}
+
+    def _commit_failed(self, exc: BaseException) -> None:
+        """An asynchronous commit failed: retriable errors are retried with the next commit,
+        others roll back like a failed synchronous commit."""
+        if not getattr(exc, "retriable", False):
+            raise DeliveryFailed(f"offset commit failed: {exc}", exc)
+        log.warning("offset commit failed (%s); sending it again with the next one", exc)
+
+    def _confirm_commits(self) -> None:
+        """Wait until the offsets of every acknowledged batch are committed."""
+        offsets = self._unconfirmed_offsets()
+        if offsets:
+            self._commit(offsets)  # ordered after the pending one: both have landed on return
+
     def _abort(self) -> None:
         """Abort the open transaction (the caller then rebuilds the state)."""
         try:
@@ -544,6 +601,7 @@ class Worker:
         self._covered.clear()
         self._seen_partitions.clear()
         self._uncommitted = False
+        self._commit_pending = None  # its fate does not matter: the offsets are read below
         self._ids = IdWindow(self.config.dedup_window)
         self._restore_shared_state()
         assigned = sorted(self._assigned, key=lambda tp: tp.partition)
@@ -655,6 +713,9 @@ class Worker:
         if not force and now - self._last_checkpoint < every:
             return
         self._last_checkpoint = now
+        # a restore replays from the checkpoint's offsets up to the committed ones: those
+        # must not lag behind (an asynchronous commit still on its way)
+        self._confirm_commits()
         offsets = {
             tp.partition: self._covered[tp.partition]
             for tp in self._assigned

@@ -28,6 +28,7 @@ def worker_config(
     changelog: bool = True,
     k: int = 10,
     guarantee: Guarantee = "at-least-once",
+    sync_commit: bool = False,
 ) -> WorkerConfig:
     """The worker's defaults, without the periodic progress log line."""
     return WorkerConfig(
@@ -36,6 +37,7 @@ def worker_config(
         changelog=changelog,
         log_every_s=3600.0,
         processing_guarantee=guarantee,
+        async_commit=not sync_commit,
     )
 
 
@@ -49,9 +51,12 @@ def run_pipeline(
     max_seconds: float = 60.0,
     join_timeout_s: float = 60.0,
     guarantee: Guarantee = "at-least-once",
+    sync_commit: bool = False,
 ) -> ThroughputResult:
     """Run the worker until ``n_events`` are consumed or ``max_seconds`` of processing elapsed."""
-    config = worker_config(max_batch=max_batch, changelog=changelog, guarantee=guarantee)
+    config = worker_config(
+        max_batch=max_batch, changelog=changelog, guarantee=guarantee, sync_commit=sync_commit
+    )
     worker = Worker(settings, model, config)
     clock = BatchClock()
     worker.open()

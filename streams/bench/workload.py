@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,14 +84,21 @@ class Workload:
         return [encode_item(i) for i in self.items]
 
 
-def new_settings(base: Settings, tag: str, *, partitions: int = 4) -> Settings:
-    """``base``'s connection with a fresh ``bench-<uuid>-<tag>`` prefix; the contract's topics created."""
+def new_settings(
+    base: Settings,
+    tag: str,
+    *,
+    partitions: int = 4,
+    overrides: Mapping[str, Mapping[str, str]] | None = None,
+) -> Settings:
+    """``base``'s connection with a fresh ``bench-<uuid>-<tag>`` prefix; the contract's topics
+    created (with ``overrides`` of their configs by topic, see :func:`create_topics`)."""
     settings = Settings(
         bootstrap=base.bootstrap,
         topic_prefix=f"bench-{uuid.uuid4().hex[:10]}-{tag}",
         kafka_options=base.kafka_options,
     )
-    create_topics(settings, partitions=partitions)
+    create_topics(settings, partitions=partitions, overrides=overrides)
     return settings
 
 

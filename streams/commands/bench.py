@@ -95,6 +95,11 @@ def register(sub: Any) -> None:
         "--no-changelog", action="store_true", help="run the worker without its state changelog"
     )
     w.add_argument(
+        "--sync-commit",
+        action="store_true",
+        help="the worker waits for each offset commit before its next poll (as before 2026-12)",
+    )
+    w.add_argument(
         "--processing-guarantee",
         choices=("at-least-once", "exactly-once"),
         default="at-least-once",
@@ -234,6 +239,7 @@ def run_bench(args: argparse.Namespace, base: Settings) -> dict[str, Any]:
                     n_events=len(workload.events),
                     max_batch=args.max_batch,
                     changelog=not args.no_changelog,
+                    sync_commit=args.sync_commit,
                     max_seconds=args.pipeline_seconds,
                     guarantee=args.processing_guarantee,
                 )
@@ -253,7 +259,7 @@ def run_bench(args: argparse.Namespace, base: Settings) -> dict[str, Any]:
         if report["passthrough_eps"] and report["pipeline_eps"] is not None:
             report["ratio"] = round(report["pipeline_eps"] / report["passthrough_eps"], 4)
         if "freshness" not in skip:
-            from streams.bench.freshness import run_freshness
+            from streams.bench.freshness import TOPIC_OVERRIDES, run_freshness
 
             assert workload is not None
             rate = args.freshness_rate
@@ -261,7 +267,7 @@ def run_bench(args: argparse.Namespace, base: Settings) -> dict[str, Any]:
                 if not report["pipeline_eps"]:
                     raise_config("freshness needs --freshness-rate when the pipeline is skipped")
                 rate = report["pipeline_eps"] / 2.0
-            fs = new_settings(base, "fr", partitions=args.partitions)
+            fs = new_settings(base, "fr", partitions=args.partitions, overrides=TOPIC_OVERRIDES)
             created.append(fs)
             produce(fs, fs.topic(ITEMS.name), workload.encoded_items())
             fr = run_freshness(
@@ -272,6 +278,7 @@ def run_bench(args: argparse.Namespace, base: Settings) -> dict[str, Any]:
                 seconds=args.freshness_seconds,
                 max_batch=args.max_batch,
                 changelog=not args.no_changelog,
+                sync_commit=args.sync_commit,
             )
             report["freshness"] = fr.to_dict()
             report["freshness_ms_p50"] = round(fr.p50_ms, 2)

@@ -108,6 +108,13 @@ def register(sub: Any) -> None:
         help="do not write or restore per-user state (restarts start cold)",
     )
     parser.add_argument(
+        "--sync-commit",
+        action="store_true",
+        help="at-least-once: wait for each batch's offset commit before the next poll (by "
+        "default the commit's answer is checked at the next commit, which saves a round trip "
+        "per batch)",
+    )
+    parser.add_argument(
         "--item-state-interval",
         type=float,
         default=5.0,
@@ -163,6 +170,7 @@ def _run(args: argparse.Namespace) -> int:
         feedback=feedback,
         dedup_window=args.dedup_window,
         changelog=not args.no_changelog,
+        async_commit=not args.sync_commit,
         item_state_every_s=args.item_state_interval,
         checkpoint_every_s=args.checkpoint_interval,
         max_replay=args.max_replay,

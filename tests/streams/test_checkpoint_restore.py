@@ -72,12 +72,13 @@ def _assert_same_state(a: dict[str, Any], b: dict[str, Any], path: str = "") -> 
 
 
 class _Dies(Worker):
-    """Dies right after its 8th commit, before it could write another checkpoint."""
+    """Dies right after its 8th batch was acknowledged and its commit sent (not necessarily
+    answered: commits are asynchronous), before it could write another checkpoint."""
 
     commits = 0
 
-    def _commit(self, offsets: Any) -> None:
-        super()._commit(offsets)
+    def _deliver(self, futures: Any, offsets: Any) -> None:
+        super()._deliver(futures, offsets)
         self.commits += 1
         if self.commits == 8:
             raise _Crash("killed")

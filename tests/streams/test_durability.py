@@ -128,8 +128,10 @@ def test_exactly_once_end_to_end(settings: Settings, producer: Any) -> None:
     [
         # lists and changelog written, offsets NOT committed: the batch is seen again
         ("at-least-once", "_consumer.commit", False),
+        ("at-least-once", "_consumer.commit_async", False),
         # offsets committed but the client saw an error
         ("at-least-once", "_consumer.commit", True),
+        ("at-least-once", "_consumer.commit_async", True),
         # the transaction fails to commit: it is aborted, nothing of the batch is visible
         ("exactly-once", "_producer.commit_transaction", False),
     ],
@@ -137,9 +139,15 @@ def test_exactly_once_end_to_end(settings: Settings, producer: Any) -> None:
 def test_failed_batch_rolls_back_and_applies_each_event_once(
     settings: Settings, producer: Any, guarantee: str, inject: str, real_call: bool
 ) -> None:
+    """``_consumer.commit`` with ``async_commit=False``, ``commit_async`` with the default."""
     events = _events(400, seed=6)
     send_events(producer, settings, events)
-    cfg = WorkerConfig(k=5, processing_guarantee=guarantee, max_batch=40)  # type: ignore[arg-type]
+    cfg = WorkerConfig(
+        k=5,
+        processing_guarantee=guarantee,  # type: ignore[arg-type]
+        max_batch=40,
+        async_commit=inject.endswith("_async"),
+    )
     inner = _InjectingWorker(settings, CountingModel(), cfg, inject=inject, real_call=real_call)
     run_until_applied(settings, inner, events)
     assert inner.fault is not None and inner.fault.failed, "the fault was never injected"
@@ -232,7 +240,9 @@ def test_crash_between_acks_and_commit_does_not_double_apply(
     class _Dies(Worker):
         def open(self) -> None:
             super().open()
-            self.fault = _FailOnce(self._consumer, "commit", _Crash("killed"), real_call=False)
+            self.fault = _FailOnce(
+                self._consumer, "commit_async", _Crash("killed"), real_call=False
+            )
 
     first = ThreadWorker(_Dies(settings, CountingModel(), WorkerConfig(k=5, max_batch=100)))
     first.start()
