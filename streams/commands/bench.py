@@ -120,7 +120,17 @@ def register(sub: Any) -> None:
         help="cut the pipeline phase off after this long (default 60)",
     )
     p.add_argument(
-        "--freshness-seconds", type=float, default=20.0, help="offered-load duration (default 20)"
+        "--freshness-seconds",
+        type=float,
+        default=20.0,
+        help="measured offered-load duration (default 20)",
+    )
+    p.add_argument(
+        "--freshness-warmup",
+        type=float,
+        default=3.0,
+        metavar="SECONDS",
+        help="load offered before the measured part, not counted (default 3)",
     )
     p.add_argument(
         "--freshness-rate",
@@ -276,6 +286,7 @@ def run_bench(args: argparse.Namespace, base: Settings) -> dict[str, Any]:
                 model_name=args.model,
                 rate=rate,
                 seconds=args.freshness_seconds,
+                warmup_s=args.freshness_warmup,
                 max_batch=args.max_batch,
                 changelog=not args.no_changelog,
                 sync_commit=args.sync_commit,
