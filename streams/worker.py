@@ -11,12 +11,15 @@ One direction, no back and forth. Each loop iteration:
 6. re-rank every user the batch touched, in one vectorised call;
 7. publish one list per touched user and their state to the changelog;
 8. wait for the broker's acknowledgements, then commit the consumed offsets
-   (or, with exactly-once, commit all of it in one Kafka transaction). With
-   at-least-once the commit is asynchronous by default: the next poll does not
-   wait for the coordinator's answer, which is checked at the next commit (a
-   failed one is sent again with it, or rolls the state back as a failed
-   synchronous commit does); before a checkpoint, a restore and at the end the
-   commit is waited for.
+   (or, with exactly-once, commit all of it in one Kafka transaction).
+
+With at-least-once, by default, step 8 overlaps the next batch: a batch's
+acknowledgements arrive while the next batch is polled and processed, and are
+checked (then its offsets committed) once that batch is sent; the commit itself
+does not wait for the coordinator's answer, which is checked at the next commit
+(a failed one is sent again with it, or rolls the state back as a failed
+synchronous commit does). An idle poll, a checkpoint, a restore and closing
+wait for all of it first. Nothing is committed before it is acknowledged.
 
 State is partitioned like the events: the changelog record of a user carries
 the offset of the last event applied to it, so a batch replayed after a crash
@@ -107,6 +110,9 @@ class WorkerConfig:
     #: at-least-once: send each batch's offset commit without waiting for the answer (it is
     #: checked at the next commit); False waits for it before the next poll.
     async_commit: bool = True
+    #: at-least-once: check a batch's acknowledgements (then commit) after the next batch is
+    #: sent, instead of before the next poll; False waits for them first.
+    overlap_acks: bool = True
 
 
 @dataclass(slots=True)
@@ -121,6 +127,22 @@ class _Batch:
     dead: list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]] = field(default_factory=list)
     #: idempotence keys of the applied events (entered into the window once durable)
     ids: dict[str, None] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Sent:
+    """A batch whose output is sent: what to do once the broker has acknowledged it."""
+
+    futures: list[Any]
+    #: offsets to commit (next offset to consume, per partition)
+    commit: dict[TopicPartition, Any]
+    batch: _Batch
+    pages: list[Homepage]
+    #: wall-clock ms when the broker acknowledged the batch's last record (set on the IO thread)
+    acked_ms: int = 0
+
+    def on_acked(self, _: Any) -> None:
+        self.acked_ms = _now_ms()
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -203,6 +225,13 @@ class Worker:
         self._uncommitted = False
         #: the last asynchronous offset commit (future, offsets) whose answer is not yet seen
         self._commit_pending: tuple[Any, dict[TopicPartition, Any]] | None = None
+        #: the batch sent last, its acknowledgements not yet checked (``overlap_acks``)
+        self._in_flight: _Sent | None = None
+        #: the batch learned last (the model is committed once it is settled)
+        self._last_learned: _Batch | None = None
+        #: an error escaped a step: close() commits and checkpoints nothing more
+        self._broken = False
+        self._overlap = self.config.overlap_acks and not self._transactional
         self.rebuilds = 0
 
     # -- lifecycle -------------------------------------------------------------
@@ -304,11 +333,13 @@ class Worker:
     def close(self) -> None:
         """Flush the last item snapshot and checkpoint, leave the group, close all clients
         (idempotent)."""
-        if self._consumer is not None and self._commit_pending is not None:
+        if not self._broken and self._consumer is not None and (
+            self._commit_pending or self._in_flight
+        ):
             try:
-                self._confirm_commits()
+                self._settle_all()
             except Exception:  # noqa: BLE001 - closing must not mask the real error
-                log.exception("final offset commit failed")
+                log.exception("final acknowledgements or offset commit failed")
         if self._producer is not None and self._consumer is not None and self._assigned:
             try:
                 self._maybe_checkpoint(force=True)
@@ -356,9 +387,11 @@ class Worker:
         )
         n = sum(len(v) for v in records.values())
         try:
+            if self._pending_restore or (not n and (self._in_flight or self._commit_pending)):
+                # a restore reads the committed offsets: the last batch must be committed;
+                # when idle, nothing is left waiting
+                self._settle_all()
             if self._pending_restore:
-                # a restore reads the committed offsets: the last commit must have landed
-                self._confirm_commits()
                 pending = sorted(self._pending_restore, key=lambda tp: tp.partition)
                 self._pending_restore.clear()
                 self._restore(pending)
@@ -369,10 +402,15 @@ class Worker:
                 m.BATCH_SIZE.observe(n)
         except DeliveryFailed as exc:
             if isinstance(exc.cause, _FATAL):
+                self._broken = True
                 raise
             log.warning("batch not durable (%s): rolling back to the changelog", exc)
             self._rebuild()
             return n
+        except BaseException:
+            # the batch stopped half-way: nothing more of it may be committed or checkpointed
+            self._broken = True
+            raise
         self._update_lag()
         m.CHECKPOINT_AGE.set(time.monotonic() - self._last_commit)
         self._maybe_log()
@@ -390,6 +428,7 @@ class Worker:
                         m.QUALITY_HITS.inc()
         m.QUALITY_HIT_RATE.set(self._quality.hit_rate)
         self._uncommitted = True  # the model is now ahead of what is committed
+        self._last_learned = batch
         self.model.learn_many(batch.events)
         if self._supports_item_state:
             self._dirty_items.update(e.item for e in batch.events)
@@ -429,10 +468,25 @@ class Worker:
             )
         futures.extend(self._snapshot_items(force=False))
         offsets = {tp: OffsetAndMetadata(off + 1, "", -1) for tp, off in batch.offsets.items()}
-        self._deliver(futures, offsets)
+        sent = _Sent(futures, offsets, batch, pages)
+        if futures:
+            futures[-1].add_both(sent.on_acked)
+        if self._overlap:
+            # this batch's acknowledgements arrive while the next one is processed
+            previous, self._in_flight = self._in_flight, sent
+            if previous is not None:
+                self._settle(previous, flush=False)
+        else:
+            self._settle(sent, flush=True)
+        self._maybe_checkpoint(force=False)
+
+    def _settle(self, sent: _Sent, *, flush: bool) -> None:
+        """Wait for ``sent``'s acknowledgements, commit its offsets, then its bookkeeping."""
+        self._deliver(sent.futures, sent.commit, flush=flush)
+        batch, pages = sent.batch, sent.pages
         for id_key in batch.ids:
             self._ids.seen(id_key)
-        acked = _now_ms()
+        acked = sent.acked_ms or _now_ms()
         for page in pages:
             self._quality.published(page.user, [item for item, _ in page.items])
             if page.event_ts:
@@ -445,14 +499,21 @@ class Worker:
         self._last_commit = time.monotonic()
         for tp, off in batch.offsets.items():
             self._covered[tp.partition] = off + 1
-        self._uncommitted = False
+        # committed once the batch learned last is settled and nothing else is in flight
+        self._uncommitted = self._in_flight is not None or batch is not self._last_learned
         if self._restored:
             # users restored ahead of the committed offset: once processing has passed
             # their offset, their state is simply "covered" like every other user's
             self._restored = {
                 u: r for u, r in self._restored.items() if r[1] >= self._covered.get(r[0], 0)
             }
-        self._maybe_checkpoint(force=False)
+
+    def _settle_all(self) -> None:
+        """Settle the batch in flight and wait for the last offset commit's answer."""
+        sent, self._in_flight = self._in_flight, None
+        if sent is not None:
+            self._settle(sent, flush=True)
+        self._confirm_commits()
 
     def _decode(self, records: Mapping[TopicPartition, list[Any]]) -> _Batch:
         batch = _Batch()
@@ -483,7 +544,7 @@ class Worker:
                     # ids enter the window only once their batch is durable (see _process):
                     # a batch that is rolled back must not leave its ids behind
                     key = _id_key(event.user, event.id)
-                    if key in self._ids or key in batch.ids:
+                    if key in self._ids or key in batch.ids or self._in_flight_has(key):
                         counts[event.type, "duplicate"] += 1
                         continue
                     batch.ids[key] = None
@@ -497,12 +558,21 @@ class Worker:
             m.EVENTS_CONSUMED.labels(type=etype, outcome=outcome).inc(n)
         return batch
 
-    def _deliver(self, futures: list[Any], offsets: dict[TopicPartition, Any]) -> None:
-        """Wait for every send, then commit offsets: nothing is committed that was not acked."""
+    def _in_flight_has(self, id_key: str) -> bool:
+        return self._in_flight is not None and id_key in self._in_flight.batch.ids
+
+    def _deliver(
+        self, futures: list[Any], offsets: dict[TopicPartition, Any], *, flush: bool = True
+    ) -> None:
+        """Wait for every send, then commit offsets: nothing is committed that was not acked.
+
+        ``flush=False``: the sends are not pushed out at once (another batch may have been
+        sent since, whose acknowledgements are not waited for here).
+        """
         try:
             if self._transactional:
                 self._producer.send_offsets_to_transaction(offsets, self._consumer.group_metadata())
-            self._complete(futures, 30.0)
+            self._complete(futures, 30.0, flush=flush)
         except KafkaError as exc:
             if self._transactional:
                 self._abort()
@@ -513,11 +583,11 @@ class Worker:
             else:
                 self._commit(offsets)
 
-    def _complete(self, futures: list[Any], timeout_s: float) -> None:
+    def _complete(self, futures: list[Any], timeout_s: float, *, flush: bool = True) -> None:
         """Commit the open transaction (exactly-once) or flush, then wait for every ack."""
         if self._transactional:
             self._producer.commit_transaction()
-        else:
+        elif flush:
             self._producer.flush(timeout=timeout_s)
         for fut in futures:
             fut.get(timeout=timeout_s)
@@ -601,7 +671,15 @@ class Worker:
         self._covered.clear()
         self._seen_partitions.clear()
         self._uncommitted = False
+        self._last_learned = None
         self._commit_pending = None  # its fate does not matter: the offsets are read below
+        if self._in_flight is not None:
+            # let the sends of the batch in flight land (or fail) before the changelog is read
+            self._in_flight = None
+            try:
+                self._producer.flush(timeout=30)
+            except KafkaError:
+                log.warning("flushing the batch in flight before the rollback failed")
         self._ids = IdWindow(self.config.dedup_window)
         self._restore_shared_state()
         assigned = sorted(self._assigned, key=lambda tp: tp.partition)
@@ -704,7 +782,7 @@ class Worker:
         ahead of those offsets. Best effort: a failed checkpoint is logged, the previous
         one still holds (replay is just longer).
         """
-        if not self._checkpoints or self._uncommitted or self._restored or self._pending_restore:
+        if not self._checkpoints or self._broken or self._restored or self._pending_restore:
             return
         now = time.monotonic()
         # a big model takes long to write: space checkpoints so that writing them costs
@@ -713,9 +791,11 @@ class Worker:
         if not force and now - self._last_checkpoint < every:
             return
         self._last_checkpoint = now
-        # a restore replays from the checkpoint's offsets up to the committed ones: those
-        # must not lag behind (an asynchronous commit still on its way)
-        self._confirm_commits()
+        # the checkpoint covers what is committed: the batch in flight is settled first, and
+        # a restore replays from its offsets up to the committed ones, which must not lag
+        self._settle_all()
+        if self._uncommitted:
+            return  # a batch failed: its events are in the model but not committed
         offsets = {
             tp.partition: self._covered[tp.partition]
             for tp in self._assigned

@@ -106,7 +106,7 @@ def _worker_main(
     spec: dict[str, int],
     max_batch: int,
     changelog: bool,
-    sync_commit: bool,
+    sync_delivery: bool,
     ready: Any,
     stop: Any,
 ) -> None:
@@ -124,7 +124,7 @@ def _worker_main(
     worker = Worker(
         Settings(bootstrap=bootstrap, topic_prefix=prefix, kafka_options=kafka_options),
         model,
-        worker_config(max_batch=max_batch, changelog=changelog, sync_commit=sync_commit),
+        worker_config(max_batch=max_batch, changelog=changelog, sync_delivery=sync_delivery),
         health=health,
     )
     worker.open()
@@ -197,7 +197,7 @@ def run_freshness(
     warmup_s: float = 3.0,
     max_batch: int = 2000,
     changelog: bool = True,
-    sync_commit: bool = False,
+    sync_delivery: bool = False,
     start_timeout_s: float = 600.0,
 ) -> FreshnessResult:
     """Offer ``rate`` events/s to a warmed worker process for ``warmup_s`` seconds, then for
@@ -218,7 +218,7 @@ def run_freshness(
             workload.spec.to_dict(),
             max_batch,
             changelog,
-            sync_commit,
+            sync_delivery,
             ready,
             stop,
         ),

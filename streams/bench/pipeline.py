@@ -28,7 +28,7 @@ def worker_config(
     changelog: bool = True,
     k: int = 10,
     guarantee: Guarantee = "at-least-once",
-    sync_commit: bool = False,
+    sync_delivery: bool = False,
 ) -> WorkerConfig:
     """The worker's defaults, without the periodic progress log line."""
     return WorkerConfig(
@@ -37,7 +37,8 @@ def worker_config(
         changelog=changelog,
         log_every_s=3600.0,
         processing_guarantee=guarantee,
-        async_commit=not sync_commit,
+        async_commit=not sync_delivery,
+        overlap_acks=not sync_delivery,
     )
 
 
@@ -51,11 +52,11 @@ def run_pipeline(
     max_seconds: float = 60.0,
     join_timeout_s: float = 60.0,
     guarantee: Guarantee = "at-least-once",
-    sync_commit: bool = False,
+    sync_delivery: bool = False,
 ) -> ThroughputResult:
     """Run the worker until ``n_events`` are consumed or ``max_seconds`` of processing elapsed."""
     config = worker_config(
-        max_batch=max_batch, changelog=changelog, guarantee=guarantee, sync_commit=sync_commit
+        max_batch=max_batch, changelog=changelog, guarantee=guarantee, sync_delivery=sync_delivery
     )
     worker = Worker(settings, model, config)
     clock = BatchClock()

@@ -95,9 +95,10 @@ def register(sub: Any) -> None:
         "--no-changelog", action="store_true", help="run the worker without its state changelog"
     )
     w.add_argument(
-        "--sync-commit",
+        "--sync-delivery",
         action="store_true",
-        help="the worker waits for each offset commit before its next poll (as before 2026-12)",
+        help="the worker waits for each batch's acknowledgements and offset commit before its "
+        "next poll (its behaviour before 2026-12-02)",
     )
     w.add_argument(
         "--processing-guarantee",
@@ -249,7 +250,7 @@ def run_bench(args: argparse.Namespace, base: Settings) -> dict[str, Any]:
                     n_events=len(workload.events),
                     max_batch=args.max_batch,
                     changelog=not args.no_changelog,
-                    sync_commit=args.sync_commit,
+                    sync_delivery=args.sync_delivery,
                     max_seconds=args.pipeline_seconds,
                     guarantee=args.processing_guarantee,
                 )
@@ -289,7 +290,7 @@ def run_bench(args: argparse.Namespace, base: Settings) -> dict[str, Any]:
                 warmup_s=args.freshness_warmup,
                 max_batch=args.max_batch,
                 changelog=not args.no_changelog,
-                sync_commit=args.sync_commit,
+                sync_delivery=args.sync_delivery,
             )
             report["freshness"] = fr.to_dict()
             report["freshness_ms_p50"] = round(fr.p50_ms, 2)

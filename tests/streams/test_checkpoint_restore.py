@@ -77,8 +77,8 @@ class _Dies(Worker):
 
     commits = 0
 
-    def _deliver(self, futures: Any, offsets: Any) -> None:
-        super()._deliver(futures, offsets)
+    def _deliver(self, futures: Any, offsets: Any, **kwargs: Any) -> None:
+        super()._deliver(futures, offsets, **kwargs)
         self.commits += 1
         if self.commits == 8:
             raise _Crash("killed")

@@ -99,10 +99,10 @@ class _InjectingWorker(Worker):
             counts=None if self.during == "any" else (lambda: self._in == self.during),
         )
 
-    def _deliver(self, futures: Any, offsets: Any) -> None:
+    def _deliver(self, futures: Any, offsets: Any, **kwargs: Any) -> None:
         self._in = "batch"
         try:
-            super()._deliver(futures, offsets)
+            super()._deliver(futures, offsets, **kwargs)
         finally:
             self._in = None
 
@@ -252,3 +252,22 @@ def test_crash_between_acks_and_commit_does_not_double_apply(
     run_until_applied(
         settings, Worker(settings, CountingModel(), cfg), events, what="each event once"
     )
+
+
+def test_a_repeat_in_the_next_batch_is_dropped_while_the_first_is_in_flight(
+    settings: Settings, producer: Any
+) -> None:
+    """With overlapping acknowledgements a batch is decoded before the previous one is
+    settled: the ids of the batch in flight count as seen."""
+    events = [
+        Event(e.user, e.item, e.type, e.ts, id=f"r{n}") for n, e in enumerate(_events(200, 13))
+    ]
+    stream: list[Event] = []
+    for n, event in enumerate(events):
+        stream.append(event)
+        if n >= 7:
+            stream.append(events[n - 7])  # a producer retry, one batch of 10 later
+    send_events(producer, settings, stream)
+    cfg = WorkerConfig(k=5, max_batch=10)
+    worker = run_until_applied(settings, Worker(settings, CountingModel(), cfg), events)
+    assert worker.rebuilds == 0
