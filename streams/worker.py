@@ -2,7 +2,8 @@
 
 One direction, no back and forth. Each loop iteration:
 
-1. read whatever the catalog topic has (items update the model first);
+1. take the catalog records that arrived (read on a thread of its own,
+   :mod:`streams.catalog_feed`; items update the model first);
 2. poll up to ``max_batch`` events from the assigned partitions;
 3. decode and validate: bad messages go to the dead-letter topic with the reason;
 4. drop repeats (same event ``id`` within the window; events already in a
@@ -55,6 +56,7 @@ from homerec.typing import UserId
 from streams import checkpoint as ckpt
 from streams import kafka_compat
 from streams import metrics as m
+from streams.catalog_feed import CatalogFeed
 from streams.checkpoint_writer import CheckpointWriter, WriteResult
 from streams.codec import (
     decode_event as _decode_event,
@@ -192,6 +194,8 @@ class Worker:
         self._consumer: Any = None
         self._producer: Any = None
         self._catalog: PartitionReader | None = None
+        #: reads the catalog on a thread between the worker's own reads of it
+        self._catalog_feed: CatalogFeed | None = None
         self._last_commit = time.monotonic()
         self._stats = {"events": 0, "dlq": 0, "batches": 0, "published": 0}
         self._last_log = time.monotonic()
@@ -371,6 +375,12 @@ class Worker:
             except Exception:  # noqa: BLE001 - closing must not mask the real error
                 log.exception("closing %s", name)
             setattr(self, name, None)
+        if self._catalog_feed is not None:
+            try:
+                self._catalog_feed.stop()
+            except StreamsError:
+                log.exception("stopping the catalog reader")
+            self._catalog_feed = None
         if self._catalog is not None:
             self._catalog.close()
             self._catalog = None
@@ -721,6 +731,9 @@ class Worker:
         state that replay brings up to date, and newer per-item records would break that.
         """
         assert self._catalog is not None
+        if self._catalog_feed is not None:
+            self._catalog_feed.stop()  # the catalog is read from the start below
+            self._catalog_feed.take()  # superseded by that read
         if self._ckpt_writer is not None:
             # a rollback while a checkpoint is on its way: let it land first, so that the
             # slots read below are the ones in use (the next write must not reuse them)
@@ -767,6 +780,9 @@ class Worker:
         self._catalog.assign(self._catalog.partitions())
         n_items = self._read_catalog(block=True)
         log.info("catalog: %d records read from %s", n_items, self._items_topic)
+        if self._catalog_feed is None:
+            self._catalog_feed = CatalogFeed(self._catalog)
+        self._catalog_feed.start()
         if cp is None and self._supports_item_state:
             for key, value in items.items():
                 self.model.load_item_state(key.decode("utf-8"), unpackb(value))  # type: ignore[attr-defined]
@@ -867,11 +883,12 @@ class Worker:
     def _read_catalog(self, *, block: bool) -> int:
         assert self._catalog is not None
         n = 0
-        records = (
-            self._catalog.read_to_end(self._catalog.partitions())
-            if block
-            else iter(self._catalog.poll(0))
-        )
+        if block:
+            records: Any = self._catalog.read_to_end(self._catalog.partitions())
+        elif self._catalog_feed is not None and self._catalog_feed.running:
+            records = self._catalog_feed.take()
+        else:
+            records = self._catalog.poll(0)
         for rec in records:
             try:
                 item = decode_item(rec.key, rec.value, self.config.limits)
