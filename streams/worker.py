@@ -112,6 +112,9 @@ class WorkerConfig:
     #: at-least-once: send each batch's offset commit without waiting for the answer (it is
     #: checked at the next commit); False waits for it before the next poll.
     async_commit: bool = True
+    #: with ``async_commit``: send the offsets of acknowledged batches at most this often
+    #: (seconds; 0 = after every batch). A crash replays at most this much more, harmlessly.
+    commit_interval_s: float = 0.1
     #: at-least-once: check a batch's acknowledgements (then commit) after the next batch is
     #: sent, instead of before the next poll; False waits for them first.
     overlap_acks: bool = True
@@ -229,12 +232,19 @@ class Worker:
         self._uncommitted = False
         #: the last asynchronous offset commit (future, offsets) whose answer is not yet seen
         self._commit_pending: tuple[Any, dict[TopicPartition, Any]] | None = None
+        #: offsets of acknowledged batches not sent yet (``commit_interval_s``), and when the
+        #: last commit was sent
+        self._to_commit: dict[TopicPartition, Any] = {}
+        self._commit_sent_at = -float("inf")
         #: the batch sent last, its acknowledgements not yet checked (``overlap_acks``)
         self._in_flight: _Sent | None = None
         #: the batch learned last (the model is committed once it is settled)
         self._last_learned: _Batch | None = None
         #: an error escaped a step: close() commits and checkpoints nothing more
         self._broken = False
+        #: partitions whose "covered" offset a revocation dropped (their users restored
+        #: ahead lost their skip list): a batch settled later must not claim them again
+        self._uncovered: set[int] = set()
         self._overlap = self.config.overlap_acks and not self._transactional
         self.rebuilds = 0
 
@@ -338,7 +348,7 @@ class Worker:
         """Flush the last item snapshot and checkpoint, leave the group, close all clients
         (idempotent)."""
         if not self._broken and self._consumer is not None and (
-            self._commit_pending or self._in_flight
+            self._commit_pending or self._in_flight or self._to_commit
         ):
             try:
                 self._settle_all()
@@ -397,7 +407,8 @@ class Worker:
         )
         n = sum(len(v) for v in records.values())
         try:
-            if self._pending_restore or (not n and (self._in_flight or self._commit_pending)):
+            waiting = self._in_flight or self._commit_pending or self._to_commit
+            if self._pending_restore or (not n and waiting):
                 # a restore reads the committed offsets: the last batch must be committed;
                 # when idle, nothing is left waiting
                 self._settle_all()
@@ -508,7 +519,8 @@ class Worker:
         self._stats["batches"] += 1
         self._last_commit = time.monotonic()
         for tp, off in batch.offsets.items():
-            self._covered[tp.partition] = off + 1
+            if tp.partition not in self._uncovered:
+                self._covered[tp.partition] = off + 1
         # committed once the batch learned last is settled and nothing else is in flight
         self._uncommitted = self._in_flight is not None or batch is not self._last_learned
         if self._restored:
@@ -620,9 +632,17 @@ class Worker:
                 delay = min(delay * 2, 2.0)
 
     def _commit_async(self, offsets: dict[TopicPartition, Any]) -> None:
-        """Send ``offsets`` (and those of an unconfirmed earlier commit) to the coordinator
-        without waiting for its answer."""
-        offsets = {**self._unconfirmed_offsets(), **offsets}
+        """Send ``offsets`` (with those held back and those of an unconfirmed earlier commit)
+        to the coordinator without waiting for its answer, at most every
+        ``commit_interval_s``; until then they are held back."""
+        self._to_commit.update(offsets)
+        now = time.monotonic()
+        if now - self._commit_sent_at < self.config.commit_interval_s:
+            return
+        self._commit_sent_at = now
+        offsets = {**self._unconfirmed_offsets(), **self._held_back()}
+        if not offsets:
+            return
         try:
             future = self._consumer.commit_async(offsets)
         except KafkaError as exc:
@@ -650,9 +670,14 @@ class Worker:
             raise DeliveryFailed(f"offset commit failed: {exc}", exc)
         log.warning("offset commit failed (%s); sending it again with the next one", exc)
 
+    def _held_back(self) -> dict[TopicPartition, Any]:
+        """The offsets held back by ``commit_interval_s`` (of the partitions still assigned)."""
+        offsets, self._to_commit = self._to_commit, {}
+        return {tp: off for tp, off in offsets.items() if tp in self._assigned}
+
     def _confirm_commits(self) -> None:
         """Wait until the offsets of every acknowledged batch are committed."""
-        offsets = self._unconfirmed_offsets()
+        offsets = {**self._unconfirmed_offsets(), **self._held_back()}
         if offsets:
             self._commit(offsets)  # ordered after the pending one: both have landed on return
 
@@ -679,10 +704,12 @@ class Worker:
         self._newest_ts.clear()
         self._dirty_items.clear()
         self._covered.clear()
+        self._uncovered.clear()
         self._seen_partitions.clear()
         self._uncommitted = False
         self._last_learned = None
         self._commit_pending = None  # its fate does not matter: the offsets are read below
+        self._to_commit.clear()
         if self._in_flight is not None:
             # let the sends of the batch in flight land (or fail) before the changelog is read
             self._in_flight = None
@@ -911,7 +938,11 @@ class Worker:
         for user in [u for u, r in self._restored.items() if r[0] in gone]:
             # the skip list goes; should the partition come back, the changelog restore
             # (not replay) rebuilds it, so "covered" must not claim the partition
-            self._covered.pop(self._restored.pop(user)[0], None)
+            partition = self._restored.pop(user)[0]
+            self._covered.pop(partition, None)
+            # the batch in flight may be settled after this (overlap_acks): it must not
+            # put the partition back
+            self._uncovered.add(partition)
         for tp in revoked:
             try:
                 m.CONSUMER_LAG.remove(str(tp.partition))
@@ -964,6 +995,7 @@ class Worker:
         replayed = self._replay(replay)
         for tp in partitions:
             self._covered[tp.partition] = committed[tp.partition]
+            self._uncovered.discard(tp.partition)
         elapsed = time.perf_counter() - started
         m.STATE_RESTORE.observe(elapsed)
         log.info(

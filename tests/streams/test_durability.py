@@ -147,6 +147,7 @@ def test_failed_batch_rolls_back_and_applies_each_event_once(
         processing_guarantee=guarantee,  # type: ignore[arg-type]
         max_batch=40,
         async_commit=inject.endswith("_async"),
+        commit_interval_s=0.0,  # a commit per batch: the 2nd call is the 2nd batch's
     )
     inner = _InjectingWorker(settings, CountingModel(), cfg, inject=inject, real_call=real_call)
     run_until_applied(settings, inner, events)
@@ -244,7 +245,8 @@ def test_crash_between_acks_and_commit_does_not_double_apply(
                 self._consumer, "commit_async", _Crash("killed"), real_call=False
             )
 
-    first = ThreadWorker(_Dies(settings, CountingModel(), WorkerConfig(k=5, max_batch=100)))
+    cfg1 = WorkerConfig(k=5, max_batch=100, commit_interval_s=0.0)
+    first = ThreadWorker(_Dies(settings, CountingModel(), cfg1))
     first.start()
     first.thread.join(30)
     assert isinstance(first.error, _Crash), "the first worker should have died in its 2nd commit"
@@ -271,3 +273,48 @@ def test_a_repeat_in_the_next_batch_is_dropped_while_the_first_is_in_flight(
     cfg = WorkerConfig(k=5, max_batch=10)
     worker = run_until_applied(settings, Worker(settings, CountingModel(), cfg), events)
     assert worker.rebuilds == 0
+
+
+def _committed_total(settings: Settings) -> int:
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap, group_id=settings.group)
+    try:
+        tps = [TopicPartition(settings.topic("events"), p) for p in range(4)]
+        return sum(int(consumer.committed(tp) or 0) for tp in tps)
+    finally:
+        consumer.close(autocommit=False)
+
+
+def test_offsets_held_back_by_the_commit_interval_are_committed_when_idle(
+    settings: Settings, producer: Any
+) -> None:
+    """With a commit interval longer than the run, the offsets still land once the topic
+    is drained (an idle poll settles everything); the counts stay exact."""
+    events = _events(300, seed=14)
+    send_events(producer, settings, events)
+
+    class _Counts(Worker):
+        delivered = 0
+
+        def open(self) -> None:
+            super().open()
+            # counts the calls, never fails
+            self.commits = _FailOnce(
+                self._consumer, "commit_async", KafkaError("never"), real_call=True, at_call=-1
+            )
+
+        def _deliver(self, futures: Any, offsets: Any, **kwargs: Any) -> None:
+            super()._deliver(futures, offsets, **kwargs)
+            self.delivered += 1
+
+    cfg = WorkerConfig(k=5, max_batch=20, commit_interval_s=3600.0)
+    worker = _Counts(settings, CountingModel(), cfg)
+    tw = ThreadWorker(worker).start()
+    try:
+        wait_for(lambda: final_counts(settings) == counts_per_user(events), what="all applied")
+        wait_for(lambda: _committed_total(settings) == len(events), what="offsets committed")
+        # the first batch's commit is sent at once, later ones wait for the interval or idle
+        assert worker.delivered >= 10 and worker.commits.calls == 1
+    finally:
+        tw.stop()
