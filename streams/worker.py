@@ -139,8 +139,6 @@ class _Sent:
     """A batch whose output is sent: what to do once the broker has acknowledged it."""
 
     futures: list[Any]
-    #: offsets to commit (next offset to consume, per partition)
-    commit: dict[TopicPartition, Any]
     batch: _Batch
     pages: list[Homepage]
     #: wall-clock ms when the broker acknowledged the batch's last record (set on the IO thread)
@@ -488,8 +486,7 @@ class Worker:
                 self._producer.send(self._dlq_topic, key=key_, value=value_, headers=headers)
             )
         futures.extend(self._snapshot_items(force=False))
-        offsets = {tp: OffsetAndMetadata(off + 1, "", -1) for tp, off in batch.offsets.items()}
-        sent = _Sent(futures, offsets, batch, pages)
+        sent = _Sent(futures, batch, pages)
         if futures:
             futures[-1].add_both(sent.on_acked)
         if self._overlap:
@@ -503,8 +500,10 @@ class Worker:
 
     def _settle(self, sent: _Sent, *, flush: bool) -> None:
         """Wait for ``sent``'s acknowledgements, commit its offsets, then its bookkeeping."""
-        self._deliver(sent.futures, sent.commit, flush=flush)
         batch, pages = sent.batch, sent.pages
+        # the next offset to consume, per partition
+        offsets = {tp: OffsetAndMetadata(off + 1, "", -1) for tp, off in batch.offsets.items()}
+        self._deliver(sent.futures, offsets, flush=flush)
         for id_key in batch.ids:
             self._ids.seen(id_key)
         acked = sent.acked_ms or _now_ms()
@@ -640,7 +639,7 @@ class Worker:
         if now - self._commit_sent_at < self.config.commit_interval_s:
             return
         self._commit_sent_at = now
-        offsets = {**self._unconfirmed_offsets(), **self._held_back()}
+        offsets = self._outstanding_offsets()
         if not offsets:
             return
         try:
@@ -650,17 +649,21 @@ class Worker:
             future = None
         self._commit_pending = (future, offsets)
 
-    def _unconfirmed_offsets(self) -> dict[TopicPartition, Any]:
-        """The last asynchronous commit's offsets unless it is known to have landed (of the
-        partitions still assigned); raises :class:`DeliveryFailed` if it failed for good."""
-        if self._commit_pending is None:
-            return {}
-        future, offsets = self._commit_pending
-        self._commit_pending = None
-        if future is not None and future.succeeded():
-            return {}
-        if future is not None and future.failed():
-            self._commit_failed(future.exception)
+    def _outstanding_offsets(self) -> dict[TopicPartition, Any]:
+        """Offsets of acknowledged batches not known to be committed, of the partitions still
+        assigned: the last asynchronous commit's unless it is known to have landed, then those
+        held back by ``commit_interval_s``; raises :class:`DeliveryFailed` if that commit
+        failed for good."""
+        offsets: dict[TopicPartition, Any] = {}
+        if self._commit_pending is not None:
+            future, unconfirmed = self._commit_pending
+            self._commit_pending = None
+            if future is not None and future.failed():
+                self._commit_failed(future.exception)
+            if future is None or not future.succeeded():
+                offsets.update(unconfirmed)
+        offsets.update(self._to_commit)
+        self._to_commit = {}
         return {tp: off for tp, off in offsets.items() if tp in self._assigned}
 
     def _commit_failed(self, exc: BaseException) -> None:
@@ -670,14 +673,9 @@ class Worker:
             raise DeliveryFailed(f"offset commit failed: {exc}", exc)
         log.warning("offset commit failed (%s); sending it again with the next one", exc)
 
-    def _held_back(self) -> dict[TopicPartition, Any]:
-        """The offsets held back by ``commit_interval_s`` (of the partitions still assigned)."""
-        offsets, self._to_commit = self._to_commit, {}
-        return {tp: off for tp, off in offsets.items() if tp in self._assigned}
-
     def _confirm_commits(self) -> None:
         """Wait until the offsets of every acknowledged batch are committed."""
-        offsets = {**self._unconfirmed_offsets(), **self._held_back()}
+        offsets = self._outstanding_offsets()
         if offsets:
             self._commit(offsets)  # ordered after the pending one: both have landed on return
 
@@ -912,10 +910,9 @@ class Worker:
         n = 0
         if block:
             records: Any = self._catalog.read_to_end(self._catalog.partitions())
-        elif self._catalog_feed is not None and self._catalog_feed.running:
-            records = self._catalog_feed.take()
         else:
-            records = self._catalog.poll(0)
+            assert self._catalog_feed is not None  # started once the catalog was read
+            records = self._catalog_feed.take()
         for rec in records:
             try:
                 item = decode_item(rec.key, rec.value, self.config.limits)
