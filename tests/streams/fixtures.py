@@ -119,6 +119,17 @@ def dead_letters(settings: Settings) -> list[Any]:
     return [decode_dead_letter(rec.value) for rec in read_all(settings, "events.dlq")]
 
 
+def committed_events(settings: Settings) -> int:
+    """The workers' group's committed offsets on the events topic, summed over partitions."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap, group_id=settings.group)
+    try:
+        topic = settings.topic("events")
+        parts = consumer.partitions_for_topic(topic) or set()
+        return sum(int(consumer.committed(TopicPartition(topic, p)) or 0) for p in parts)
+    finally:
+        consumer.close(autocommit=False)
+
+
 def wait_for(
     predicate: Callable[[], bool], timeout_s: float = 30.0, what: str = "condition"
 ) -> None:

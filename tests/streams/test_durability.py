@@ -17,6 +17,7 @@ from streams.worker import Worker, WorkerConfig
 from tests.streams.counting_model import CountingModel
 from tests.streams.fixtures import (
     ThreadWorker,
+    committed_events,
     counts_per_user,
     final_counts,
     read_all,
@@ -275,17 +276,6 @@ def test_a_repeat_in_the_next_batch_is_dropped_while_the_first_is_in_flight(
     assert worker.rebuilds == 0
 
 
-def _committed_total(settings: Settings) -> int:
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap, group_id=settings.group)
-    try:
-        tps = [TopicPartition(settings.topic("events"), p) for p in range(4)]
-        return sum(int(consumer.committed(tp) or 0) for tp in tps)
-    finally:
-        consumer.close(autocommit=False)
-
-
 def test_offsets_held_back_by_the_commit_interval_are_committed_when_idle(
     settings: Settings, producer: Any
 ) -> None:
@@ -313,7 +303,7 @@ def test_offsets_held_back_by_the_commit_interval_are_committed_when_idle(
     tw = ThreadWorker(worker).start()
     try:
         wait_for(lambda: final_counts(settings) == counts_per_user(events), what="all applied")
-        wait_for(lambda: _committed_total(settings) == len(events), what="offsets committed")
+        wait_for(lambda: committed_events(settings) == len(events), what="offsets committed")
         # the first batch's commit is sent at once, later ones wait for the interval or idle
         assert worker.delivered >= 10 and worker.commits.calls == 1
     finally:

@@ -17,14 +17,20 @@ from subprocess import Popen
 from typing import Any
 
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 
 from homerec.datasets.synthetic import SyntheticConfig, SyntheticStream
 from homerec.events import Event
 from homerec.feedback import FeedbackWeights
 from streams.config import Settings
 from streams.topics import create_topics
-from tests.streams.fixtures import final_counts, latest_pages, send_events, send_items, wait_for
+from tests.streams.fixtures import (
+    committed_events,
+    final_counts,
+    latest_pages,
+    send_events,
+    send_items,
+    wait_for,
+)
 
 pytestmark = [
     pytest.mark.kafka,
@@ -37,15 +43,6 @@ N_TRAIN = 3000
 def _world() -> tuple[SyntheticStream, list[Event]]:
     world = SyntheticStream(SyntheticConfig(n_users=150, n_items=300, n_events=6000, seed=3))
     return world, list(world.events())
-
-
-def _committed(settings: Settings) -> int:
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap, group_id=settings.group)
-    try:
-        tp = TopicPartition(settings.topic("events"), 0)
-        return int(consumer.committed(tp) or 0)
-    finally:
-        consumer.close(autocommit=False)
 
 
 def _hit_rate(settings: Settings, heldout: list[Event]) -> float:
@@ -75,7 +72,7 @@ def _run(
         send_events(producer, settings, train[:kill_at])
     proc = start(*args)
     if kill_at is not None:
-        wait_for(lambda: _committed(settings) >= kill_at // 2, 90, "half of the first part")
+        wait_for(lambda: committed_events(settings) >= kill_at // 2, 90, "half of the first part")
         proc.send_signal(signal.SIGKILL)  # mid-stream: no flush, no commit, no last snapshot
         proc.wait(10)
         send_events(producer, settings, train[kill_at:])
