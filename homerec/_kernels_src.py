@@ -23,7 +23,8 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
-    "SIGNATURES", "add_cooc_terms", "bpr_step", "compiler", "ranker_columns", "ranker_grad", "source_digest",
+    "SIGNATURES", "add_cooc_terms", "add_group_positive", "bpr_step", "compiler",
+    "cooc_add_pairs", "ranker_columns", "ranker_grad", "source_digest",
 ]  # fmt: skip
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -410,6 +411,96 @@ def add_cooc_terms(
         total += m
     return total
 
+
+def cooc_add_pairs(
+    ids: npt.NDArray[np.int32],
+    counts: npt.NDArray[np.float32],
+    src: npt.NDArray[np.int32],
+    dst: int,
+    weights: npt.NDArray[np.float32],
+) -> None:
+    """``C[s, dst] += w`` and ``C[dst, s] += w`` for every ``s, w`` in ``zip(src, weights)``
+    (``src`` unique, without ``dst``): :meth:`homerec.cooccurrence.CooccurrenceTable.add`
+    then :meth:`~homerec.cooccurrence.CooccurrenceTable.add_row`, in one call.
+
+    A pair not in its row takes a free or the weakest slot: in ``C[s, ·]`` the first
+    slot of least count; in ``C[dst, ·]`` the pairs that are new take the slots of
+    least count (ties: the lowest slot first) among those not just updated, in the
+    order of ``src``; new pairs beyond those slots are dropped (``add_row`` would evict
+    pairs it had just updated: only when ``len(src)`` exceeds the row's capacity).
+    """
+    cap = ids.shape[1]
+    for a in range(len(src)):
+        s = src[a]
+        slot = -1
+        for k in range(cap):
+            if ids[s, k] == dst:
+                slot = k
+                break
+        if slot >= 0:
+            counts[s, slot] += weights[a]
+        else:
+            least = 0
+            for k in range(1, cap):
+                if counts[s, k] < counts[s, least]:
+                    least = k
+            ids[s, least] = dst
+            counts[s, least] = weights[a]
+    key = counts[dst].copy()
+    new = np.empty(len(src), np.int64)
+    n_new = 0
+    for a in range(len(src)):
+        slot = -1
+        for k in range(cap):
+            if ids[dst, k] == src[a]:
+                slot = k
+                break
+        if slot >= 0:
+            counts[dst, slot] += weights[a]
+            key[slot] = np.inf  # never evict a pair just updated
+        else:
+            new[n_new] = a
+            n_new += 1
+    n_new = min(n_new, cap - (len(src) - n_new))
+    for q in range(n_new):
+        least = -1
+        for k in range(cap):
+            if key[k] != np.inf and (least < 0 or key[k] < key[least]):
+                least = k
+        key[least] = np.inf
+        ids[dst, least] = src[new[q]]
+        counts[dst, least] = weights[new[q]]
+
+
+def add_group_positive(
+    logD: npt.NDArray[np.float32],
+    D_tot: npt.NDArray[np.float64],
+    logD_item: npt.NDArray[np.float32],
+    groups: npt.NDArray[np.int16],
+    i: int,
+) -> int:
+    """One positive of item ``i`` for each profile group in ``groups`` (``-1``: empty slot):
+    ``logD[g, i] = log(exp(logD[g, i]) + 1)``, ``D_tot[g] += 1`` and ``logD_item[i] =
+    log(exp(logD_item[i]) + n)`` with ``n`` the groups counted, in float32 as numpy's
+    ``logaddexp``; returns ``n``."""
+    n = 0
+    for g in groups:
+        if g < 0:
+            continue
+        x = logD[g, i]
+        # numpy's float32 logaddexp(x, 0)
+        if x == 0:
+            logD[g, i] = np.float32(0.6931471805599453)
+        elif x > 0:
+            logD[g, i] = x + np.log1p(np.exp(-x))
+        else:
+            logD[g, i] = np.log1p(np.exp(x))
+        D_tot[g] += 1.0
+        n += 1
+    if n:
+        logD_item[i] = np.log(np.exp(logD_item[i]) + np.float32(n))
+    return n
+
 #: Exported name → numba signature. Arrays are C-contiguous; callers pass exactly these
 #: dtypes (the compiled module checks them and raises TypeError otherwise).
 SIGNATURES: dict[str, str] = {
@@ -417,7 +508,9 @@ SIGNATURES: dict[str, str] = {
         "i8(f4[:, ::1], i8[::1], i8[::1], i4[::1], f4[::1], f4[::1], i4[:, ::1], f4[:, ::1],"
         " f4[::1], f4[::1], f4[::1], f8, f8[:, ::1], i8[::1])"
     ),
+    "add_group_positive": "i8(f4[:, ::1], f8[::1], f4[::1], i2[::1], i8)",
     "bpr_step": "i8(f4[:, ::1], f4[:, ::1], f4[::1], i8, i8, f8[::1], i8, i8, i4[::1], i8, f8, f8)",
+    "cooc_add_pairs": "none(i4[:, ::1], f4[:, ::1], i4[::1], i8, f4[::1])",
     "ranker_columns": "i8[::1](i8[::1], i8, b1[::1], i4[::1])",
     "ranker_grad": (
         "f8[::1](i8[::1], f4[::1], f4[:, ::1], f4[::1], f4[:, ::1], f8[::1], f8, f8[::1], f8,"

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from homerec.kernels import cooc_add_pairs
 from homerec.models.storage import grow
 
 __all__ = ["CooccurrenceTable"]
@@ -79,6 +80,18 @@ class CooccurrenceTable:
             keep = np.flatnonzero(new)[:n_new]
             self.ids[src, slots] = dst[keep]
             self.counts[src, slots] = weights[keep]
+
+    def add_pairs(self, src: IntArray, dst: int, weights: FloatArray) -> None:
+        """:meth:`add` then :meth:`add_row` of the same pairs (both directions), in one
+        compiled call (:func:`homerec.kernels.cooc_add_pairs`): what an event costs the
+        table. ``src`` unique and without ``dst``. Slots of equal count are evicted lowest
+        first, where :meth:`add_row`'s ``argpartition`` picks any of them; beyond the
+        row's capacity, new pairs are dropped rather than evicting pairs just updated."""
+        if len(src):
+            cooc_add_pairs(
+                self.ids, self.counts, np.ascontiguousarray(src, np.int32), int(dst),
+                np.ascontiguousarray(weights, np.float32),
+            )  # fmt: skip
 
     def scores(self, src: IntArray, weights: FloatArray, n_items: int) -> FloatArray:
         """``Σ_s w_s · C[s, ·]`` as a dense vector of ``n_items``."""

@@ -23,10 +23,20 @@ import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-__all__ = ["add_cooc_terms", "bpr_step", "ranker_columns", "ranker_grad"]
+__all__ = [
+    "add_cooc_terms", "add_group_positive", "bpr_step", "cooc_add_pairs", "ranker_columns",
+    "ranker_grad",
+]  # fmt: skip
 
 if TYPE_CHECKING:  # the compiled functions have the signatures of their source
-    from homerec._kernels_src import add_cooc_terms, bpr_step, ranker_columns, ranker_grad
+    from homerec._kernels_src import (
+        add_cooc_terms,
+        add_group_positive,
+        bpr_step,
+        cooc_add_pairs,
+        ranker_columns,
+        ranker_grad,
+    )
 else:
     try:
         from homerec import _kernels
@@ -48,6 +58,8 @@ else:
         )
 
     add_cooc_terms = _kernels.add_cooc_terms
+    add_group_positive = _kernels.add_group_positive
     bpr_step = _kernels.bpr_step
+    cooc_add_pairs = _kernels.cooc_add_pairs
     ranker_columns = _kernels.ranker_columns
     ranker_grad = _kernels.ranker_grad

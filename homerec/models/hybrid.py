@@ -64,7 +64,13 @@ from homerec.errors import ConfigError
 from homerec.events import Event
 from homerec.feedback import FeedbackWeights
 from homerec.items import Item
-from homerec.kernels import add_cooc_terms, bpr_step, ranker_columns, ranker_grad
+from homerec.kernels import (
+    add_cooc_terms,
+    add_group_positive,
+    bpr_step,
+    ranker_columns,
+    ranker_grad,
+)
 from homerec.models import hybrid_state as _state
 from homerec.models.indexed import Candidates, FloatArray, IndexedRecommender, IntArray
 from homerec.models.storage import IdIndex, append_row, as_rows, grow
@@ -77,7 +83,7 @@ __all__ = ["PLANES", "Hybrid"]
 PLANES: tuple[str, ...] = (
     "cooc", "cooc_log", "mf", "pop_fast", "pop_slow", "content", "demo",
     "pop_cold", "demo_cold", "content_cold", "content_new", "item_cold", "cooc_recent",
-)  # fmt: skip
+)
 
 _GROUP_SLOTS = 8  # profile features kept per user
 #: users in a re-rank block from which one product over a copied item matrix beats three
@@ -910,21 +916,14 @@ class Hybrid(IndexedRecommender):
             h = as_rows(self._hist[u])[::-1][: self.cooc_window]
             if len(h):
                 keep = h != i
-                src, w = h[keep], self._cooc_pows[: len(h)][keep]
-                self._cooc.add(src, i, w)
-                self._cooc.add_row(i, src, w)
+                self._cooc.add_pairs(h[keep], i, self._cooc_pows[: len(h)][keep])
             self._push_history(u, i)
             self._pop.add(i)
             self._pop_slow.add(i)
             self._buffer[self._buf_n % self.sample_buffer] = i
             self._buf_n += 1
             if weight > 0:
-                g = self._groups[u]
-                g = g[g >= 0]
-                if len(g):
-                    self._logD[g, i] = np.logaddexp(self._logD[g, i], 0.0)
-                    self._D_tot[g] += 1.0
-                    self._logD_item[i] = np.log(np.exp(self._logD_item[i]) + len(g))
+                add_group_positive(self._logD, self._D_tot, self._logD_item, self._groups[u], i)
 
     def _push_history(self, u: int, i: int) -> None:
         buf = self._hist[u]

@@ -52,3 +52,50 @@ def test_sparse_sums_equal_the_dense_vectors() -> None:
         expected = t.scores_multi(h, weights[:, at], 30)
         assert np.array_equal(dense[u].astype(np.float32), expected)
         assert (expected[:, np.setdiff1d(np.arange(30), cols[who == u])] == 0).all()
+
+
+def _random_events(
+    seed: int, n_items: int, n_events: int, most: int
+) -> list[tuple[np.ndarray, int, np.ndarray]]:
+    """Histories and items as Hybrid feeds the table: ``src`` unique, without ``dst``, at
+    most ``most`` of them; the weights distinct so that no two slots tie (ties are broken
+    differently, see add_pairs)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n_events):
+        dst = int(rng.integers(n_items))
+        src = rng.choice(n_items, size=int(rng.integers(0, most + 1)), replace=False)
+        src = src[src != dst].astype(np.int32)
+        out.append((src, dst, rng.uniform(0.1, 2.0, len(src)).astype(np.float32)))
+    return out
+
+
+def test_add_pairs_is_add_then_add_row() -> None:
+    # capacity 3 of 12 items: rows fill up and evict on most events
+    ref, got = CooccurrenceTable(capacity=3), CooccurrenceTable(capacity=3)
+    ref.ensure(12)
+    got.ensure(12)
+    evictions = 0
+    for src, dst, w in _random_events(5, 12, 400, most=3):
+        full = int((ref.ids[dst] >= 0).sum()) == 3
+        ref.add(src, dst, w)
+        ref.add_row(dst, src, w)
+        got.add_pairs(src, dst, w)
+        evictions += full and len(src) > 0
+        for r in range(12):
+            assert got.row(r) == ref.row(r)
+    assert evictions > 50  # the eviction paths ran
+
+
+def test_add_pairs_never_evicts_a_pair_it_updates() -> None:
+    t = CooccurrenceTable(capacity=2)
+    t.ensure(5)
+    t.add_pairs(np.array([1, 2], np.int32), 0, np.array([1.0, 3.0], np.float32))
+    # 1 is updated (1 → 1.5); 3 is new and takes the weakest slot not just updated: 2's
+    t.add_pairs(np.array([1, 3], np.int32), 0, np.array([0.5, 0.25], np.float32))
+    assert t.row(0) == {1: 1.5, 3: 0.25}
+    assert t.row(3) == {0: 0.25}
+    # more pairs than slots: the two just updated stay, the new one is dropped
+    t.add_pairs(np.array([1, 3, 4], np.int32), 0, np.array([0.5, 0.5, 9.0], np.float32))
+    assert t.row(0) == {1: 2.0, 3: 0.75}
+    assert t.row(4) == {0: 9.0}

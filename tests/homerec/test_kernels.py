@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from homerec.kernels import bpr_step, ranker_columns
+from homerec.kernels import add_group_positive, bpr_step, ranker_columns
 
 
 def _bpr_reference(
@@ -71,3 +71,23 @@ def test_the_compiled_module_is_built_from_the_source_beside_it() -> None:
     source = Path(_kernels_src.__file__).read_bytes()
     assert compiled.source_digest() == _kernels_src.source_digest(source)
     assert compiled.source_digest() != _kernels_src.source_digest(source + b"\n")
+
+
+def test_add_group_positive_is_numpy_logaddexp() -> None:
+    rng = np.random.default_rng(4)
+    logD = rng.normal(0.0, 2.0, (6, 9)).astype(np.float32)
+    logD[2, 3] = 0.0  # logaddexp's x == y branch
+    D_tot = rng.uniform(0, 5, 6)
+    logD_item = rng.normal(1.0, 1.0, 9).astype(np.float32)
+    groups = np.array([4, -1, 2, 0], np.int16)
+    ref = (logD.copy(), D_tot.copy(), logD_item.copy())
+    g = groups[groups >= 0]
+    ref[0][g, 3] = np.logaddexp(ref[0][g, 3], 0.0)
+    ref[1][g] += 1.0
+    ref[2][3] = np.log(np.exp(ref[2][3]) + len(g))
+    assert add_group_positive(logD, D_tot, logD_item, groups, 3) == 3
+    for got, want in zip((logD, D_tot, logD_item), ref, strict=True):
+        assert got.dtype == want.dtype
+        assert np.allclose(got, want, rtol=1e-6, atol=0)
+    assert add_group_positive(logD, D_tot, logD_item, np.full(4, -1, np.int16), 3) == 0
+    assert np.array_equal(logD_item, ref[2])
