@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 __all__ = [
     "add_cooc_terms", "add_group_positive", "bpr_step", "cooc_add_pairs", "ranker_columns",
-    "ranker_grad",
+    "ranker_grad", "top_columns",
 ]  # fmt: skip
 
 if TYPE_CHECKING:  # the compiled functions have the signatures of their source
@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # the compiled functions have the signatures of their source
         cooc_add_pairs,
         ranker_columns,
         ranker_grad,
+        top_columns,
     )
 else:
     try:
@@ -63,3 +64,4 @@ else:
     cooc_add_pairs = _kernels.cooc_add_pairs
     ranker_columns = _kernels.ranker_columns
     ranker_grad = _kernels.ranker_grad
+    top_columns = _kernels.top_columns

@@ -1,10 +1,11 @@
 """Vectorised top-K selection and the page-level business rules.
 
-One :func:`top_k` call ranks a whole block of users: a two-stage selection
-(group maxima, then ``np.argpartition`` over the best groups) picks the best
-``k`` (or a few more when a tag cap needs room) of every row at once,
-then each short list is sorted and, if asked, filtered so that no single
-genre/tag fills more than ``max_tag_share`` of the page.
+One :func:`top_k` call ranks a whole block of users: the best ``k`` (or a few
+more when a tag cap needs room) of every row, sorted, then, if asked, filtered so
+that no single genre/tag fills more than ``max_tag_share`` of the page. Float32
+scores (the models' re-rank) go through one compiled pass per row
+(:func:`homerec.kernels.top_columns`); others through a two-stage numpy selection
+(group maxima, then ``np.argpartition`` over the best groups).
 
 >>> s = np.array([[0.1, 0.9, 0.5, -np.inf], [0.3, 0.2, 0.1, 0.0]], dtype=np.float32)
 >>> [[int(i) for i in row] for row, _ in top_k(s, 2)]
@@ -22,6 +23,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from homerec.kernels import top_columns
 
 __all__ = ["tag_cap", "tag_matrix", "top_k"]
 
@@ -70,8 +73,8 @@ def top_k(
     """Best ``k`` columns of every row of ``scores`` (``-inf`` = not a candidate).
 
     Returns one ``(columns, scores)`` pair per row, best first; within a list, ties
-    break by lower column (which of several items tied at the cut-off makes the list
-    is not specified). With a tag cap, up to ``overfetch * k`` best columns are
+    break by lower column (for float32 scores also at the cut-off; otherwise which of
+    several items tied there makes the list is not specified). With a tag cap, up to ``overfetch * k`` best columns are
     considered and any column whose tags already fill their share is skipped.
     The rows whose best ``k`` already respect the cap (most) are found at once from
     ``tags``, :func:`tag_matrix` of ``item_tags`` (rows beyond it: no tags), built here
@@ -87,24 +90,15 @@ def top_k(
     if want <= 0 or n_rows == 0:
         empty = (np.zeros(0, np.intp), np.zeros(0, np.float32))
         return [empty for _ in range(n_rows)]
-    if n_rows == 1 and cap is None:
-        row = scores[0]
-        cols = np.argpartition(-row, want - 1)[:want] if want < n_cols else np.arange(n_cols)
-        vals = row[cols]
-        order = np.lexsort((cols, -vals))
-        cols, vals = cols[order], vals[order]
-        keep = vals > -np.inf
-        if columns is not None:
-            cols = columns[0][cols].astype(np.intp)
-        return [(cols[keep], vals[keep])]
-    if want < n_cols:
-        part = _best_columns(scores, want)
+    if scores.dtype == np.float32:
+        # one compiled pass per row, sorted already (the scores of the models' re-rank)
+        part = np.empty((n_rows, want), np.int64)
+        part_scores = np.empty((n_rows, want), np.float32)
+        top_columns(np.ascontiguousarray(scores), want, part, part_scores)
+    elif n_rows == 1 and cap is None:
+        return [_top_row(scores[0], want, None if columns is None else columns[0])]
     else:
-        part = np.broadcast_to(np.arange(n_cols), (n_rows, n_cols))
-    part_scores = np.take_along_axis(scores, part, axis=1)
-    order = np.lexsort((part, -part_scores))  # every row at once: best first, lower column on ties
-    part = np.take_along_axis(part, order, axis=1)
-    part_scores = np.take_along_axis(part_scores, order, axis=1)
+        part, part_scores = _sorted_best(scores, want)
     if columns is not None:
         part = np.take_along_axis(columns, part, axis=1).astype(np.intp)
     finite = np.isfinite(part_scores)
@@ -128,6 +122,34 @@ def top_k(
         sel = np.asarray(_capped(cols.tolist(), item_tags, k, cap), dtype=np.intp)
         out.append((cols[sel], vals[sel]))
     return out
+
+
+def _top_row(
+    row: FloatArray, want: int, columns: npt.NDArray[np.integer[Any]] | None
+) -> tuple[IntArray, FloatArray]:
+    """:func:`top_k` of one row without a tag cap, in numpy (scores other than float32)."""
+    n_cols = len(row)
+    cols = np.argpartition(-row, want - 1)[:want] if want < n_cols else np.arange(n_cols)
+    vals = row[cols]
+    order = np.lexsort((cols, -vals))
+    cols, vals = cols[order], vals[order]
+    keep = vals > -np.inf
+    if columns is not None:
+        cols = columns[cols].astype(np.intp)
+    return cols[keep], vals[keep]
+
+
+def _sorted_best(scores: FloatArray, want: int) -> tuple[IntArray, FloatArray]:
+    """The ``want`` best columns of every row and their scores, best first (lower column
+    on ties), in numpy: :func:`homerec.kernels.top_columns` for scores other than float32."""
+    n_rows, n_cols = scores.shape
+    if want < n_cols:
+        part = _best_columns(scores, want)
+    else:
+        part = np.broadcast_to(np.arange(n_cols), (n_rows, n_cols))
+    part_scores = np.take_along_axis(scores, part, axis=1)
+    order = np.lexsort((part, -part_scores))  # every row at once: best first, lower column on ties
+    return np.take_along_axis(part, order, axis=1), np.take_along_axis(part_scores, order, axis=1)
 
 
 def _best_columns(scores: FloatArray, want: int) -> IntArray:

@@ -44,12 +44,17 @@ def _reference(row: np.ndarray, k: int, tags: list[tuple[int, ...]] | None, cap:
     return chosen
 
 
+# float32: the compiled selection; float64: the numpy one
+DTYPES = [np.float32, np.float64]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("seed", range(5))
-def test_top_k_matches_a_plain_sort(seed: int) -> None:
+def test_top_k_matches_a_plain_sort(seed: int, dtype: type) -> None:
     """Block and single-row paths, blocked items and a tag cap against sorting by hand."""
     rng = np.random.default_rng(seed)
     n_rows, n_cols, k = 7, 300, 10
-    scores = rng.permutation(n_rows * n_cols).reshape(n_rows, n_cols).astype(np.float32)
+    scores = rng.permutation(n_rows * n_cols).reshape(n_rows, n_cols).astype(dtype)
     scores[rng.random((n_rows, n_cols)) < 0.2] = -np.inf
     scores[0, 5:] = -np.inf  # a row with fewer candidates than k
     tags = [tuple(int(t) for t in rng.choice(4, rng.integers(0, 3), replace=False)) for _ in range(n_cols)]
@@ -69,13 +74,15 @@ def test_top_k_matches_a_plain_sort(seed: int) -> None:
             assert got[r][1].tolist() == scores[r, want].tolist()
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n_cols", [4_003, 10_000])
-def test_wide_blocks_select_the_same_lists(n_cols: int) -> None:
-    """The two-stage selection of wide blocks (group maxima first) against a plain sort:
-    distinct scores give the same columns; tied scores the same values."""
+def test_wide_blocks_select_the_same_lists(n_cols: int, dtype: type) -> None:
+    """The selections of wide blocks (numpy's: group maxima first) against a plain sort:
+    distinct scores give the same columns; tied scores the same values (float32: the
+    same columns too, the lower one first at the cut-off)."""
     rng = np.random.default_rng(n_cols)
     n_rows, k = 9, 10
-    scores = rng.permutation(n_rows * n_cols).reshape(n_rows, n_cols).astype(np.float32)
+    scores = rng.permutation(n_rows * n_cols).reshape(n_rows, n_cols).astype(dtype)
     scores[rng.random((n_rows, n_cols)) < 0.3] = -np.inf
     scores[1, :] = -np.inf
     scores[1, [3, n_cols - 1]] = [1.0, 2.0]  # fewer candidates than k, one in the tail
@@ -83,6 +90,8 @@ def test_wide_blocks_select_the_same_lists(n_cols: int) -> None:
     for r in range(n_rows):
         assert [c for c in top_k(scores, k)[r][0].tolist()] == _reference(scores[r], k, None, None)
     tied = np.round(scores / (n_rows * n_cols), 2)  # many ties at the cut-off
-    for r, (_, vals) in enumerate(top_k(tied, k)):
+    for r, (cols, vals) in enumerate(top_k(tied, k)):
         want = _reference(tied[r], k, None, None)
         assert vals.tolist() == tied[r, want].tolist()
+        if dtype == np.float32:
+            assert cols.tolist() == want
