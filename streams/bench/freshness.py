@@ -26,12 +26,17 @@ Later checkpoints (every 15 s or more) fall inside the measured window and count
 The offering producer lingers 5 ms (``linger.ms`` 5 is Kafka 4's default for
 producers): the broker then gets the events in small batches, as from web back
 ends, not one request per event. An event's ``ts`` is taken before it is
-sent, so the linger counts in its freshness.
+sent, so the linger counts in its freshness. This process does not collect cyclic
+garbage while it offers the load (``gc.disable``; the events offered and the
+lists read are 100,000s of objects): its full collections took 80-110 ms and
+would count in the offer stage, a pause of the web back end rather than of
+homerec. The worker keeps its collector (see ``WorkerConfig.freeze_heap``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import gc
 import logging
 import multiprocessing as mp
 import threading
@@ -238,6 +243,10 @@ def run_freshness(
                 )
             if time.monotonic() > deadline:
                 raise StreamsError(f"worker not ready after {start_timeout_s:.0f}s")
+        # this process's own collector pauses (its offered events and the lists read grow
+        # into the 100,000s of objects) would count in the offer and reader stages
+        gc.collect()
+        gc.disable()
         reader = _ListReader(settings)
         producer = KafkaProducer(
             **settings.client_options(client_id="homerec-bench-offer", acks="all", linger_ms=5)
@@ -264,6 +273,7 @@ def run_freshness(
         producer.flush(timeout=30)
         time.sleep(2.0)  # lists of the last events
     finally:
+        gc.enable()
         if producer is not None:
             producer.close(timeout=10)
         if reader is not None:

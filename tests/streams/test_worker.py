@@ -173,3 +173,18 @@ def test_restart_after_clean_stop_resumes_with_state(settings: Settings, produce
         )
     finally:
         w2.stop()
+
+
+def test_start_up_freezes_the_heap_unless_told_not_to(settings: Settings) -> None:
+    import gc
+
+    for freeze in (False, True):
+        gc.unfreeze()
+        worker = Worker(settings, CountingModel(), WorkerConfig(k=5, freeze_heap=freeze))
+        worker.open()
+        try:
+            # what start-up built is out of the collector's reach only when asked
+            assert (gc.get_freeze_count() > 0) is freeze
+        finally:
+            worker.close()
+            gc.unfreeze()
