@@ -119,21 +119,32 @@ def bpr_step(
 
 
 def ranker_columns(
-    draws: npt.NDArray[np.int64],
+    uniform: npt.NDArray[np.float64],
+    n_items: int,
     pos: int,
-    candidate: npt.NDArray[np.bool_],
+    seen: npt.NDArray[np.bool_],
+    catalog: npt.NDArray[np.bool_],
+    active: npt.NDArray[np.bool_],
+    use_catalog: bool,
     mine: npt.NDArray[np.int32],
 ) -> npt.NDArray[np.int64]:
-    """The softmax's columns: ``pos`` first, then every row of ``draws`` that is a
-    candidate (``candidate[j]`` for ``draws[j]``), is not ``pos`` and is not among the
-    user's items ``mine``."""
-    out = np.empty(len(draws) + 1, np.int64)
+    """The softmax's columns: ``pos`` first, then every item drawn that is a candidate, is
+    not ``pos`` and is not among the user's items ``mine``.
+
+    The items drawn are ``int(uniform[j] * n_items)`` in order (repeats kept); no
+    ``uniform`` at all means every item, in order. A candidate is an item ``seen`` (or in
+    the ``catalog`` when ``use_catalog``) and ``active``, as
+    :meth:`homerec.models.indexed.IndexedRecommender.candidate_mask`.
+    """
+    every = len(uniform) == 0
+    m_draws = n_items if every else len(uniform)
+    out = np.empty(m_draws + 1, np.int64)
     out[0] = pos
     m = 1
     own = np.sort(mine)
-    for j in range(len(draws)):
-        c = draws[j]
-        if c == pos or not candidate[j]:
+    for j in range(m_draws):
+        c = j if every else int(uniform[j] * n_items)
+        if c == pos or not active[c] or not (seen[c] or (use_catalog and catalog[c])):
             continue
         at = np.searchsorted(own, c)
         if at < len(own) and own[at] == c:
@@ -558,7 +569,7 @@ SIGNATURES: dict[str, str] = {
     "add_group_positive": "i8(f4[:, ::1], f8[::1], f4[::1], i2[::1], i8)",
     "bpr_step": "i8(f4[:, ::1], f4[:, ::1], f4[::1], i8, i8, f8[::1], i8, i8, i4[::1], i8, f8, f8)",
     "cooc_add_pairs": "none(i4[:, ::1], f4[:, ::1], i4[::1], i8, f4[::1])",
-    "ranker_columns": "i8[::1](i8[::1], i8, b1[::1], i4[::1])",
+    "ranker_columns": "i8[::1](f8[::1], i8, i8, b1[::1], b1[::1], b1[::1], b1, i4[::1])",
     "top_columns": "none(f4[:, ::1], i8, i8[:, ::1], f4[:, ::1])",
     "ranker_grad": (
         "f8[::1](i8[::1], f4[::1], f4[:, ::1], f4[::1], f4[:, ::1], f8[::1], f8, f8[::1], f8,"

@@ -98,6 +98,7 @@ _RATING_SHRINK = 5.0  # pseudo-ratings at the mean behind each user / item ratin
 _DEMO_PRIOR = 1.0  # additive prior of the demographic counts
 _LOG_PRIOR = math.log(_DEMO_PRIOR)
 _NO_ROWS = np.zeros(0, np.int32)
+_NO_DRAWS = np.zeros(0, np.float64)  # ranker_columns: every item, no sampling
 
 
 @dataclass(frozen=True, slots=True)
@@ -843,14 +844,13 @@ class Hybrid(IndexedRecommender):
     def _ranker_columns(self, u: int, pos: int) -> npt.NDArray[np.int64]:
         """The softmax's items for a step of user row ``u`` on ``pos`` (``pos`` first)."""
         n = len(self._items)
-        if n <= self.ranker_sample:
-            draw = np.arange(n, dtype=np.int64)
-            ok = self.candidate_mask()
-        else:
-            draw = (self._rng.random(self.ranker_sample - 1) * n).astype(np.int64)
-            ok = self._candidates_at(draw)
+        # no draws: the exact softmax over every candidate
+        uniform = _NO_DRAWS if n <= self.ranker_sample else self._rng.random(self.ranker_sample - 1)
         mine = as_rows(self._user_items[u]) if self._user_items[u] else _NO_ROWS
-        cols: npt.NDArray[np.int64] = ranker_columns(draw, pos, ok, mine)
+        cols: npt.NDArray[np.int64] = ranker_columns(
+            uniform, n, pos, self._item_seen, self._item_catalog, self._item_active,
+            self.candidates == "catalog", mine,
+        )  # fmt: skip
         return cols
 
     def _ranker_grad(self, u: int, cols: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:

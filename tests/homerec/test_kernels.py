@@ -51,17 +51,29 @@ def test_bpr_step_without_negatives_changes_nothing() -> None:
     assert (P == 1).all() and (Q == 1).all() and (b == 0).all()
 
 
+@pytest.mark.parametrize("use_catalog", [False, True], ids=["seen", "catalog"])
 @pytest.mark.parametrize("n_mine", [0, 3, 200], ids=["no-items", "few-items", "many-items"])
-def test_ranker_columns_put_the_positive_first_and_skip_the_excluded(n_mine: int) -> None:
+def test_ranker_columns_put_the_positive_first_and_skip_the_excluded(
+    n_mine: int, use_catalog: bool
+) -> None:
     rng = np.random.default_rng(n_mine)
-    draws = rng.integers(0, 1000, 300).astype(np.int64)
-    candidate = rng.random(300) < 0.8
-    mine = rng.choice(1000, n_mine, replace=False).astype(np.int32)
+    n = 1000
+    uniform = rng.random(300)
+    draws = (uniform * n).astype(np.int64)
+    seen, catalog, active = rng.random(n) < 0.7, rng.random(n) < 0.5, rng.random(n) < 0.9
+    candidate = ((seen | catalog) if use_catalog else seen) & active
+    mine = rng.choice(n, n_mine, replace=False).astype(np.int32)
     pos = int(draws[5])
-    cols = ranker_columns(draws, pos, candidate, mine)
-    keep = candidate & (draws != pos) & ~np.isin(draws, mine)
+    cols = ranker_columns(uniform, n, pos, seen, catalog, active, use_catalog, mine)
+    keep = candidate[draws] & (draws != pos) & ~np.isin(draws, mine)
     assert cols[0] == pos
     assert cols[1:].tolist() == draws[keep].tolist()  # drawn order, repeats kept
+    # no draws: every candidate item in order
+    every = ranker_columns(np.zeros(0), n, pos, seen, catalog, active, use_catalog, mine)
+    items = np.arange(n)
+    want = items[candidate & (items != pos) & ~np.isin(items, mine)]
+    assert every[0] == pos
+    assert every[1:].tolist() == want.tolist()
 
 
 def test_the_compiled_module_is_built_from_the_source_beside_it() -> None:
