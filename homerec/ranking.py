@@ -74,8 +74,9 @@ def top_k(
 
     Returns one ``(columns, scores)`` pair per row, best first; within a list, ties
     break by lower column (for float32 scores also at the cut-off; otherwise which of
-    several items tied there makes the list is not specified). With a tag cap, up to ``overfetch * k`` best columns are
-    considered and any column whose tags already fill their share is skipped.
+    several items tied there makes the list is not specified). With a tag cap, up to
+    ``overfetch * k`` best columns are considered and any column whose tags already
+    fill their share is skipped.
     The rows whose best ``k`` already respect the cap (most) are found at once from
     ``tags``, :func:`tag_matrix` of ``item_tags`` (rows beyond it: no tags), built here
     unless the caller keeps one. ``columns`` (same shape as ``scores``) names

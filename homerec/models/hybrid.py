@@ -83,7 +83,7 @@ __all__ = ["PLANES", "Hybrid"]
 PLANES: tuple[str, ...] = (
     "cooc", "cooc_log", "mf", "pop_fast", "pop_slow", "content", "demo",
     "pop_cold", "demo_cold", "content_cold", "content_new", "item_cold", "cooc_recent",
-)
+)  # fmt: skip
 
 _GROUP_SLOTS = 8  # profile features kept per user
 #: users in a re-rank block from which one product over a copied item matrix beats three
