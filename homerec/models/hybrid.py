@@ -73,7 +73,7 @@ from homerec.kernels import (
 )
 from homerec.models import hybrid_state as _state
 from homerec.models.indexed import Candidates, FloatArray, IndexedRecommender, IntArray
-from homerec.models.storage import IdIndex, append_row, as_rows, grow
+from homerec.models.storage import IdIndex, append_row, as_rows, contains_row, grow
 from homerec.profiles import UserProfile
 from homerec.ranker import OnlineRanker
 from homerec.typing import ItemId, UserId
@@ -927,11 +927,9 @@ class Hybrid(IndexedRecommender):
 
     def _push_history(self, u: int, i: int) -> None:
         buf = self._hist[u]
-        if buf:
+        if contains_row(buf, i):
             rows = as_rows(buf)
-            if (rows == i).any():
-                rows = rows[rows != i]
-                buf = bytearray(rows.astype("<i4").tobytes())
+            buf = bytearray(rows[rows != i].astype("<i4").tobytes())
         append_row(buf, i)
         if len(buf) > 8 * self.history_length:
             buf = buf[-4 * self.history_length :]

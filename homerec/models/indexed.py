@@ -31,7 +31,15 @@ from homerec.events import Event
 from homerec.feedback import FeedbackWeights
 from homerec.items import Item
 from homerec.models.base import Recommender
-from homerec.models.storage import IdIndex, append_row, as_rows, grow, pack_lists, unpack_lists
+from homerec.models.storage import (
+    IdIndex,
+    append_row,
+    as_rows,
+    contains_row,
+    grow,
+    pack_lists,
+    unpack_lists,
+)
 from homerec.profiles import UserProfile
 from homerec.ranking import tag_matrix, top_k
 from homerec.typing import ItemId, Scored, UserId
@@ -154,7 +162,7 @@ class IndexedRecommender(Recommender):
 
     def _interacted(self, u: int, i: int) -> bool:
         buf = self._user_items[u]
-        return bool(buf) and bool((as_rows(buf) == i).any())
+        return contains_row(buf, i)
 
     def update_item(self, item: Item) -> None:
         self._version += 1

@@ -27,6 +27,7 @@ __all__ = [
     "IdIndex",
     "append_row",
     "as_rows",
+    "contains_row",
     "grow",
     "pack_lists",
     "unpack_lists",
@@ -98,6 +99,22 @@ def grow(arr: npt.NDArray[Any], need: int, fill: float = 0) -> npt.NDArray[Any]:
 def append_row(buf: bytearray, row: int) -> None:
     """Append one int32 row number to a byte buffer."""
     buf += int(row).to_bytes(4, "little", signed=True)
+
+
+def contains_row(buf: bytes | bytearray, row: int) -> bool:
+    """Whether a byte buffer of int32 rows holds ``row``, without copying it.
+
+    >>> buf = bytearray(); append_row(buf, 256); append_row(buf, 1)
+    >>> contains_row(buf, 1), contains_row(buf, 256), contains_row(buf, 65536)
+    (True, True, False)
+    """
+    needle = int(row).to_bytes(4, "little", signed=True)
+    at = buf.find(needle)
+    while at >= 0:
+        if at % 4 == 0:  # a match across two rows is not this row
+            return True
+        at = buf.find(needle, at + 1)
+    return False
 
 
 def as_rows(buf: bytes | bytearray) -> IntArray:
