@@ -134,6 +134,13 @@ def _run(args: argparse.Namespace) -> int:
     pages = _latest_pages(settings, [u for u, _ in activity.most_common(args.show)])
     for user, _ in activity.most_common(args.show):
         _print_page(user, pages.get(user), history[user], catalog)
+    lag_ms = max((max(0, p.ts - p.event_ts) for p in pages.values()), default=0)
+    if lag_ms > 1000:
+        print(
+            f"\n(published up to {lag_ms / 1000:.1f}s after their newest event: the events "
+            f"came as one burst of {args.events / produce_s:,.0f}/s, faster than one worker "
+            "learns them; 'homerec bench' measures freshness at a steady load)"
+        )
     print(
         "\nNext: 'homerec recs USER' prints any user's list; 'homerec worker' runs a worker "
         "that keeps going; see README.md."
