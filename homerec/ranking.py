@@ -142,7 +142,8 @@ def _top_row(
 
 def _sorted_best(scores: FloatArray, want: int) -> tuple[IntArray, FloatArray]:
     """The ``want`` best columns of every row and their scores, best first (lower column
-    on ties), in numpy: :func:`homerec.kernels.top_columns` for scores other than float32."""
+    on ties): the numpy form of :func:`homerec.kernels.top_columns`, for scores other than
+    float32."""
     n_rows, n_cols = scores.shape
     if want < n_cols:
         part = _best_columns(scores, want)

@@ -122,7 +122,8 @@ class WorkerConfig:
     #: after start-up and after each restore, collect garbage once and move every object
     #: alive to the collector's permanent generation (``gc.freeze``): the later full
     #: collections then scan only what was created since, not the model, the libraries and
-    #: what was loaded (pauses of 75-195 ms every few seconds before, see docs/performance.md)
+    #: what was loaded (the bench's worker: 120-134 ms per full collection before, 26-33 ms
+    #: after, see docs/performance.md)
     freeze_heap: bool = True
 
 

@@ -200,15 +200,14 @@ class IndexedRecommender(Recommender):
         return 0 if row is None else int(self._user_events[row])
 
     def candidate_mask(self) -> npt.NDArray[np.bool_]:
-        """Items that may be recommended to anyone (before per-user exclusions)."""
-        return self._candidates_at(slice(0, len(self._items)))
-
-    def _candidates_at(self, at: slice | npt.NDArray[np.integer[Any]]) -> npt.NDArray[np.bool_]:
-        """:meth:`candidate_mask` at item rows ``at`` only (a slice or an index array)."""
-        base = self._item_seen[at]
+        """Items that may be recommended to anyone (before per-user exclusions): seen (or
+        in the catalog, with ``candidates="catalog"``) and active. The ranker's compiled
+        column draw (:func:`homerec.kernels.ranker_columns`) applies the same rule."""
+        n = len(self._items)
+        base = self._item_seen[:n]
         if self.candidates == "catalog":
-            base = base | self._item_catalog[at]
-        mask: npt.NDArray[np.bool_] = base & self._item_active[at]
+            base = base | self._item_catalog[:n]
+        mask: npt.NDArray[np.bool_] = base & self._item_active[:n]
         return mask
 
     def _candidate_scores(

@@ -134,7 +134,7 @@ def _run(args: argparse.Namespace) -> int:
     pages = _latest_pages(settings, [u for u, _ in activity.most_common(args.show)])
     for user, _ in activity.most_common(args.show):
         _print_page(user, pages.get(user), history[user], catalog)
-    lag_ms = max((max(0, p.ts - p.event_ts) for p in pages.values()), default=0)
+    lag_ms = max(map(_lag_ms, pages.values()), default=0)
     if lag_ms > 1000:
         print(
             f"\n(published up to {lag_ms / 1000:.1f}s after their newest event: the events "
@@ -193,6 +193,11 @@ def _latest_pages(settings: Settings, users: list[str]) -> dict[str, Homepage]:
         consumer.close(autocommit=False)
 
 
+def _lag_ms(page: Homepage) -> int:
+    """How long after its newest event a list was published."""
+    return max(0, page.ts - page.event_ts)
+
+
 def _print_page(
     user: str, page: Homepage | None, history: list[tuple[str, str]], catalog: dict[str, Any]
 ) -> None:
@@ -207,7 +212,7 @@ def _print_page(
         return
     print(
         f"   homepage after {page.events} events "
-        f"(published {max(0, page.ts - page.event_ts)} ms after the newest event):"
+        f"(published {_lag_ms(page)} ms after the newest event):"
     )
     for rank, (item, score) in enumerate(page.items, 1):
         entry = catalog.get(item)
