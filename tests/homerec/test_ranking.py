@@ -95,3 +95,27 @@ def test_wide_blocks_select_the_same_lists(n_cols: int, dtype: type) -> None:
         assert vals.tolist() == tied[r, want].tolist()
         if dtype == np.float32:
             assert cols.tolist() == want
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_candidate_columns_name_the_items(dtype: type) -> None:
+    """Rows scoring their own candidates: the lists hold those items, under the tag cap
+    too (rows over it ranked again with room to skip), as if every item were scored."""
+    rng = np.random.default_rng(7)
+    n_rows, n_items, n_cand, k = 8, 500, 60, 10
+    tags = [tuple(int(t) for t in rng.choice(4, rng.integers(1, 3), replace=False)) for _ in range(n_items)]
+    columns = np.stack([rng.choice(n_items, n_cand, replace=False) for _ in range(n_rows)])
+    scores = rng.permutation(n_rows * n_cand).reshape(n_rows, n_cand).astype(dtype)
+    for cap_share in (None, 0.3):
+        # overfetch 6: room for every candidate, like the reference's
+        got = top_k(scores, k, item_tags=tags, max_tag_share=cap_share, overfetch=6, columns=columns)
+        cap = tag_cap(k, cap_share)
+        over = 0
+        for r in range(n_rows):
+            full = np.full(n_items, -np.inf, dtype)
+            full[columns[r]] = scores[r]
+            want = _reference(full, k, tags, cap)
+            assert got[r][0].tolist() == want
+            assert got[r][1].tolist() == full[want].tolist()
+            over += cap is not None and want != _reference(full, k, tags, None)
+        assert cap is None or over > 0  # some rows needed the room to skip
