@@ -128,9 +128,10 @@ def _compiled_best(
     part = np.empty((n_rows, want), np.int64)
     part_scores = np.empty((n_rows, want), np.float32)
     top_columns(np.ascontiguousarray(scores), want, part, part_scores)
-    if columns is not None:
-        part = np.take_along_axis(columns, part, axis=1)
-    return part.astype(np.intp, copy=False), part_scores
+    if columns is None:
+        return part.astype(np.intp, copy=False), part_scores
+    items: IntArray = np.take_along_axis(columns, part, axis=1).astype(np.intp, copy=False)
+    return items, part_scores
 
 
 def _finish(
