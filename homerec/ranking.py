@@ -4,8 +4,9 @@ One :func:`top_k` call ranks a whole block of users: the best ``k`` (or a few
 more when a tag cap needs room) of every row, sorted, then, if asked, filtered so
 that no single genre/tag fills more than ``max_tag_share`` of the page. Float32
 scores (the models' re-rank) go through one compiled pass per row
-(:func:`homerec.kernels.top_columns`); others through a two-stage numpy selection
-(group maxima, then ``np.argpartition`` over the best groups).
+(:func:`homerec.kernels.top_columns`; under a tag cap the best ``k`` first, and only
+the rows over the cap again with room to skip); others through a two-stage numpy
+selection (group maxima, then ``np.argpartition`` over the best groups).
 
 >>> s = np.array([[0.1, 0.9, 0.5, -np.inf], [0.3, 0.2, 0.1, 0.0]], dtype=np.float32)
 >>> [[int(i) for i in row] for row, _ in top_k(s, 2)]
@@ -93,8 +94,7 @@ def top_k(
     if scores.dtype == np.float32:
         # compiled; with a tag cap, the best k of every row first: most rows respect the
         # cap already (a re-rank at 10,000 items: 998 in 1,000), and only the others are
-        # ranked again with room to skip (want = overfetch·k, 3x the cost per row)
-        scores = np.ascontiguousarray(scores)
+        # ranked again with room to skip (want = overfetch·k, ~3x the cost per row)
         head = min(k, want)
         part, part_scores = _compiled_best(scores, head, columns)
         if head == want:
