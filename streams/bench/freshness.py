@@ -55,7 +55,14 @@ from streams.config import Settings
 from streams.errors import StreamsError
 from streams.topics import EVENTS, RECOMMENDATIONS
 
-__all__ = ["TOPIC_OVERRIDES", "FreshnessResult", "run_freshness"]
+__all__ = [
+    "GOAL_P50_MS",
+    "GOAL_P99_MS",
+    "TOPIC_OVERRIDES",
+    "FreshnessResult",
+    "capacity",
+    "run_freshness",
+]
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +104,34 @@ class FreshnessResult:
 
     def to_dict(self) -> dict[str, float | int]:
         return rounded_fields(self, 2)
+
+
+#: issue 5's freshness goals (ms, event ``ts`` → list readable)
+GOAL_P50_MS = 20.0
+GOAL_P99_MS = 100.0
+
+
+def capacity(
+    results: list[FreshnessResult], p50_ms: float = GOAL_P50_MS, p99_ms: float = GOAL_P99_MS
+) -> float | None:
+    """The highest offered load of ``results`` up to which every one met both goals
+    (``None`` if the lowest did not): a rate that passed above one that failed does not
+    count, the machine's noise being what it is.
+
+    >>> r = lambda eps, p50, p99: FreshnessResult(eps, 0, 0, 1, p50, 0, p99, *[0.0] * 10)
+    >>> capacity([r(3000, 25, 90), r(1000, 12, 30), r(2000, 19, 70)])
+    2000
+    >>> capacity([r(1000, 12, 30), r(2000, 30, 70), r(3000, 19, 90)])
+    1000
+    >>> capacity([r(1000, 21, 30)]) is None
+    True
+    """
+    best: float | None = None
+    for result in sorted(results, key=lambda r: r.offered_eps):
+        if result.p50_ms > p50_ms or result.p99_ms > p99_ms:
+            break
+        best = result.offered_eps
+    return best
 
 
 def _now_ms() -> int:

@@ -68,6 +68,16 @@ def _sizes(text: str) -> list[int]:
     return out
 
 
+def _rates(text: str) -> list[float]:
+    try:
+        out = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of events/s: {text!r}") from None
+    if not out or min(out) <= 0:
+        raise argparse.ArgumentTypeError("offered loads must be positive events/s")
+    return sorted(out)
+
+
 def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
         "bench",
@@ -139,6 +149,15 @@ def register(sub: Any) -> None:
         default=None,
         metavar="EVENTS_PER_S",
         help="offered load (default: half the measured pipeline rate)",
+    )
+    p.add_argument(
+        "--freshness-sweep",
+        type=_rates,
+        default=None,
+        metavar="EVENTS_PER_S,...",
+        help="also measure freshness at each of these offered loads (a fresh worker and "
+        "topics each); reports freshness_sweep and freshness_capacity_eps, the highest "
+        "load up to which every one met p50 <= 20 and p99 <= 100 ms",
     )
     p.add_argument("--memory-users", type=int, default=1_000_000, help="default 1000000")
     p.add_argument("--memory-items", type=int, default=100_000, help="default 100000")
@@ -270,31 +289,26 @@ def run_bench(args: argparse.Namespace, base: Settings) -> dict[str, Any]:
         if report["passthrough_eps"] and report["pipeline_eps"] is not None:
             report["ratio"] = round(report["pipeline_eps"] / report["passthrough_eps"], 4)
         if "freshness" not in skip:
-            from streams.bench.freshness import TOPIC_OVERRIDES, run_freshness
+            from streams.bench.freshness import capacity
 
             assert workload is not None
             rate = args.freshness_rate
-            if rate is None:
-                if not report["pipeline_eps"]:
-                    raise_config("freshness needs --freshness-rate when the pipeline is skipped")
+            if rate is None and report["pipeline_eps"]:
                 rate = report["pipeline_eps"] / 2.0
-            fs = new_settings(base, "fr", partitions=args.partitions, overrides=TOPIC_OVERRIDES)
-            created.append(fs)
-            produce(fs, fs.topic(ITEMS.name), workload.encoded_items())
-            fr = run_freshness(
-                fs,
-                workload,
-                model_name=args.model,
-                rate=rate,
-                seconds=args.freshness_seconds,
-                warmup_s=args.freshness_warmup,
-                max_batch=args.max_batch,
-                changelog=not args.no_changelog,
-                sync_delivery=args.sync_delivery,
-            )
-            report["freshness"] = fr.to_dict()
-            report["freshness_ms_p50"] = round(fr.p50_ms, 2)
-            report["freshness_ms_p99"] = round(fr.p99_ms, 2)
+            if rate is None and not args.freshness_sweep:
+                raise_config(
+                    "freshness needs --freshness-rate or --freshness-sweep when the pipeline "
+                    "is skipped"
+                )
+            if rate is not None:
+                fr = _freshness(base, workload, rate, args, created)
+                report["freshness"] = fr.to_dict()
+                report["freshness_ms_p50"] = round(fr.p50_ms, 2)
+                report["freshness_ms_p99"] = round(fr.p99_ms, 2)
+            if args.freshness_sweep:
+                sweep = [_freshness(base, workload, r, args, created) for r in args.freshness_sweep]
+                report["freshness_sweep"] = [r.to_dict() for r in sweep]
+                report["freshness_capacity_eps"] = capacity(sweep)
     finally:
         if created and not args.keep_topics:
             delete_topics(created)
@@ -341,6 +355,30 @@ def run_bench(args: argparse.Namespace, base: Settings) -> dict[str, Any]:
             ).to_dict()
     report["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     return report
+
+
+def _freshness(
+    base: Settings, workload: Any, rate: float, args: argparse.Namespace, created: list[Settings]
+) -> Any:
+    """One freshness measurement at ``rate`` on topics of its own (added to ``created``)."""
+    from streams.bench.freshness import TOPIC_OVERRIDES, run_freshness
+    from streams.bench.workload import new_settings, produce
+    from streams.topics import ITEMS
+
+    fs = new_settings(base, "fr", partitions=args.partitions, overrides=TOPIC_OVERRIDES)
+    created.append(fs)
+    produce(fs, fs.topic(ITEMS.name), workload.encoded_items())
+    return run_freshness(
+        fs,
+        workload,
+        model_name=args.model,
+        rate=rate,
+        seconds=args.freshness_seconds,
+        warmup_s=args.freshness_warmup,
+        max_batch=args.max_batch,
+        changelog=not args.no_changelog,
+        sync_delivery=args.sync_delivery,
+    )
 
 
 def _passthrough(
@@ -404,6 +442,13 @@ def _print_text(report: dict[str, Any]) -> None:
     if mem:
         print(f"  memory {mem['n_users']:,} users x {mem['n_items']:,} items: "
               f"{mem['rss_mb']:,.1f} MiB resident ({mem['model_mb']:,.1f} MiB model)")  # fmt: skip
+    sweep = report.get("freshness_sweep")
+    if sweep:
+        for row in sweep:
+            print(f"  freshness at {row['offered_eps']:>8,.0f} events/s: p50 {row['p50_ms']:.0f} ms, "
+                  f"p90 {row['p90_ms']:.0f} ms, p99 {row['p99_ms']:.0f} ms")  # fmt: skip
+        cap = report.get("freshness_capacity_eps")
+        print(f"  freshness goals met up to: {'none of these loads' if cap is None else f'{cap:,.0f} events/s'}")
     for name, row in report.get("passthrough_variants", {}).items():
         print(f"  passthrough variant {name:<28} {row['eps']:,.1f} events/s")
     for row in report.get("scaling", []):

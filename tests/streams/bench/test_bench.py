@@ -119,6 +119,14 @@ def test_cli_rejects_unknown_phases() -> None:
         _parse("--skip", "warp")
 
 
+def test_cli_freshness_sweep_takes_positive_rates_in_order() -> None:
+    assert _parse("--freshness-sweep", "3000,500,1000.5").freshness_sweep == [500.0, 1000.5, 3000.0]
+    assert _parse().freshness_sweep is None
+    for bad in ("0,100", "fast", ""):
+        with pytest.raises(SystemExit):
+            _parse("--freshness-sweep", bad)
+
+
 @pytest.mark.kafka
 @pytest.mark.slow
 def test_bench_json_report(bootstrap: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -126,6 +134,7 @@ def test_bench_json_report(bootstrap: str, capsys: pytest.CaptureFixture[str]) -
         "--json", "--model", "popularity", "--bootstrap", bootstrap,
         "--users", "300", "--items", "80", "--events", "1500", "--warm-events", "100",
         "--max-batch", "300", "--freshness-seconds", "3", "--freshness-rate", "150",
+        "--freshness-sweep", "100,50", "--freshness-warmup", "1",
         "--memory-users", "2000", "--memory-items", "200",
         "--scaling-items", "50,100", "--scaling-seconds", "2", "--ann-k", "10",
         "--ann-stage-items", "200", "--ann-candidates", "30",
@@ -144,6 +153,11 @@ def test_bench_json_report(bootstrap: str, capsys: pytest.CaptureFixture[str]) -
     )
     assert 0 <= report["freshness_ms_p50"] <= report["freshness_ms_p99"]
     assert report["freshness"]["lists"] > 0
+    sweep = report["freshness_sweep"]
+    assert [r["offered_eps"] for r in sweep] == [50.0, 100.0] and all(r["lists"] > 0 for r in sweep)
+    met = [r["offered_eps"] for r in sweep if r["p50_ms"] <= 20 and r["p99_ms"] <= 100]
+    cap = report["freshness_capacity_eps"]
+    assert cap is None or (cap in met and sweep[0]["offered_eps"] in met)
     assert report["rss_mb_1m_users_100k_items"] is None  # not the goal's sizes
     assert report["memory"]["n_users"] == 2000
     assert [r["n_items"] for r in report["scaling"]] == [50, 100]
