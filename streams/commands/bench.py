@@ -9,7 +9,9 @@ Phases (each can be skipped with ``--skip``):
    **variants** — the bare loop with two sends per event and/or explicit partitions,
    to price the worker's send pattern;
 3. **freshness** — a warmed worker process at an offered load of half the pipeline's
-   rate: event ts at produce time → refreshed list received, p50/p99;
+   rate: event ts at produce time → refreshed list received, p50/p99; with
+   ``--freshness-sweep``, also at each given load, and the highest load up to which
+   both goals held (``freshness_capacity_eps``);
 4. **memory** — RSS of the model state for 1M users × 100K items (child process);
 5. **scaling** — re-rank cost and learn + re-rank throughput for 1K/10K/100K items,
    and exact vs ANN (hnswlib) top-K cost and recall@K.
