@@ -450,7 +450,8 @@ def _print_text(report: dict[str, Any]) -> None:
             print(f"  freshness at {row['offered_eps']:>8,.0f} events/s: p50 {row['p50_ms']:.0f} ms, "
                   f"p90 {row['p90_ms']:.0f} ms, p99 {row['p99_ms']:.0f} ms")  # fmt: skip
         cap = report.get("freshness_capacity_eps")
-        print(f"  freshness goals met up to: {'none of these loads' if cap is None else f'{cap:,.0f} events/s'}")
+        met = "none of these loads" if cap is None else f"{cap:,.0f} events/s"
+        print(f"  freshness goals met up to: {met}")
     for name, row in report.get("passthrough_variants", {}).items():
         print(f"  passthrough variant {name:<28} {row['eps']:,.1f} events/s")
     for row in report.get("scaling", []):
