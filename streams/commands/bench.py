@@ -161,6 +161,13 @@ def register(sub: Any) -> None:
         "topics each); reports freshness_sweep and freshness_capacity_eps, the highest "
         "load up to which every one met p50 <= 20 and p99 <= 100 ms",
     )
+    p.add_argument(
+        "--sweep-plot",
+        default=None,
+        metavar="PATH",
+        help="write the freshness sweep as an SVG picture (p50 and p99 against the offered "
+        "load, with the goals and the capacity)",
+    )
     p.add_argument("--memory-users", type=int, default=1_000_000, help="default 1000000")
     p.add_argument("--memory-items", type=int, default=100_000, help="default 100000")
     p.add_argument(
@@ -217,6 +224,13 @@ def run_bench(args: argparse.Namespace, base: Settings) -> dict[str, Any]:
     from streams.topics import EVENTS, ITEMS
 
     skip: frozenset[str] = args.skip
+    if args.sweep_plot:
+        from pathlib import Path
+
+        if not args.freshness_sweep or "freshness" in skip:
+            raise_config("--sweep-plot draws the freshness sweep: give --freshness-sweep too")
+        if not Path(args.sweep_plot).resolve().parent.is_dir():
+            raise_config(f"--sweep-plot: no directory for {args.sweep_plot!r}")
     spec = WorkloadSpec(
         n_users=args.users,
         n_items=args.items,
@@ -311,6 +325,8 @@ def run_bench(args: argparse.Namespace, base: Settings) -> dict[str, Any]:
                 sweep = [_freshness(base, workload, r, args, created) for r in args.freshness_sweep]
                 report["freshness_sweep"] = [r.to_dict() for r in sweep]
                 report["freshness_capacity_eps"] = capacity(sweep)
+                if args.sweep_plot:
+                    _write_sweep_plot(args.sweep_plot, report)
     finally:
         if created and not args.keep_topics:
             delete_topics(created)
@@ -357,6 +373,20 @@ def run_bench(args: argparse.Namespace, base: Settings) -> dict[str, Any]:
             ).to_dict()
     report["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     return report
+
+
+def _write_sweep_plot(path: str, report: dict[str, Any]) -> None:
+    from pathlib import Path
+
+    from streams.bench.sweep_plot import sweep_svg
+
+    svg = sweep_svg(
+        report["freshness_sweep"],
+        capacity_eps=report["freshness_capacity_eps"],
+        title=f"homerec freshness, model {report['model']}, {report['started']}",
+    )
+    Path(path).write_text(svg, encoding="utf-8")
+    log.info("freshness sweep plot written to %s", path)
 
 
 def _freshness(

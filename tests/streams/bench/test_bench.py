@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from homerec.errors import ConfigError
 from homerec.models.popularity import Popularity
 from streams.bench.ann_stage import ann_stage_row
 from streams.bench.memory import item_list_keys, measure_memory, resample_state
@@ -119,6 +122,23 @@ def test_cli_rejects_unknown_phases() -> None:
         _parse("--skip", "warp")
 
 
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ((), "give --freshness-sweep too"),
+        (("--freshness-sweep", "100", "--skip", "freshness"), "give --freshness-sweep too"),
+        (("--freshness-sweep", "100", "--sweep-plot", "/no/such/dir/sweep.svg"), "no directory"),
+    ],
+)
+def test_sweep_plot_needs_a_sweep_and_a_directory_before_anything_runs(
+    extra: tuple[str, ...], message: str
+) -> None:
+    argv = ("--sweep-plot", "sweep.svg", *extra) if "--sweep-plot" not in extra else extra
+    args = _parse(*argv)
+    with pytest.raises(ConfigError, match=message):
+        bench_cmd.run_bench(args, Settings(bootstrap="localhost:1"))  # fails before connecting
+
+
 def test_cli_freshness_sweep_takes_positive_rates_in_order() -> None:
     assert _parse("--freshness-sweep", "3000,500,1000.5").freshness_sweep == [500.0, 1000.5, 3000.0]
     assert _parse().freshness_sweep is None
@@ -129,12 +149,15 @@ def test_cli_freshness_sweep_takes_positive_rates_in_order() -> None:
 
 @pytest.mark.kafka
 @pytest.mark.slow
-def test_bench_json_report(bootstrap: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bench_json_report(
+    bootstrap: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    plot = tmp_path / "sweep.svg"
     args = _parse(
         "--json", "--model", "popularity", "--bootstrap", bootstrap,
         "--users", "300", "--items", "80", "--events", "1500", "--warm-events", "100",
         "--max-batch", "300", "--freshness-seconds", "3", "--freshness-rate", "150",
-        "--freshness-sweep", "100,50", "--freshness-warmup", "1",
+        "--freshness-sweep", "100,50", "--freshness-warmup", "1", "--sweep-plot", str(plot),
         "--memory-users", "2000", "--memory-items", "200",
         "--scaling-items", "50,100", "--scaling-seconds", "2", "--ann-k", "10",
         "--ann-stage-items", "200", "--ann-candidates", "30",
@@ -158,6 +181,8 @@ def test_bench_json_report(bootstrap: str, capsys: pytest.CaptureFixture[str]) -
     met = [r["offered_eps"] for r in sweep if r["p50_ms"] <= 20 and r["p99_ms"] <= 100]
     cap = report["freshness_capacity_eps"]
     assert cap is None or (cap in met and sweep[0]["offered_eps"] in met)
+    drawn = ET.parse(plot).getroot().findall("{http://www.w3.org/2000/svg}polyline")
+    assert [len(line.attrib["points"].split()) for line in drawn] == [2, 2]
     assert report["rss_mb_1m_users_100k_items"] is None  # not the goal's sizes
     assert report["memory"]["n_users"] == 2000
     assert [r["n_items"] for r in report["scaling"]] == [50, 100]
