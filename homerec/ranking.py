@@ -102,13 +102,11 @@ def top_k(
         assert cap is not None and item_tags is not None  # want > k only under a tag cap
         if tags is None:
             tags = tag_matrix(item_tags)
-        within = _within_cap(part, tags, cap) & np.isfinite(part_scores).all(axis=1)
+        within = _rows_within(part, np.isfinite(part_scores), k, tags, cap)
         out = [(part[r], part_scores[r]) for r in range(n_rows)]
         again = np.flatnonzero(~within)
         if len(again):
-            more = _compiled_best(
-                scores[again], want, None if columns is None else columns[again]
-            )
+            more = _compiled_best(scores[again], want, None if columns is None else columns[again])
             for r, row in zip(again.tolist(), _finish(*more, k, cap, item_tags, tags), strict=True):
                 out[r] = row
         return out
@@ -150,7 +148,7 @@ def _finish(
     if cap is not None and item_tags is not None and want >= k:
         if tags is None:
             tags = tag_matrix(item_tags)
-        within = _within_cap(part[:, :k], tags, cap) & finite[:, :k].all(axis=1)
+        within = _rows_within(part, finite, k, tags, cap)
     out: list[tuple[IntArray, FloatArray]] = []
     for r in range(n_rows):
         cols, vals = part[r], part_scores[r]
@@ -225,6 +223,15 @@ def _best_columns(scores: FloatArray, want: int) -> IntArray:
     best = np.argpartition(-vals, want - 1, axis=1)[:, :want]
     out: IntArray = np.take_along_axis(cols, best, axis=1)
     return out
+
+
+def _rows_within(
+    part: IntArray, finite: npt.NDArray[np.bool_], k: int, tags: IntArray, cap: int
+) -> npt.NDArray[np.bool_]:
+    """Rows whose first ``k`` columns are all candidates and keep every tag within ``cap``:
+    their list is those ``k`` as they are."""
+    ok: npt.NDArray[np.bool_] = _within_cap(part[:, :k], tags, cap) & finite[:, :k].all(axis=1)
+    return ok
 
 
 def _within_cap(head: IntArray, tags: IntArray, cap: int) -> npt.NDArray[np.bool_]:

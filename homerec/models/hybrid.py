@@ -795,19 +795,21 @@ class Hybrid(IndexedRecommender):
         """``[Q | scalars.T | tags | logD.T]`` (items × columns) for the one-product path
         of :meth:`_score_block`, built once per model version (``keep=False``: a copy
         that is not kept, for the candidate index's snapshot)."""
-        if self._has_fused(n):
-            assert self._fused is not None
+        key = self._fused_version(n)
+        if self._fused is not None and self._fused_key == key:
             return self._fused
-        key = (self._version, n, len(self._group_ids))
         V = self._fused_rows(0, n, scalars, tags)
         if keep:
             self._fused, self._fused_key = V, key
         return V
 
+    def _fused_version(self, n: int) -> tuple[int, int, int]:
+        """What :meth:`_fused_items` is built for: model version, items, profile groups."""
+        return (self._version, n, len(self._group_ids))
+
     def _has_fused(self, n: int) -> bool:
         """:meth:`_fused_items` of this version and catalog is built already."""
-        key = (self._version, n, len(self._group_ids))
-        return self._fused is not None and self._fused_key == key
+        return self._fused is not None and self._fused_key == self._fused_version(n)
 
     def _fused_rows(self, lo: int, hi: int, scalars: FloatArray, tags: FloatArray) -> FloatArray:
         """Rows ``lo..hi-1`` of :meth:`_fused_items` (a new array)."""

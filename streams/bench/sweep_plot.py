@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from xml.sax.saxutils import escape
 
+from streams.bench.freshness import GOAL_P50_MS, GOAL_P99_MS
+
 __all__ = ["sweep_svg"]
 
 _W, _H = 640, 400
@@ -23,8 +25,8 @@ _LEFT, _RIGHT, _TOP, _BOTTOM = 64, 24, 40, 52
 def sweep_svg(
     rows: Sequence[Mapping[str, Any]],
     *,
-    p50_goal_ms: float = 20.0,
-    p99_goal_ms: float = 100.0,
+    p50_goal_ms: float = GOAL_P50_MS,
+    p99_goal_ms: float = GOAL_P99_MS,
     capacity_eps: float | None = None,
     title: str = "homerec freshness against offered load",
 ) -> str:

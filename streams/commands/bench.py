@@ -30,10 +30,15 @@ import logging
 import platform
 import sys
 import time
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from streams import logs
 from streams.config import Settings, add_connection_arguments, settings_from_args
+
+if TYPE_CHECKING:
+    from streams.bench.freshness import FreshnessResult
+    from streams.bench.workload import Workload
 
 __all__ = ["PHASES", "register", "run_bench"]
 
@@ -225,8 +230,6 @@ def run_bench(args: argparse.Namespace, base: Settings) -> dict[str, Any]:
 
     skip: frozenset[str] = args.skip
     if args.sweep_plot:
-        from pathlib import Path
-
         if not args.freshness_sweep or "freshness" in skip:
             raise_config("--sweep-plot draws the freshness sweep: give --freshness-sweep too")
         if not Path(args.sweep_plot).resolve().parent.is_dir():
@@ -376,8 +379,6 @@ def run_bench(args: argparse.Namespace, base: Settings) -> dict[str, Any]:
 
 
 def _write_sweep_plot(path: str, report: dict[str, Any]) -> None:
-    from pathlib import Path
-
     from streams.bench.sweep_plot import sweep_svg
 
     svg = sweep_svg(
@@ -390,8 +391,12 @@ def _write_sweep_plot(path: str, report: dict[str, Any]) -> None:
 
 
 def _freshness(
-    base: Settings, workload: Any, rate: float, args: argparse.Namespace, created: list[Settings]
-) -> Any:
+    base: Settings,
+    workload: Workload,
+    rate: float,
+    args: argparse.Namespace,
+    created: list[Settings],
+) -> FreshnessResult:
     """One freshness measurement at ``rate`` on topics of its own (added to ``created``)."""
     from streams.bench.freshness import TOPIC_OVERRIDES, run_freshness
     from streams.bench.workload import new_settings, produce
