@@ -1,7 +1,8 @@
 """Freshness: event ts at produce time → its user's refreshed list readable by a consumer.
 
 The worker runs in a child process (its own interpreter, as in production),
-warmed like the pipeline phase. This process offers events at a fixed rate
+warmed like the pipeline phase (:class:`streams.bench.worker_group.WorkerGroup`;
+with ``workers`` > 1, that many in one consumer group). This process offers events at a fixed rate
 (token schedule, ``ts`` = wall clock at sending) and, on a second thread,
 consumes ``<prefix>.recommendations``: every list carries the ``event_ts`` of
 the newest event it reflects, so ``receive time − event_ts`` is the freshness
@@ -38,7 +39,6 @@ from __future__ import annotations
 import dataclasses
 import gc
 import logging
-import multiprocessing as mp
 import threading
 import time
 from dataclasses import dataclass
@@ -49,7 +49,8 @@ import numpy.typing as npt
 
 from homerec.errors import HomerecError
 from streams.bench.rows import rounded_fields
-from streams.bench.workload import Workload, WorkloadSpec
+from streams.bench.worker_group import MemberSpec, WorkerGroup
+from streams.bench.workload import Workload
 from streams.codec import decode_homepage, encode_event
 from streams.config import Settings
 from streams.errors import StreamsError
@@ -138,45 +139,6 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def _worker_main(
-    bootstrap: str,
-    prefix: str,
-    kafka_options: dict[str, Any],
-    model_name: str,
-    spec: dict[str, int],
-    max_batch: int,
-    changelog: bool,
-    sync_delivery: bool,
-    ready: Any,
-    stop: Any,
-) -> None:
-    """Child process: build and warm the model, run the worker until ``stop`` is set."""
-    logging.basicConfig(level=logging.WARNING)
-    from streams.bench.models import build_model, warm_model
-    from streams.bench.pipeline import worker_config
-    from streams.http import Health
-    from streams.worker import Worker
-
-    workload = Workload.build(WorkloadSpec(**spec))
-    model = build_model(model_name)
-    warm_model(model, workload)
-    health = Health()
-    worker = Worker(
-        Settings(bootstrap=bootstrap, topic_prefix=prefix, kafka_options=kafka_options),
-        model,
-        worker_config(max_batch=max_batch, changelog=changelog, sync_delivery=sync_delivery),
-        health=health,
-    )
-    worker.open()
-    try:
-        while not stop.is_set():
-            worker.step()
-            if not ready.is_set() and health.ready()[0]:
-                ready.set()
-    finally:
-        worker.close()
-
-
 class _ListReader(threading.Thread):
     """Consumes the recommendations topic and records ``receive − event_ts`` per list."""
 
@@ -238,46 +200,30 @@ def run_freshness(
     max_batch: int = 2000,
     changelog: bool = True,
     sync_delivery: bool = False,
+    workers: int = 1,
     start_timeout_s: float = 600.0,
 ) -> FreshnessResult:
-    """Offer ``rate`` events/s to a warmed worker process for ``warmup_s`` seconds, then for
-    ``seconds`` more; measure the freshness of the lists of the events of the second part."""
+    """Offer ``rate`` events/s to ``workers`` warmed worker processes (one consumer group)
+    for ``warmup_s`` seconds, then for ``seconds`` more; measure the freshness of the lists
+    of the events of the second part."""
     from kafka import KafkaProducer
 
     if rate <= 0:
         raise StreamsError(f"offered load must be > 0 events/s, got {rate:g}")
-    ctx = mp.get_context("spawn")
-    ready, stop = ctx.Event(), ctx.Event()
-    proc = ctx.Process(
-        target=_worker_main,
-        args=(
-            settings.bootstrap,
-            settings.topic_prefix,
-            dict(settings.kafka_options),
-            model_name,
-            workload.spec.to_dict(),
-            max_batch,
-            changelog,
-            sync_delivery,
-            ready,
-            stop,
-        ),
-        name="homerec-bench-worker",
+    member = MemberSpec(
+        model_name=model_name,
+        workload=workload.spec.to_dict(),
+        max_batch=max_batch,
+        changelog=changelog,
+        sync_delivery=sync_delivery,
     )
-    proc.start()
+    group = WorkerGroup(settings, member, workers)
     reader: _ListReader | None = None
     producer: Any = None
     sent = warm = 0
     offered: list[tuple[str, int, Any]] = []  # (user, ts, future) per event
     try:
-        deadline = time.monotonic() + start_timeout_s
-        while not ready.wait(0.5):
-            if not proc.is_alive():
-                raise StreamsError(
-                    f"worker process exited with {proc.exitcode} before it was ready"
-                )
-            if time.monotonic() > deadline:
-                raise StreamsError(f"worker not ready after {start_timeout_s:.0f}s")
+        group.start(wait_ready=True, timeout_s=start_timeout_s)
         # this process's own collector pauses (its offered events and the lists read grow
         # into the 100,000s of objects) would count in the offer and reader stages
         gc.collect()
@@ -314,11 +260,7 @@ def run_freshness(
         if reader is not None:
             reader.halt.set()
             reader.join(10)
-        stop.set()
-        proc.join(60)
-        if proc.is_alive():
-            proc.kill()
-            proc.join(10)
+        group.close()
     assert reader is not None
     if reader.error is not None:
         raise StreamsError(f"reading the recommendations failed: {reader.error}")

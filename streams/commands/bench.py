@@ -7,7 +7,9 @@ Phases (each can be skipped with ``--skip``):
 2. **pipeline** — the real worker (decode, validate, learn, re-rank, publish, commit)
    on the same events, same broker, same client settings; ``ratio`` = pipeline / passthrough;
    **variants** — the bare loop with two sends per event and/or explicit partitions,
-   to price the worker's send pattern;
+   to price the worker's send pattern; with ``--workers N`` (N > 1) the pipeline is N worker
+   processes in one consumer group (the machine's capacity, still against one passthrough
+   loop) and the freshness phase runs N workers too;
 3. **freshness** — a warmed worker process at an offered load of half the pipeline's
    rate: event ts at produce time → refreshed list received, p50/p99; with
    ``--freshness-sweep``, also at each given load, and the highest load up to which
@@ -107,6 +109,15 @@ def register(sub: Any) -> None:
     )
     w.add_argument("--seed", type=int, default=42, help="default 42")
     w.add_argument("--partitions", type=int, default=4, help="events partitions (default 4)")
+    w.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="worker processes in one consumer group for the pipeline and freshness phases "
+        "(default 1: the pipeline runs in this process; N > 1 measures the machine's "
+        "capacity with N processes, still against one passthrough loop; N <= --partitions)",
+    )
     w.add_argument("--max-batch", type=int, default=2000, help="worker batch (default 2000)")
     w.add_argument(
         "--no-changelog", action="store_true", help="run the worker without its state changelog"
@@ -224,11 +235,15 @@ def _run(args: argparse.Namespace) -> int:
 
 def run_bench(args: argparse.Namespace, base: Settings) -> dict[str, Any]:
     """Run the phases not in ``args.skip``; return the report (see the module docstring)."""
-    from streams.bench.models import build_model, model_info, warm_model
     from streams.bench.workload import Workload, WorkloadSpec, delete_topics, new_settings, produce
     from streams.topics import EVENTS, ITEMS
 
     skip: frozenset[str] = args.skip
+    if not 1 <= args.workers <= args.partitions:
+        raise_config(
+            f"--workers {args.workers}: give 1 to --partitions ({args.partitions}) worker "
+            "processes (a consumer group gives each partition to one member; more would idle)"
+        )
     if args.sweep_plot:
         if not args.freshness_sweep or "freshness" in skip:
             raise_config("--sweep-plot draws the freshness sweep: give --freshness-sweep too")
@@ -249,6 +264,7 @@ def run_bench(args: argparse.Namespace, base: Settings) -> dict[str, Any]:
         "freshness_ms_p99": None,
         "rss_mb_1m_users_100k_items": None,
         "model": args.model,
+        "workers": args.workers,
         "workload": spec.to_dict(),
         "machine": {"cpus": _cpus(), "python": platform.python_version()},
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -276,25 +292,10 @@ def run_bench(args: argparse.Namespace, base: Settings) -> dict[str, Any]:
             if "passthrough" not in skip:
                 ceiling.append(_passthrough(settings, len(workload.events), args, 1))
             if "pipeline" not in skip:
-                from streams.bench.pipeline import run_pipeline
-
-                model = build_model(args.model)
-                report["model_info"] = model_info(model)
-                warm_s = warm_model(model, workload)
-                log.info("model %s warmed in %.1fs", model.name, warm_s)
-                pl = run_pipeline(
-                    settings,
-                    model,
-                    n_events=len(workload.events),
-                    max_batch=args.max_batch,
-                    changelog=not args.no_changelog,
-                    sync_delivery=args.sync_delivery,
-                    max_seconds=args.pipeline_seconds,
-                    guarantee=args.processing_guarantee,
-                )
-                report["pipeline"] = {**pl.to_dict(), "warm_seconds": round(warm_s, 2)}
-                report["pipeline_eps"] = round(pl.eps, 1)
-                del model
+                report["pipeline"] = _pipeline(settings, workload, args)
+                report["pipeline_eps"] = report["pipeline"]["eps"]
+                if "model_info" in report["pipeline"]:
+                    report["model_info"] = report["pipeline"].pop("model_info")
             if "passthrough" not in skip and "pipeline" not in skip:
                 # again after the pipeline: the machine is shared, so the ceiling is the best of
                 # two runs bracketing the pipeline (conservative for the ratio)
@@ -390,6 +391,51 @@ def _write_sweep_plot(path: str, report: dict[str, Any]) -> None:
     log.info("freshness sweep plot written to %s", path)
 
 
+def _pipeline(settings: Settings, workload: Workload, args: argparse.Namespace) -> dict[str, Any]:
+    """The pipeline phase: the worker in this process, or ``--workers`` processes."""
+    if args.workers > 1:
+        from streams.bench.worker_group import MemberSpec, run_group_pipeline
+
+        member = MemberSpec(
+            model_name=args.model,
+            workload=workload.spec.to_dict(),
+            max_batch=args.max_batch,
+            changelog=not args.no_changelog,
+            sync_delivery=args.sync_delivery,
+            guarantee=args.processing_guarantee,
+        )
+        result = run_group_pipeline(
+            settings,
+            member,
+            members=args.workers,
+            n_events=len(workload.events),
+            max_seconds=args.pipeline_seconds,
+        )
+        return result.to_dict()
+    from streams.bench.models import build_model, model_info, warm_model
+    from streams.bench.pipeline import run_pipeline
+
+    model = build_model(args.model)
+    warm_s = warm_model(model, workload)
+    log.info("model %s warmed in %.1fs", model.name, warm_s)
+    pl = run_pipeline(
+        settings,
+        model,
+        n_events=len(workload.events),
+        max_batch=args.max_batch,
+        changelog=not args.no_changelog,
+        sync_delivery=args.sync_delivery,
+        max_seconds=args.pipeline_seconds,
+        guarantee=args.processing_guarantee,
+    )
+    return {
+        **pl.to_dict(),
+        "warm_seconds": round(warm_s, 2),
+        "workers": 1,
+        "model_info": model_info(model),
+    }
+
+
 def _freshness(
     base: Settings,
     workload: Workload,
@@ -415,6 +461,7 @@ def _freshness(
         max_batch=args.max_batch,
         changelog=not args.no_changelog,
         sync_delivery=args.sync_delivery,
+        workers=args.workers,
     )
 
 
@@ -471,7 +518,11 @@ def _print_text(report: dict[str, Any]) -> None:
             return "n/a (skipped or other sizes)"
         return f"{v:.4f}" if key == "ratio" else f"{v:,.1f}"
 
+    workers = report.get("workers", 1)
     print(f"homerec bench — model {report['model']}, {report['workload']}")
+    if workers > 1:
+        print(f"  {workers} worker processes in one consumer group: pipeline_eps and ratio are "
+              "their sum against one passthrough loop (the machine's capacity)")  # fmt: skip
     for key in ("passthrough_eps", "pipeline_eps", "ratio", "freshness_ms_p50",
                 "freshness_ms_p99", "rss_mb_1m_users_100k_items"):  # fmt: skip
         print(f"  {key:<28} {fmt(key, report[key])}")
