@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+import os
 import time
 from dataclasses import dataclass
 from types import TracebackType
@@ -66,7 +67,9 @@ def _member_main(
     stop: Any,
     clock: Any,
 ) -> None:
-    """Child process: build and warm the model, wait for *go*, run the worker until *stop*."""
+    """Child process: build and warm the model, wait for *go*, run the worker until *stop*
+    (or until the bench process is gone: a killed bench leaves no worker behind)."""
+    parent = os.getppid()
     logging.basicConfig(level=logging.WARNING)
     from streams.bench.models import build_model, warm_model
     from streams.bench.pipeline import worker_config
@@ -92,12 +95,12 @@ def _member_main(
     )
     warmed.set()
     while not go.wait(0.2):
-        if stop.is_set():
+        if stop.is_set() or os.getppid() != parent:
             return
     worker.open()
     first = True
     try:
-        while not stop.is_set():
+        while not stop.is_set() and os.getppid() == parent:
             n = worker.step()
             if clock is not None and n > 0:
                 now = time.monotonic()
