@@ -192,31 +192,21 @@ class _ListReader(threading.Thread):
 def run_freshness(
     settings: Settings,
     workload: Workload,
+    member: MemberSpec,
     *,
-    model_name: str,
     rate: float,
     seconds: float = 20.0,
     warmup_s: float = 3.0,
-    max_batch: int = 2000,
-    changelog: bool = True,
-    sync_delivery: bool = False,
     workers: int = 1,
     start_timeout_s: float = 600.0,
 ) -> FreshnessResult:
-    """Offer ``rate`` events/s to ``workers`` warmed worker processes (one consumer group)
-    for ``warmup_s`` seconds, then for ``seconds`` more; measure the freshness of the lists
-    of the events of the second part."""
+    """Offer ``rate`` events/s of ``workload`` to ``workers`` warmed worker processes running
+    ``member`` (one consumer group) for ``warmup_s`` seconds, then for ``seconds`` more;
+    measure the freshness of the lists of the events of the second part."""
     from kafka import KafkaProducer
 
     if rate <= 0:
         raise StreamsError(f"offered load must be > 0 events/s, got {rate:g}")
-    member = MemberSpec(
-        model_name=model_name,
-        workload=workload.spec.to_dict(),
-        max_batch=max_batch,
-        changelog=changelog,
-        sync_delivery=sync_delivery,
-    )
     group = WorkerGroup(settings, member, workers)
     reader: _ListReader | None = None
     producer: Any = None

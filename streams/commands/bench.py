@@ -40,7 +40,9 @@ from streams.config import Settings, add_connection_arguments, settings_from_arg
 
 if TYPE_CHECKING:
     from streams.bench.freshness import FreshnessResult
+    from streams.bench.worker_group import MemberSpec
     from streams.bench.workload import Workload
+    from streams.worker import Guarantee
 
 __all__ = ["PHASES", "register", "run_bench"]
 
@@ -394,19 +396,11 @@ def _write_sweep_plot(path: str, report: dict[str, Any]) -> None:
 def _pipeline(settings: Settings, workload: Workload, args: argparse.Namespace) -> dict[str, Any]:
     """The pipeline phase: the worker in this process, or ``--workers`` processes."""
     if args.workers > 1:
-        from streams.bench.worker_group import MemberSpec, run_group_pipeline
+        from streams.bench.worker_group import run_group_pipeline
 
-        member = MemberSpec(
-            model_name=args.model,
-            workload=workload.spec.to_dict(),
-            max_batch=args.max_batch,
-            changelog=not args.no_changelog,
-            sync_delivery=args.sync_delivery,
-            guarantee=args.processing_guarantee,
-        )
         result = run_group_pipeline(
             settings,
-            member,
+            _member(workload, args, guarantee=args.processing_guarantee),
             members=args.workers,
             n_events=len(workload.events),
             max_seconds=args.pipeline_seconds,
@@ -454,14 +448,27 @@ def _freshness(
     return run_freshness(
         fs,
         workload,
-        model_name=args.model,
+        _member(workload, args),
         rate=rate,
         seconds=args.freshness_seconds,
         warmup_s=args.freshness_warmup,
+        workers=args.workers,
+    )
+
+
+def _member(
+    workload: Workload, args: argparse.Namespace, *, guarantee: Guarantee = "at-least-once"
+) -> MemberSpec:
+    """What each worker process of the pipeline or freshness phase runs, from the options."""
+    from streams.bench.worker_group import MemberSpec
+
+    return MemberSpec(
+        model_name=args.model,
+        workload=workload.spec.to_dict(),
         max_batch=args.max_batch,
         changelog=not args.no_changelog,
         sync_delivery=args.sync_delivery,
-        workers=args.workers,
+        guarantee=guarantee,
     )
 
 
