@@ -387,7 +387,9 @@ def _write_sweep_plot(path: str, report: dict[str, Any]) -> None:
     svg = sweep_svg(
         report["freshness_sweep"],
         capacity_eps=report["freshness_capacity_eps"],
-        title=f"homerec freshness, model {report['model']}, {report['started']}",
+        title=f"homerec freshness, model {report['model']}, "
+        + (f"{report['workers']} workers, " if report["workers"] > 1 else "")
+        + report["started"],
     )
     Path(path).write_text(svg, encoding="utf-8")
     log.info("freshness sweep plot written to %s", path)
