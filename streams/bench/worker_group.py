@@ -184,12 +184,16 @@ class WorkerGroup:
             if not proc.is_alive():
                 raise StreamsError(f"{proc.name} exited with code {proc.exitcode}")
 
-    def clock(self) -> tuple[bool, float, ThroughputResult]:
-        """``(started, seconds since the last batch, result so far)`` of a counting group."""
+    def _counts(self) -> list[float]:
+        """A consistent copy of the shared clock (a counting group's only)."""
         if self._clock is None:
             raise StreamsError("this worker group does not count its events")
         with self._clock.get_lock():
-            c = list(self._clock)
+            return list(self._clock)
+
+    def clock(self) -> tuple[bool, float, ThroughputResult]:
+        """``(started, seconds since the last batch, result so far)`` of a counting group."""
+        c = self._counts()
         if not c[_STARTED] >= self.members:
             return False, 0.0, ThroughputResult(0, 0.0, 0)
         result = ThroughputResult(
@@ -201,16 +205,11 @@ class WorkerGroup:
 
     def total(self) -> int:
         """Events processed by all members so far, before the clock started included."""
-        if self._clock is None:
-            raise StreamsError("this worker group does not count its events")
-        return int(self._clock[_TOTAL])
+        return int(self._counts()[_TOTAL])
 
     def member_events(self) -> list[int]:
         """Events processed by each member so far (how evenly the partitions spread)."""
-        if self._clock is None:
-            raise StreamsError("this worker group does not count its events")
-        with self._clock.get_lock():
-            return [int(x) for x in self._clock[_MEMBER:]]
+        return [int(x) for x in self._counts()[_MEMBER:]]
 
     def close(self) -> None:
         self._stop.set()
