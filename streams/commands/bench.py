@@ -294,10 +294,10 @@ def run_bench(args: argparse.Namespace, base: Settings) -> dict[str, Any]:
             if "passthrough" not in skip:
                 ceiling.append(_passthrough(settings, len(workload.events), args, 1))
             if "pipeline" not in skip:
-                report["pipeline"] = _pipeline(settings, workload, args)
+                report["pipeline"], info = _pipeline(settings, workload, args)
                 report["pipeline_eps"] = report["pipeline"]["eps"]
-                if "model_info" in report["pipeline"]:
-                    report["model_info"] = report["pipeline"].pop("model_info")
+                if info is not None:
+                    report["model_info"] = info
             if "passthrough" not in skip and "pipeline" not in skip:
                 # again after the pipeline: the machine is shared, so the ceiling is the best of
                 # two runs bracketing the pipeline (conservative for the ratio)
@@ -395,8 +395,11 @@ def _write_sweep_plot(path: str, report: dict[str, Any]) -> None:
     log.info("freshness sweep plot written to %s", path)
 
 
-def _pipeline(settings: Settings, workload: Workload, args: argparse.Namespace) -> dict[str, Any]:
-    """The pipeline phase: the worker in this process, or ``--workers`` processes."""
+def _pipeline(
+    settings: Settings, workload: Workload, args: argparse.Namespace
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The pipeline phase: the worker in this process, or ``--workers`` processes; its report
+    and the model's size parameters (``None`` when the model lives in the processes)."""
     if args.workers > 1:
         from streams.bench.worker_group import run_group_pipeline
 
@@ -407,7 +410,7 @@ def _pipeline(settings: Settings, workload: Workload, args: argparse.Namespace) 
             n_events=len(workload.events),
             max_seconds=args.pipeline_seconds,
         )
-        return result.to_dict()
+        return result.to_dict(), None
     from streams.bench.models import build_model, model_info, warm_model
     from streams.bench.pipeline import run_pipeline
 
@@ -424,12 +427,7 @@ def _pipeline(settings: Settings, workload: Workload, args: argparse.Namespace) 
         max_seconds=args.pipeline_seconds,
         guarantee=args.processing_guarantee,
     )
-    return {
-        **pl.to_dict(),
-        "warm_seconds": round(warm_s, 2),
-        "workers": 1,
-        "model_info": model_info(model),
-    }
+    return {**pl.to_dict(), "warm_seconds": round(warm_s, 2), "workers": 1}, model_info(model)
 
 
 def _freshness(
