@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
-__all__ = ["EventType", "ItemId", "Scored", "UserId", "EVENT_TYPES"]
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "EVENT_TYPES", "AnyIntArray", "EventType", "FloatArray", "IndexArray", "IntArray", "ItemId",
+    "Scored", "UserId",
+]  # fmt: skip
 
 UserId: TypeAlias = str
 ItemId: TypeAlias = str
@@ -14,3 +20,12 @@ EVENT_TYPES: tuple[EventType, ...] = ("view", "click", "share", "rating", "skip"
 
 #: One entry of a ranked list: the item and its score (higher is better).
 Scored: TypeAlias = tuple[ItemId, float]
+
+#: The model tables' floats (embeddings, scores): float32 keeps a million users in memory.
+FloatArray: TypeAlias = npt.NDArray[np.float32]
+#: Row numbers into the model's tables (users, items, tags): int32.
+IntArray: TypeAlias = npt.NDArray[np.int32]
+#: Positions and offsets that may pass 2**31 (numpy's default integer).
+IndexArray: TypeAlias = npt.NDArray[np.int64]
+#: Integer arrays whose width the caller chooses.
+AnyIntArray: TypeAlias = npt.NDArray[Any]
