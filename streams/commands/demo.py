@@ -26,7 +26,7 @@ from streams.commands.arguments import positive_float, positive_int
 from streams.config import Settings, add_connection_arguments, settings_from_args
 from streams.errors import StreamsError
 from streams.logs import hold_back_kafka
-from streams.topics import create_topics
+from streams.topics import check_broker, create_topics
 from streams.worker import Worker, WorkerConfig
 
 __all__ = ["register"]
@@ -95,6 +95,7 @@ def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     hold_back_kafka()
     settings = settings_from_args(args)
+    check_broker(settings)  # one error line, not the client's retries, without a broker
     started = time.monotonic()
     run_ms = int(time.time() * 1000)
     created = create_topics(settings, partitions=4)

@@ -11,6 +11,8 @@ from streams.cli import main
 from streams.commands import demo
 from streams.config import Settings
 from streams.topics import delete_topics
+from tests.streams.commands.test_recs import command_lines
+from tests.streams.commands.test_worker_cli import closed_port
 
 SMALL = [
     "--users",
@@ -83,3 +85,10 @@ def test_events_dropped_as_duplicates_are_reported(
     second = run_demo(demo_settings, capsys)
     assert "the worker skipped 400 of the 400 events as duplicates" in second
     assert second.count("(no homepage published in this run)") == 2
+
+
+def test_without_a_broker_the_demo_fails_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", *SMALL, "--bootstrap", f"127.0.0.1:{closed_port()}"]) == 2
+    out, err = capsys.readouterr()
+    lines = command_lines(err)
+    assert len(lines) == 1 and lines[0].startswith("homerec demo: error: cannot reach Kafka")
