@@ -103,9 +103,9 @@ def _run(args: argparse.Namespace) -> int:
     earlier = _events_in_topic(settings)
     if earlier:
         print(
-            f"{settings.topic('events')} already holds {earlier:,} events of earlier runs: the "
-            "worker restores the state they built and learns this run's events on top "
-            "(--topic-prefix NEW starts from scratch)"
+            f"{settings.topic('events')} already holds {earlier:,} events from before this "
+            "run: the worker restores the state they built and learns this run's events on "
+            "top (--topic-prefix NEW starts from scratch)"
         )
     # the same world as every demo run and as 'homerec replay --source synthetic' (same
     # catalog), but event ids of this run: ids of an earlier run would be dropped as

@@ -65,7 +65,7 @@ def test_a_second_run_learns_its_events_and_shows_fresh_pages(
     first = run_demo(demo_settings, capsys)
     assert "already holds" not in first and "skipped" not in first
     second = run_demo(demo_settings, capsys)
-    assert "already holds 400 events of earlier runs" in second
+    assert "already holds 400 events from before this run" in second
     assert "skipped" not in second
     for (mine_1, page_1, ms_1), (mine_2, page_2, ms_2) in zip(
         shown(first), shown(second), strict=True
