@@ -1,7 +1,7 @@
 """An approximate candidate stage for a model's re-rank: an ANN index over its item vectors.
 
 Exact re-ranking scores every item for every touched user; its cost grows with
-the catalog (≈ 0.7 ms per user at 100,000 items). With a candidate stage the
+the catalog. With a candidate stage the
 model asks :class:`AnnCandidates` for each user's ``n`` items of largest
 inner product between the user's and the items' vectors (its score's dense
 part), adds the items its sparse terms reach, and computes the full score on

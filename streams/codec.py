@@ -58,10 +58,28 @@ def unpackb(data: bytes, *, max_bytes: int = 64 * 1024 * 1024) -> Any:
             raise InvalidEvent("oversize", f"message is {len(data)} bytes (max {max_bytes})")
         return msgpack.unpackb(data, raw=False, strict_map_key=False)
     except msgpack.ExtraData:
-        raise InvalidEvent("not_msgpack", "value is not valid msgpack (ExtraData)") from None
+        detail = "ExtraData"
     except (ValueError, TypeError, msgpack.UnpackException) as exc:
         detail = f"{type(exc).__name__}: {exc}"[:200].rstrip(": ")
-        raise InvalidEvent("not_msgpack", f"value is not valid msgpack ({detail})") from None
+    if _looks_like_json(data):
+        # JSON's '{' and '[' are valid one-byte msgpack integers, so msgpack's own error
+        # ("extra data") says nothing useful to someone who sent JSON
+        raise InvalidEvent(
+            "not_msgpack",
+            "value looks like JSON, but homerec expects a msgpack map "
+            f"(msgpack.packb(event, use_bin_type=True); {detail})",
+        ) from None
+    raise InvalidEvent("not_msgpack", f"value is not valid msgpack ({detail})") from None
+
+
+def _looks_like_json(data: bytes) -> bool:
+    """Whether ``data`` starts like a JSON object or array (after whitespace).
+
+    >>> _looks_like_json(b' {"user": "u1"}'), _looks_like_json(b"\\x81\\xa1a\\x01")
+    (True, False)
+    """
+    head = data[:64].lstrip(b" \t\r\n")
+    return head[:1] in (b"{", b"[")
 
 
 def _check_size(key: bytes | None, value: bytes | None, limits: Limits) -> bytes:

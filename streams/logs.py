@@ -34,7 +34,8 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import IO, Any, Final
 
 from homerec.errors import ConfigError
@@ -46,6 +47,7 @@ __all__ = [
     "add_arguments",
     "configure",
     "hold_back_kafka",
+    "quiet_kafka",
 ]
 
 FORMATS: Final = ("text", "json")
@@ -195,6 +197,26 @@ def hold_back_kafka(*, debug: bool = False) -> None:
         logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.WARNING)
     for name in _CPU_WARNINGS:
         logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.ERROR)
+
+
+@contextmanager
+def quiet_kafka() -> Iterator[None]:
+    """Silence the Kafka client loggers for the duration (not below their DEBUG setting).
+
+    For a short probe of the broker whose failure the caller reports in one line
+    of its own: kafka-python logs every refused connection and retry at
+    WARNING and ERROR, over a hundred lines before its own timeout.
+    """
+    loggers = [logging.getLogger(name) for name in _NOISY + _CPU_WARNINGS]
+    before = [lg.level for lg in loggers]
+    try:
+        for lg, level in zip(loggers, before, strict=True):
+            if level != logging.DEBUG:
+                lg.setLevel(logging.CRITICAL + 1)
+        yield
+    finally:
+        for lg, level in zip(loggers, before, strict=True):
+            lg.setLevel(level)
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]

@@ -35,8 +35,10 @@ __all__ = [
     "ITEM_STATE",
     "RECOMMENDATIONS",
     "TopicSpec",
+    "check_broker",
     "create_topics",
     "delete_topics",
+    "describe_topics",
     "partitions_for",
 ]
 
@@ -131,6 +133,59 @@ def create_topics(
         return result
     finally:
         admin.close()
+
+
+def describe_topics(settings: Settings, *, timeout_s: float = 5.0) -> dict[str, int]:
+    """The broker's topics named ``<prefix>.…``, with their partition counts.
+
+    Contacts the broker (at most ``timeout_s`` to connect); raises
+    :class:`streams.errors.BrokerUnavailable` with one line, and nothing logged,
+    when it cannot be reached.
+    """
+    from kafka.errors import KafkaError
+
+    from streams.logs import quiet_kafka
+
+    prefix = f"{settings.topic_prefix}."
+    with quiet_kafka():
+        admin = _admin(settings, timeout_s)
+        try:
+            names = sorted(t for t in admin.list_topics() if t.startswith(prefix))
+            return _partition_counts(admin, names) if names else {}
+        except KafkaError as exc:
+            raise BrokerUnavailable(
+                f"Kafka at {settings.bootstrap} did not answer: {type(exc).__name__}: {exc}", exc
+            ) from exc
+        finally:
+            admin.close()
+
+
+def check_broker(settings: Settings, *, timeout_s: float = 5.0) -> None:
+    """Raise :class:`streams.errors.BrokerUnavailable` (one line, nothing logged) unless
+    the broker answers within ``timeout_s``."""
+    describe_topics(settings, timeout_s=timeout_s)
+
+
+def _admin(settings: Settings, timeout_s: float) -> Any:
+    """An admin client that gives up connecting after ``timeout_s``."""
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    timeout_ms = max(1, int(timeout_s * 1000))
+    options = settings.client_options(
+        client_id="homerec-topics",
+        bootstrap_timeout_ms=timeout_ms,
+        request_timeout_ms=max(timeout_ms, 1000),
+    )
+    try:
+        return KafkaAdminClient(**options)
+    except KafkaError as exc:
+        raise BrokerUnavailable(
+            f"cannot reach Kafka at {settings.bootstrap} within {timeout_s:g}s "
+            f"({type(exc).__name__}); is the broker running? "
+            "(locally: deploy/kafka/local-kafka.sh start)",
+            exc,
+        ) from exc
 
 
 def _wait_for_leaders(admin: Any, names: list[str], timeout_s: float = 15.0) -> None:

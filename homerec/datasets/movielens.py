@@ -17,7 +17,7 @@ from homerec.events import Event
 from homerec.items import Item
 from homerec.profiles import UserProfile
 
-__all__ = ["ML100K_GENRES", "load_ml100k", "load_movielens_csv"]
+__all__ = ["ML100K_GENRES", "WHERE", "load_ml100k", "load_movielens_csv"]
 
 ML100K_GENRES: tuple[str, ...] = (
     "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
@@ -26,9 +26,27 @@ ML100K_GENRES: tuple[str, ...] = (
 )  # fmt: skip
 
 
+#: Where the data comes from: homerec ships none (GroupLens' terms allow research use; the
+#: files are downloaded by the user and passed as a directory).
+WHERE: str = (
+    "MovieLens is published by GroupLens (https://grouplens.org/datasets/movielens/): "
+    "download and unzip https://files.grouplens.org/datasets/movielens/ml-100k.zip "
+    "(--format ml-100k) or ml-latest-small.zip (--format movielens-csv) and pass the "
+    "unzipped directory"
+)
+
+
 def _need(path: Path) -> Path:
+    """``path`` if it is a file; otherwise an error that says where MovieLens comes from.
+
+    >>> _need(Path("/nonexistent/ml-100k/u.data"))
+    Traceback (most recent call last):
+    ...
+    homerec.errors.ConfigError: missing data file /nonexistent/ml-100k/u.data (no such directory /nonexistent/ml-100k). MovieLens is published by GroupLens ...
+    """
     if not path.is_file():
-        raise ConfigError(f"missing data file {path}")
+        where = "" if path.parent.is_dir() else f" (no such directory {path.parent})"
+        raise ConfigError(f"missing data file {path}{where}. {WHERE}")
     return path
 
 

@@ -60,7 +60,7 @@ from homerec.limits import Limits
 from homerec.profiles import UserProfile
 from homerec.typing import EVENT_TYPES, EventType
 
-__all__ = ["EventBatch", "SyntheticConfig", "SyntheticStream", "dataset"]
+__all__ = ["DEMO_WORLD", "EventBatch", "SyntheticConfig", "SyntheticStream", "dataset"]
 
 _MS_PER_DAY = 86_400_000.0
 
@@ -137,8 +137,11 @@ class SyntheticConfig:
     inactive_fraction: float = 0.0
     start_ts: int = 1_700_000_000_000
     mean_gap_ms: float = 100.0
-    #: Give every event a stable id (``e<seed>.<n>``) so consumers can de-duplicate replays.
+    #: Give every event a stable id (``<id_prefix>.<n>``) so consumers can de-duplicate replays.
     event_ids: bool = True
+    #: What event ids start with; empty = ``e<seed>``, the same for every replay of a seed.
+    #: A run-unique prefix makes a replay's events new to a consumer that saw an earlier one.
+    id_prefix: str = ""
     #: Events generated per vectorised step (part of the seed: changing it changes the stream).
     chunk_size: int = 8_192
     seed: int = 42
@@ -161,6 +164,8 @@ class SyntheticConfig:
             value = getattr(self, name)
             if not math.isfinite(value) or value < 0:
                 raise ConfigError(f"{name} must be >= 0, got {value:g}")
+        if len(self.id_prefix) > 64:
+            raise ConfigError("id_prefix must be at most 64 characters")
         if not 0.0 <= self.profile_signal <= 1.0:
             raise ConfigError(f"profile_signal must be in [0, 1], got {self.profile_signal:g}")
         if not math.isfinite(self.rating_scale):
@@ -192,6 +197,14 @@ class SyntheticConfig:
         if self.n_events is not None:
             return self.n_events
         return round(self.n_users * self.events_per_user)
+
+
+#: The world of ``homerec demo``, and what ``homerec replay --source synthetic`` replays by
+#: default: a replay after the demo continues in the demo's catalog (same seed and shape, so
+#: the same item ids carry the same titles and tags).
+DEMO_WORLD = SyntheticConfig(
+    n_users=2_000, n_items=1_000, n_events=20_000, mean_gap_ms=50.0, seed=7
+)
 
 
 class EventBatch(NamedTuple):
@@ -384,7 +397,8 @@ class SyntheticStream:
             values = [None if v != v else v for v in batch.values[:m].tolist()]  # NaN -> None
             ts = batch.ts[:m].tolist()
             if cfg.event_ids:
-                ids: list[str | None] = [f"e{cfg.seed}.{j}" for j in range(n, n + m)]
+                prefix = cfg.id_prefix or f"e{cfg.seed}"
+                ids: list[str | None] = [f"{prefix}.{j}" for j in range(n, n + m)]
             else:
                 ids = [None] * m
             yield from map(Event, users, items, types, ts, values, ids)

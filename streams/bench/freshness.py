@@ -29,9 +29,8 @@ producers): the broker then gets the events in small batches, as from web back
 ends, not one request per event. An event's ``ts`` is taken before it is
 sent, so the linger counts in its freshness. This process does not collect cyclic
 garbage while it offers the load (``gc.disable``; the events offered and the
-lists read are 100,000s of objects): its full collections took 80-110 ms and
-would count in the offer stage, a pause of the web back end rather than of
-homerec. The worker keeps its collector (see ``WorkerConfig.freeze_heap``).
+lists read are 100,000s of objects): its full collections would then pause
+the offer stage, a pause of the web back end rather than of homerec. The worker keeps its collector (see ``WorkerConfig.freeze_heap``).
 """
 
 from __future__ import annotations

@@ -35,8 +35,16 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from homerec.models import DEFAULT_MODEL, MODELS
 from streams import logs
+from streams.commands.arguments import (
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 from streams.config import Settings, add_connection_arguments, settings_from_args
+from streams.worker import WorkerConfig
 
 if TYPE_CHECKING:
     from streams.bench.freshness import FreshnessResult
@@ -47,6 +55,9 @@ if TYPE_CHECKING:
 __all__ = ["PHASES", "register", "run_bench"]
 
 log = logging.getLogger("homerec.bench")
+
+#: The worker's own defaults, which the bench's worker options start from.
+WORKER = WorkerConfig()
 
 PHASES: tuple[str, ...] = (
     "passthrough",
@@ -101,26 +112,42 @@ def register(sub: Any) -> None:
         ),
     )
     parser.add_argument("--json", action="store_true", help="last stdout line: one JSON object")
-    parser.add_argument("--model", default="hybrid", help="model name (default hybrid)")
+    parser.add_argument(
+        "--model", default=DEFAULT_MODEL, choices=sorted(MODELS), help=f"default {DEFAULT_MODEL}"
+    )
     w = parser.add_argument_group("workload")
-    w.add_argument("--users", type=int, default=100_000, help="default 100000")
-    w.add_argument("--items", type=int, default=10_000, help="catalog size (default 10000)")
-    w.add_argument("--events", type=int, default=100_000, help="measured events (default 100000)")
+    w.add_argument("--users", type=positive_int, default=100_000, help="default 100000")
     w.add_argument(
-        "--warm-events", type=int, default=2_000, help="learned before any clock (default 2000)"
+        "--items", type=positive_int, default=10_000, help="catalog size (default 10000)"
+    )
+    w.add_argument(
+        "--events", type=positive_int, default=100_000, help="measured events (default 100000)"
+    )
+    w.add_argument(
+        "--warm-events",
+        type=non_negative_int,
+        default=2_000,
+        help="learned before any clock (default 2000)",
     )
     w.add_argument("--seed", type=int, default=42, help="default 42")
-    w.add_argument("--partitions", type=int, default=4, help="events partitions (default 4)")
+    w.add_argument(
+        "--partitions", type=positive_int, default=4, help="events partitions (default 4)"
+    )
     w.add_argument(
         "--workers",
-        type=int,
+        type=positive_int,
         default=1,
         metavar="N",
         help="worker processes in one consumer group for the pipeline and freshness phases "
         "(default 1: the pipeline runs in this process; N > 1 measures the machine's "
         "capacity with N processes, still against one passthrough loop; N <= --partitions)",
     )
-    w.add_argument("--max-batch", type=int, default=2000, help="worker batch (default 2000)")
+    w.add_argument(
+        "--max-batch",
+        type=positive_int,
+        default=WORKER.max_batch,
+        help=f"worker batch (default {WORKER.max_batch})",
+    )
     w.add_argument(
         "--no-changelog", action="store_true", help="run the worker without its state changelog"
     )
@@ -128,13 +155,13 @@ def register(sub: Any) -> None:
         "--sync-delivery",
         action="store_true",
         help="the worker waits for each batch's acknowledgements and offset commit before its "
-        "next poll (its behaviour before 2026-12-02)",
+        "next poll, as 'homerec worker --sync-delivery' does",
     )
     w.add_argument(
         "--processing-guarantee",
         choices=("at-least-once", "exactly-once"),
-        default="at-least-once",
-        help="the pipeline phase's worker guarantee (default at-least-once)",
+        default=WORKER.processing_guarantee,
+        help=f"the pipeline phase's worker guarantee (default {WORKER.processing_guarantee})",
     )
     p = parser.add_argument_group("phases")
     p.add_argument(
@@ -146,26 +173,26 @@ def register(sub: Any) -> None:
     )
     p.add_argument(
         "--pipeline-seconds",
-        type=float,
+        type=positive_float,
         default=60.0,
         help="cut the pipeline phase off after this long (default 60)",
     )
     p.add_argument(
         "--freshness-seconds",
-        type=float,
+        type=positive_float,
         default=20.0,
         help="measured offered-load duration (default 20)",
     )
     p.add_argument(
         "--freshness-warmup",
-        type=float,
+        type=non_negative_float,
         default=3.0,
         metavar="SECONDS",
         help="load offered before the measured part, not counted (default 3)",
     )
     p.add_argument(
         "--freshness-rate",
-        type=float,
+        type=positive_float,
         default=None,
         metavar="EVENTS_PER_S",
         help="offered load (default: half the measured pipeline rate)",
@@ -186,10 +213,10 @@ def register(sub: Any) -> None:
         help="write the freshness sweep as an SVG picture (p50 and p99 against the offered "
         "load, with the goals and the capacity)",
     )
-    p.add_argument("--memory-users", type=int, default=1_000_000, help="default 1000000")
-    p.add_argument("--memory-items", type=int, default=100_000, help="default 100000")
+    p.add_argument("--memory-users", type=positive_int, default=1_000_000, help="default 1000000")
+    p.add_argument("--memory-items", type=positive_int, default=100_000, help="default 100000")
     p.add_argument(
-        "--memory-history", type=int, default=20, help="items per user state (default 20)"
+        "--memory-history", type=positive_int, default=20, help="items per user state (default 20)"
     )
     p.add_argument(
         "--scaling-items",
@@ -199,12 +226,14 @@ def register(sub: Any) -> None:
         help="catalog sizes (default 1000,10000,100000)",
     )
     p.add_argument(
-        "--scaling-seconds", type=float, default=20.0, help="budget per size (default 20)"
+        "--scaling-seconds", type=positive_float, default=20.0, help="budget per size (default 20)"
     )
-    p.add_argument("--ann-k", type=int, default=100, help="candidates per user (default 100)")
+    p.add_argument(
+        "--ann-k", type=positive_int, default=100, help="candidates per user (default 100)"
+    )
     p.add_argument(
         "--ann-stage-items",
-        type=int,
+        type=non_negative_int,
         default=100_000,
         metavar="N",
         help="catalog size for the hybrid's candidate stage against its exact re-rank, "
@@ -212,7 +241,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument(
         "--ann-candidates",
-        type=int,
+        type=positive_int,
         default=200,
         metavar="N",
         help="the candidate stage's ann_candidates (default 200)",

@@ -6,10 +6,18 @@ import argparse
 import json
 import shlex
 import sys
-from typing import Any
+from typing import Any, get_args
 
 from streams import logs
+from streams.commands.arguments import (
+    non_negative_float,
+    non_negative_int,
+    port,
+    positive_float,
+    positive_int,
+)
 from streams.errors import StreamsError
+from streams.worker import Guarantee, WorkerConfig
 
 __all__ = ["register"]
 
@@ -29,10 +37,15 @@ def register(sub: Any) -> None:
             "workers that never form a group). See docs/durability.md."
         ),
     )
-    parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
-    parser.add_argument("--kills", type=int, default=10, help="SIGKILLs (default 10)")
     parser.add_argument(
-        "--broker-restarts", type=int, default=1, help="broker stop/start cycles (default 1)"
+        "--workers", type=positive_int, default=2, help="worker processes (default 2)"
+    )
+    parser.add_argument("--kills", type=non_negative_int, default=10, help="SIGKILLs (default 10)")
+    parser.add_argument(
+        "--broker-restarts",
+        type=non_negative_int,
+        default=1,
+        help="broker stop/start cycles (default 1)",
     )
     parser.add_argument(
         "--broker-stop",
@@ -43,23 +56,23 @@ def register(sub: Any) -> None:
     )
     parser.add_argument(
         "--processing-guarantee",
-        choices=("at-least-once", "exactly-once"),
-        default="at-least-once",
-        help="passed to every worker (default at-least-once)",
+        choices=get_args(Guarantee),
+        default=WorkerConfig().processing_guarantee,
+        help=f"passed to every worker (default {WorkerConfig().processing_guarantee})",
     )
     parser.add_argument(
-        "--rate", type=float, default=200.0, help="events per second offered (default 200)"
+        "--rate", type=positive_float, default=200.0, help="events per second offered (default 200)"
     )
     parser.add_argument(
         "--duration",
-        type=float,
+        type=non_negative_float,
         default=0.0,
         help="keep the load running at least this many seconds (default 0: as long as the "
         "disruptions take)",
     )
     parser.add_argument(
         "--gap",
-        type=float,
+        type=non_negative_float,
         nargs=2,
         default=(1.0, 4.0),
         metavar=("MIN", "MAX"),
@@ -67,12 +80,17 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="seeds load and schedule (default 0)")
     parser.add_argument(
-        "--port", type=int, default=0, help="dedicated broker's client port (default: a free one)"
+        "--port", type=port, default=0, help="dedicated broker's client port (default: a free one)"
     )
     parser.add_argument(
-        "--partitions", type=int, default=4, help="partitions of the events topic (default 4)"
+        "--partitions",
+        type=positive_int,
+        default=4,
+        help="partitions of the events topic (default 4)",
     )
-    parser.add_argument("--users", type=int, default=400, help="synthetic users (default 400)")
+    parser.add_argument(
+        "--users", type=positive_int, default=400, help="synthetic users (default 400)"
+    )
     parser.add_argument("--model", default="", help="worker --model (default: the worker's)")
     parser.add_argument(
         "--worker-arg",
@@ -89,7 +107,7 @@ def register(sub: Any) -> None:
     )
     parser.add_argument(
         "--recovery-timeout",
-        type=float,
+        type=positive_float,
         default=90.0,
         help="give up waiting for a recovery after this many seconds (default 90)",
     )

@@ -18,13 +18,15 @@ from typing import Any
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from tqdm import tqdm
 
-from homerec.datasets.synthetic import SyntheticConfig, SyntheticStream
+from homerec.datasets.synthetic import DEMO_WORLD, SyntheticStream
 from homerec.homepage import Homepage
+from homerec.models import DEFAULT_MODEL, MODELS, WORKER_PARAMS, make_model
 from streams.codec import decode_homepage, encode_event, encode_item
+from streams.commands.arguments import positive_float, positive_int
 from streams.config import Settings, add_connection_arguments, settings_from_args
 from streams.errors import StreamsError
 from streams.logs import hold_back_kafka
-from streams.topics import create_topics
+from streams.topics import check_broker, create_topics
 from streams.worker import Worker, WorkerConfig
 
 __all__ = ["register"]
@@ -42,46 +44,87 @@ def register(sub: Any) -> None:
             "(deploy/kafka/local-kafka.sh start; 'make demo' does both)."
         ),
     )
-    parser.add_argument("--users", type=int, default=2000, help="synthetic users (default 2000)")
-    parser.add_argument("--items", type=int, default=1000, help="catalog size (default 1000)")
+    world = DEMO_WORLD
     parser.add_argument(
-        "--events", type=int, default=20_000, help="events to replay (default 20000)"
+        "--users",
+        type=positive_int,
+        default=world.n_users,
+        help=f"synthetic users (default {world.n_users})",
     )
-    parser.add_argument("--show", type=int, default=3, help="homepages to print (default 3)")
-    parser.add_argument("--k", type=int, default=10, help="list length (default 10)")
-    parser.add_argument("--model", default="hybrid", help="model name (default hybrid)")
-    parser.add_argument("--seed", type=int, default=7, help="seed of the synthetic world")
     parser.add_argument(
-        "--timeout", type=float, default=300.0, help="give up after this many seconds"
+        "--items",
+        type=positive_int,
+        default=world.n_items,
+        help=f"catalog size (default {world.n_items})",
+    )
+    parser.add_argument(
+        "--events",
+        type=positive_int,
+        default=world.total_events,
+        help=f"events to replay (default {world.total_events})",
+    )
+    parser.add_argument(
+        "--show", type=positive_int, default=3, help="homepages to print (default 3)"
+    )
+    parser.add_argument(
+        "--k",
+        type=positive_int,
+        default=WorkerConfig().k,
+        help=f"list length (default {WorkerConfig().k})",
+    )
+    parser.add_argument(
+        "--model", default=DEFAULT_MODEL, choices=sorted(MODELS), help=f"default {DEFAULT_MODEL}"
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=world.seed,
+        help=f"seed of the synthetic world (default {world.seed})",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=300.0,
+        help="give up after this many seconds (default 300)",
     )
     add_connection_arguments(parser)
     parser.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from homerec.models import make_model
-
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     hold_back_kafka()
     settings = settings_from_args(args)
+    check_broker(settings)  # one error line, not the client's retries, without a broker
     started = time.monotonic()
+    run_ms = int(time.time() * 1000)
     created = create_topics(settings, partitions=4)
     print(f"topics: {', '.join(f'{n} ({w})' for n, w in created.items())}")
-    mean_gap_ms = 50.0
-    start_ts = int(time.time() * 1000 - args.events * mean_gap_ms)
+    earlier = _events_in_topic(settings)
+    if earlier:
+        print(
+            f"{settings.topic('events')} already holds {earlier:,} events from before this "
+            "run: the worker restores the state they built and learns this run's events on "
+            "top (--topic-prefix NEW starts from scratch)"
+        )
+    # the same world as every demo run and as 'homerec replay --source synthetic' (same
+    # catalog), but event ids of this run: ids of an earlier run would be dropped as
+    # duplicates by the worker's de-duplication window
     world = SyntheticStream(
-        SyntheticConfig(
+        replace(
+            DEMO_WORLD,
             n_users=args.users,
             n_items=args.items,
             n_events=args.events,
             seed=args.seed,
-            start_ts=start_ts,
-            mean_gap_ms=mean_gap_ms,
+            start_ts=int(run_ms - args.events * DEMO_WORLD.mean_gap_ms),
+            id_prefix=_run_id(run_ms),
         )
     )
     catalog = {item.item: item for item in world.items()}
-    model = make_model(args.model, candidates="catalog", max_tag_share=0.5)
+    model = make_model(args.model, **WORKER_PARAMS)
     worker = Worker(settings, model, WorkerConfig(k=args.k))
+    skipped_before = _skipped()
     error: list[BaseException] = []
 
     def _work() -> None:
@@ -131,9 +174,17 @@ def _run(args: argparse.Namespace) -> int:
         f"worker caught up {time.monotonic() - t1:.1f}s after the last event was sent "
         f"(total {time.monotonic() - started:.1f}s)"
     )
-    pages = _latest_pages(settings, [u for u, _ in activity.most_common(args.show)])
-    for user, _ in activity.most_common(args.show):
-        _print_page(user, pages.get(user), history[user], catalog)
+    skipped = _skipped() - skipped_before
+    if skipped:
+        print(
+            f"note: the worker skipped {skipped:,.0f} of the {args.events:,} events as "
+            "duplicates (an id it had already applied, within its --dedup-window)"
+        )
+    shown = [u for u, _ in activity.most_common(args.show)]
+    # only lists this run published: an older one would show an earlier run's state
+    pages = {u: p for u, p in _latest_pages(settings, shown).items() if p.ts >= run_ms}
+    for user in shown:
+        _print_page(user, pages.get(user), history[user], catalog, earlier=bool(earlier))
     lag_ms = max(map(_lag_ms, pages.values()), default=0)
     if lag_ms > 1000:
         print(
@@ -143,9 +194,41 @@ def _run(args: argparse.Namespace) -> int:
         )
     print(
         "\nNext: 'homerec recs USER' prints any user's list; 'homerec worker' runs a worker "
-        "that keeps going; see README.md."
+        "that keeps going; 'homerec replay --source synthetic' sends more events of this "
+        "world; see README.md."
     )
     return 0
+
+
+def _run_id(run_ms: int) -> str:
+    """What this run's event ids start with: unique per run (the start time, in hex)."""
+    return f"demo-{run_ms:x}"
+
+
+def _skipped() -> float:
+    """Events the in-process worker has skipped as duplicates so far (its own counter)."""
+    from streams import metrics
+
+    return sum(
+        sample.value
+        for metric in metrics.EVENTS_CONSUMED.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_total") and sample.labels.get("outcome") == "duplicate"
+    )
+
+
+def _events_in_topic(settings: Settings) -> int:
+    """How many events the events topic holds (end minus start offsets)."""
+    consumer = KafkaConsumer(**settings.client_options(group_id=None, enable_auto_commit=False))
+    try:
+        topic = settings.topic("events")
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        if not tps:
+            return 0
+        start, end = consumer.beginning_offsets(tps), consumer.end_offsets(tps)
+        return sum(end[tp] - start[tp] for tp in tps)
+    finally:
+        consumer.close(autocommit=False)
 
 
 def _wait_caught_up(settings: Settings, timeout_s: float, error: list[BaseException]) -> None:
@@ -199,20 +282,25 @@ def _lag_ms(page: Homepage) -> int:
 
 
 def _print_page(
-    user: str, page: Homepage | None, history: list[tuple[str, str]], catalog: dict[str, Any]
+    user: str,
+    page: Homepage | None,
+    history: list[tuple[str, str]],
+    catalog: dict[str, Any],
+    *,
+    earlier: bool = False,
 ) -> None:
     liked = [item for kind, item in history if kind in ("click", "share", "rating")]
     tags = Counter(tag for item in liked for tag in catalog[item].tags)
     print(
-        f"\n== {user}: {len(history)} events; favourite tags: "
+        f"\n== {user}: {len(history)} events{' this run' if earlier else ''}; favourite tags: "
         f"{', '.join(t for t, _ in tags.most_common(4)) or '-'}"
     )
     if page is None:
-        print("   (no homepage published yet)")
+        print("   (no homepage published in this run)")
         return
     print(
-        f"   homepage after {page.events} events "
-        f"(published {_lag_ms(page)} ms after the newest event):"
+        f"   homepage after {page.events} events{', earlier runs included,' if earlier else ''} "
+        f"published {_lag_ms(page)} ms after the newest event:"
     )
     for rank, (item, score) in enumerate(page.items, 1):
         entry = catalog.get(item)

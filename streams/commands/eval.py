@@ -15,9 +15,11 @@ import json
 from typing import Any
 
 from homerec.datasets.loaders import FORMATS, load_dataset
+from homerec.datasets.movielens import WHERE
 from homerec.errors import ConfigError
 from homerec.evaluation.prequential import EvalResult, evaluate
 from homerec.models import DEFAULT_MODEL, MODELS, make_model
+from streams.commands.arguments import positive_int
 
 __all__ = ["BASELINES", "register"]
 
@@ -30,16 +32,26 @@ def register(sub: Any) -> None:
         "eval",
         help="prequential evaluation (HR@K, NDCG@K, cold start) on a recorded stream",
         description=__doc__.split("\n\n")[1] if __doc__ else None,
+        epilog=f"Data: homerec ships none. {WHERE}, e.g. "
+        "'homerec eval --data ml-100k --format ml-100k'. --format events-jsonl reads "
+        "homerec's own event schema (README 'The contract').",
     )
-    parser.add_argument("--data", required=True, help="dataset directory (or file for events-jsonl)")
+    parser.add_argument(
+        "--data",
+        required=True,
+        metavar="PATH",
+        help="dataset directory (ml-100k: u.data, u.item, u.user; movielens-csv: ratings.csv, "
+        "movies.csv), or the file for events-jsonl",
+    )
     parser.add_argument("--format", default="ml-100k", choices=sorted(FORMATS),
                         help="dataset layout (default ml-100k)")
-    parser.add_argument("--k", type=int, default=10, help="list length K (default 10)")
+    parser.add_argument("--k", type=positive_int, default=10, help="list length K (default 10)")
     parser.add_argument("--model", default=DEFAULT_MODEL, choices=sorted(MODELS),
                         help=f"model to evaluate (default {DEFAULT_MODEL})")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                         help="model constructor argument (repeatable), e.g. --param n_factors=16")
-    parser.add_argument("--max-events", type=int, default=None, help="stop after N events")
+    parser.add_argument("--max-events", type=positive_int, default=None, metavar="N",
+                        help="stop after N events")
     parser.add_argument("--baselines", action="store_true",
                         help="also evaluate the baselines (always on with --plot)")
     parser.add_argument("--json", action="store_true", help="end stdout with one JSON object")

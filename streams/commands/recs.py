@@ -20,6 +20,7 @@ from typing import Any, TextIO
 from homerec.errors import HomerecError, InvalidEvent
 from homerec.homepage import Homepage
 from streams.codec import decode_homepage, decode_item
+from streams.commands.arguments import positive_float
 from streams.config import Settings, add_connection_arguments, settings_from_args
 from streams.errors import BrokerUnavailable, TopicMissing
 from streams.topics import ITEMS, RECOMMENDATIONS
@@ -44,7 +45,7 @@ def register(sub: Any) -> None:
     )
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=positive_float,
         default=30.0,
         metavar="SECONDS",
         help="give up reading a topic to its end after this long (default 30)",

@@ -29,11 +29,12 @@ from kafka.errors import KafkaError, MessageSizeTooLargeError
 from kafka.partitioner import DefaultPartitioner
 from tqdm import tqdm
 
-from homerec.datasets.synthetic import SyntheticConfig, SyntheticStream
+from homerec.datasets.synthetic import DEMO_WORLD, SyntheticStream
 from homerec.errors import ConfigError, InvalidEvent
 from homerec.events import Event
 from homerec.items import Item
 from streams.codec import encode_event, encode_item, packb
+from streams.commands.arguments import non_negative_float, non_negative_int, positive_int
 from streams.config import Settings, add_connection_arguments, settings_from_args
 from streams.errors import BrokerUnavailable, DeliveryFailed
 from streams.topics import EVENTS, ITEMS, create_topics, partitions_for
@@ -65,26 +66,60 @@ def register(sub: Any) -> None:
         help="ml-100k: the directory holding u.data, u.item, u.user; "
         "events-jsonl: the file (one event a line)",
     )
-    syn = parser.add_argument_group("synthetic source")
-    syn.add_argument("--users", type=int, default=1_000, help="default 1000")
-    syn.add_argument("--items", type=int, default=500, help="default 500")
-    syn.add_argument("--events", type=int, default=None, help="stream length (default 20 per user)")
-    syn.add_argument("--tags", type=int, default=30, help="distinct tags (default 30)")
-    syn.add_argument("--seed", type=int, default=42, help="default 42")
-    syn.add_argument(
-        "--popularity-skew", type=float, default=0.8, help="Zipf exponent (default 0.8)"
+    world = DEMO_WORLD
+    syn = parser.add_argument_group(
+        "synthetic source",
+        "The defaults are the world of 'homerec demo' (same seed and shape: the same items "
+        "with the same titles and tags), so a replay after the demo continues in its catalog.",
     )
     syn.add_argument(
-        "--drift-rate", type=float, default=0.1, help="taste drift, radians/day (default 0.1)"
+        "--users", type=positive_int, default=world.n_users, help=f"default {world.n_users}"
+    )
+    syn.add_argument(
+        "--items", type=positive_int, default=world.n_items, help=f"default {world.n_items}"
+    )
+    syn.add_argument(
+        "--events",
+        type=non_negative_int,
+        default=None,
+        help=f"stream length (default {world.events_per_user:g} per user)",
+    )
+    syn.add_argument(
+        "--tags",
+        type=positive_int,
+        default=world.n_tags,
+        help=f"distinct tags (default {world.n_tags})",
+    )
+    syn.add_argument("--seed", type=int, default=world.seed, help=f"default {world.seed}")
+    syn.add_argument(
+        "--popularity-skew",
+        type=non_negative_float,
+        default=world.popularity_skew,
+        help=f"Zipf exponent (default {world.popularity_skew:g})",
+    )
+    syn.add_argument(
+        "--drift-rate",
+        type=non_negative_float,
+        default=world.drift_rate,
+        help=f"taste drift, radians/day (default {world.drift_rate:g})",
     )
     syn.add_argument(
         "--inactive-fraction",
-        type=float,
-        default=0.0,
-        help="share of the catalog marked inactive (default 0)",
+        type=non_negative_float,
+        default=world.inactive_fraction,
+        help=f"share of the catalog marked inactive (default {world.inactive_fraction:g})",
     )
     syn.add_argument(
-        "--mean-gap-ms", type=float, default=100.0, help="mean gap between events (default 100)"
+        "--mean-gap-ms",
+        type=non_negative_float,
+        default=world.mean_gap_ms,
+        help=f"mean gap between events (default {world.mean_gap_ms:g})",
+    )
+    syn.add_argument(
+        "--fresh-ids",
+        action="store_true",
+        help="give the events ids of this run: by default they are e<seed>.<n>, the same at "
+        "every replay of a seed, and a worker applies an id once within its --dedup-window",
     )
     out = parser.add_argument_group("sending")
     out.add_argument(
@@ -98,9 +133,11 @@ def register(sub: Any) -> None:
     out.add_argument(
         "--timestamps",
         choices=TIMESTAMPS,
-        default="original",
+        default=None,
         help="event ts as in the source (original), moved so the first event is now "
-        "(shift), or the wall clock at sending (now); default original",
+        "(shift), or the wall clock at sending (now); default now for the synthetic source "
+        "(its own clock is arbitrary, and a list's 'published after' figure would be years), "
+        "original for the others",
     )
     out.add_argument(
         "--no-catalog", action="store_true", help="do not send the catalog to <prefix>.items"
@@ -138,7 +175,8 @@ class Source:
 
 def _open_source(args: argparse.Namespace) -> Source:
     if args.source == "synthetic":
-        cfg = SyntheticConfig(
+        cfg = dataclasses.replace(
+            DEMO_WORLD,
             n_users=args.users,
             n_items=args.items,
             n_tags=args.tags,
@@ -149,6 +187,7 @@ def _open_source(args: argparse.Namespace) -> Source:
             inactive_fraction=args.inactive_fraction,
             mean_gap_ms=args.mean_gap_ms,
             seed=args.seed,
+            id_prefix=f"r{int(time.time() * 1000):x}" if args.fresh_ids else "",
         )
         gen = SyntheticStream(cfg)
         return Source("synthetic", gen.items(), gen.events(), cfg.total_events)
@@ -264,7 +303,7 @@ def _compression(choice: str) -> str | None:
         "zstd": kafka_codec.has_zstd(),
     }
     if choice == "auto":
-        # gzip (zlib) is always there; on this machine it cost no measurable throughput
+        # lz4 compresses fast; gzip (zlib) is always there
         return "lz4" if available["lz4"] else "gzip"
     if choice == "none":
         return None
@@ -462,6 +501,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.rate is not None and args.rate <= 0:
         raise ConfigError("--rate must be positive")
     source = _open_source(args)
+    timestamps = args.timestamps or ("now" if args.source == "synthetic" else "original")
     if args.create_topics:
         create_topics(settings)
     needed = [settings.topic(EVENTS.name)] + (
@@ -476,7 +516,7 @@ def _run(args: argparse.Namespace) -> int:
             producer=producer,
             rate=args.rate,
             limit=args.limit,
-            timestamps=args.timestamps,
+            timestamps=timestamps,
             catalog=not args.no_catalog,
             progress=not args.quiet and sys.stderr.isatty(),
         )
@@ -487,6 +527,12 @@ def _run(args: argparse.Namespace) -> int:
         f"and {result.items} items to {settings.topic(ITEMS.name)} in {result.seconds:.2f}s "
         f"({result.rate:,.0f} events/s)"
     )
+    if args.source == "synthetic" and not args.fresh_ids and result.events:
+        print(
+            f"event ids e{args.seed}.0 to e{args.seed}.{result.events - 1}: a worker skips an id "
+            "it applied within its --dedup-window, so a second replay of this stream is not "
+            "learned again (--fresh-ids sends it as new events)"
+        )
     if result.failed:
         print(
             f"homerec replay: error: {result.failed} messages were not delivered "

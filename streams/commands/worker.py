@@ -7,17 +7,32 @@ import logging
 import signal
 import sys
 from types import FrameType
-from typing import Any
+from typing import Any, get_args
 
+from homerec.errors import ConfigError
 from homerec.feedback import FeedbackWeights
 from homerec.limits import Limits
+from homerec.models import DEFAULT_MODEL, MODELS, WORKER_PARAMS
 from streams import logs
+from streams.commands.arguments import (
+    finite_float,
+    non_negative_float,
+    non_negative_int,
+    port,
+    positive_float,
+    positive_int,
+    share,
+)
 from streams.config import add_connection_arguments, settings_from_args
-from streams.worker import Worker, WorkerConfig
+from streams.topics import check_broker
+from streams.worker import Guarantee, Worker, WorkerConfig
 
 __all__ = ["register"]
 
 log = logging.getLogger("homerec.worker")
+
+#: The event types whose weight ``--feedback`` sets (a rating's is scaled from its value).
+_FEEDBACK_TYPES = ("view", "click", "share", "skip")
 
 
 def register(sub: Any) -> None:
@@ -31,51 +46,61 @@ def register(sub: Any) -> None:
             "finished and committed."
         ),
     )
-    parser.add_argument("--k", type=int, default=10, help="length of each list (default 10)")
+    config, limits, model_params = WorkerConfig(), Limits(), WORKER_PARAMS
     parser.add_argument(
-        "--model",
-        default="hybrid",
-        help="model name (see 'homerec eval --help'; default hybrid)",
+        "--k",
+        type=positive_int,
+        default=config.k,
+        help=f"length of each list (default {config.k})",
     )
     parser.add_argument(
-        "--max-batch", type=int, default=2000, help="most events per batch (default 2000)"
+        "--model",
+        default=DEFAULT_MODEL,
+        choices=sorted(MODELS),
+        help=f"model name (see 'homerec eval --help'; default {DEFAULT_MODEL})",
+    )
+    parser.add_argument(
+        "--max-batch",
+        type=positive_int,
+        default=config.max_batch,
+        help=f"most events per batch (default {config.max_batch})",
     )
     parser.add_argument(
         "--candidates",
         choices=("catalog", "seen"),
-        default="catalog",
+        default=model_params["candidates"],
         help="what may be recommended: 'catalog' = every active catalog item plus items seen "
         "in events (new items can be shown at once); 'seen' = only items seen in events "
-        "(default catalog)",
+        f"(default {model_params['candidates']})",
     )
     parser.add_argument(
         "--max-tag-share",
-        type=float,
-        default=0.5,
+        type=share,
+        default=model_params["max_tag_share"],
         help="most of a page that one tag (genre, section) may take, in (0, 1]; 1 = no cap "
-        "(default 0.5)",
+        f"(default {model_params['max_tag_share']:g})",
     )
     parser.add_argument(
         "--ann-candidates",
-        type=int,
+        type=non_negative_int,
         default=0,
         metavar="N",
-        help="hybrid only: score exactly only the N items an approximate index (hnswlib) "
-        "proposes per user, plus the items its co-occurrence reaches; for catalogs of "
-        "~50,000 items and more (docs/performance.md). The index is rebuilt in the "
-        "background every 20,000 events (new catalog items join it at once); until the "
-        "first one is built, every item is scored. 0 = score every item (default)",
+        help="hybrid only, needs hnswlib (pip install 'homerec[ann]'): score exactly only the "
+        "N items an approximate index proposes per user, plus the items its co-occurrence "
+        "reaches; for catalogs of ~50,000 items and more (docs/performance.md). The index is "
+        "rebuilt in the background every 20,000 events (new catalog items join it at once); "
+        "until the first one is built, every item is scored. 0 = score every item (default)",
     )
     parser.add_argument(
         "--processing-guarantee",
-        choices=("at-least-once", "exactly-once"),
-        default="at-least-once",
+        choices=get_args(Guarantee),
+        default=config.processing_guarantee,
         help="exactly-once commits lists, state, DLQ writes and offsets in one Kafka "
-        "transaction (default at-least-once; see README 'Guarantees')",
+        f"transaction (default {config.processing_guarantee}; see README 'Guarantees')",
     )
     parser.add_argument(
         "--metrics-port",
-        type=int,
+        type=port,
         default=9400,
         help="serve /metrics, /healthz and /readyz on this port; 0 = off (default 9400)",
     )
@@ -83,24 +108,40 @@ def register(sub: Any) -> None:
         "--feedback",
         default="",
         metavar="TYPE=W,...",
-        help="override feedback weights, e.g. 'click=1,share=2,skip=-0.5,view=0.25'",
+        help="override feedback weights (default "
+        + ",".join(f"{t}={getattr(FeedbackWeights(), t):g}" for t in _FEEDBACK_TYPES)
+        + "; a rating's weight is its value scaled to [-1, 1])",
     )
     parser.add_argument(
-        "--max-id-length", type=int, default=Limits().max_id_length, help="bytes (default 256)"
+        "--max-id-length",
+        type=positive_int,
+        default=limits.max_id_length,
+        help=f"bytes (default {limits.max_id_length})",
     )
     parser.add_argument(
         "--max-message-bytes",
-        type=int,
-        default=Limits().max_message_bytes,
-        help="largest accepted event, key + value (default 65536)",
+        type=positive_int,
+        default=limits.max_message_bytes,
+        help=f"largest accepted event, key + value (default {limits.max_message_bytes})",
     )
-    parser.add_argument("--rating-min", type=float, default=1.0, help="lowest rating (default 1)")
-    parser.add_argument("--rating-max", type=float, default=5.0, help="highest rating (default 5)")
+    parser.add_argument(
+        "--rating-min",
+        type=finite_float,
+        default=limits.rating_min,
+        help=f"lowest rating (default {limits.rating_min:g})",
+    )
+    parser.add_argument(
+        "--rating-max",
+        type=finite_float,
+        default=limits.rating_max,
+        help=f"highest rating (default {limits.rating_max:g})",
+    )
     parser.add_argument(
         "--dedup-window",
-        type=int,
-        default=100_000,
-        help="remember this many event ids to drop producer retries (default 100000; 0 = off)",
+        type=non_negative_int,
+        default=config.dedup_window,
+        help="remember this many event ids to drop producer retries "
+        f"(default {config.dedup_window}; 0 = off)",
     )
     parser.add_argument(
         "--no-changelog",
@@ -116,36 +157,47 @@ def register(sub: Any) -> None:
     )
     parser.add_argument(
         "--item-state-interval",
-        type=float,
-        default=5.0,
+        type=non_negative_float,
+        default=config.item_state_every_s,
         metavar="SECONDS",
         help="with --checkpoint-interval 0 only: snapshot the items that changed to "
         "<prefix>.item-state this often, restored with the users' changelog records "
-        "(approximate: shared state such as co-occurrence is not in them; default 5)",
+        "(approximate: shared state such as co-occurrence is not in them; "
+        f"default {config.item_state_every_s:g})",
     )
     parser.add_argument(
         "--checkpoint-interval",
-        type=float,
-        default=15.0,
+        type=non_negative_float,
+        default=config.checkpoint_every_s,
         metavar="SECONDS",
         help="write the whole model with the offsets it covers to <prefix>.item-state this "
         "often (or 20 times the last snapshot's duration, if longer: a big model is "
         "written less often; sending happens off the loop); a restarted worker loads it "
-        "and replays the events since, so its state is exact (default 15; 0 = never)",
+        "and replays the events since, so its state is exact "
+        f"(default {config.checkpoint_every_s:g}; 0 = never)",
     )
     parser.add_argument(
         "--max-replay",
-        type=int,
-        default=50_000,
+        type=non_negative_int,
+        default=config.max_replay,
         metavar="EVENTS",
         help="replay at most this many events on a restore; partitions beyond it restore "
         "users from the changelog instead, item-side learning since the checkpoint is then "
-        "lost (default 50000)",
+        f"lost (default {config.max_replay})",
     )
     parser.add_argument(
-        "--instance-id", default="", help="stable worker identity (transactional id suffix)"
+        "--instance-id",
+        default=config.instance_id,
+        help="stable worker identity (transactional id suffix; default: random)",
     )
     add_connection_arguments(parser)
+    parser.add_argument(
+        "--connect-timeout",
+        type=positive_float,
+        default=10.0,
+        metavar="SECONDS",
+        help="at start-up, give up if the broker does not answer within this time (default 10)",
+    )
     logs.add_arguments(parser)
     parser.set_defaults(func=_run)
 
@@ -155,6 +207,8 @@ def _run(args: argparse.Namespace) -> int:
 
     logs.configure(args)
     settings = settings_from_args(args)
+    if args.ann_candidates:
+        _check_ann(args.model)
     limits = Limits(
         max_id_length=args.max_id_length,
         max_message_bytes=args.max_message_bytes,
@@ -185,6 +239,9 @@ def _run(args: argparse.Namespace) -> int:
         max_tag_share=None if args.max_tag_share >= 1 else args.max_tag_share,
         **extra,
     )
+    # one clear line instead of the client's retries when the broker is not there; once
+    # the worker runs, its clients retry a broker that goes away as they should
+    check_broker(settings, timeout_s=args.connect_timeout)
     server = None
     health = None
     if args.metrics_port:
@@ -211,3 +268,16 @@ def _run(args: argparse.Namespace) -> int:
     log.info("worker stopped cleanly")
     sys.stdout.flush()
     return 0
+
+
+def _check_ann(model: str) -> None:
+    """``--ann-candidates`` needs the hybrid model and hnswlib: never a silent exact search."""
+    from homerec.ann import hnswlib_available
+
+    if model != "hybrid":
+        raise ConfigError(f"--ann-candidates works with --model hybrid only, not {model!r}")
+    if not hnswlib_available():
+        raise ConfigError(
+            "--ann-candidates needs hnswlib, which is not installed: "
+            "pip install 'homerec[ann]' (or leave --ann-candidates at 0 to score every item)"
+        )

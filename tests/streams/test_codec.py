@@ -105,3 +105,24 @@ def test_items_and_homepages_and_dead_letters() -> None:
         b"\xc1",
     )
     assert dict(headers)["homerec.reason"] == b"not_msgpack"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        b'{"user": "u1", "item": "i1", "type": "click", "ts": 1700000000000}',
+        b'  \n{"user": "u1"}',
+        b'[{"user": "u1"}]',
+    ],
+)
+def test_json_values_are_named_as_json(value: bytes) -> None:
+    with pytest.raises(InvalidEvent) as info:
+        decode_event(b"u1", value)
+    assert info.value.reason == "not_msgpack"
+    assert "looks like JSON" in info.value.detail and "msgpack" in info.value.detail
+
+
+def test_other_bad_bytes_are_not_called_json() -> None:
+    with pytest.raises(InvalidEvent) as info:
+        decode_event(b"u1", b"\x92\x01")
+    assert info.value.reason == "not_msgpack" and "JSON" not in info.value.detail

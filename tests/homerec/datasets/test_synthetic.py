@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import time
 
@@ -273,3 +274,14 @@ def test_popularity_is_a_distribution(n: int, s: float, seed: int) -> None:
     )
     p = gen.item_popularity
     assert p.shape == (n,) and np.all(p > 0) and abs(p.sum() - 1.0) < 1e-9
+
+
+def test_id_prefix_renames_the_ids_only() -> None:
+    cfg = SyntheticConfig(n_users=20, n_items=20, n_events=50, seed=3)
+    plain = list(SyntheticStream(cfg))
+    run = list(SyntheticStream(dataclasses.replace(cfg, id_prefix="demo-x")))
+    assert [e.id for e in plain] == [f"e3.{n}" for n in range(50)]
+    assert [e.id for e in run] == [f"demo-x.{n}" for n in range(50)]
+    assert [dataclasses.replace(e, id=None) for e in run] == [
+        dataclasses.replace(e, id=None) for e in plain
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from streams.bench.models import build_model, model_info, warm_model
 from streams.bench.passthrough import run_passthrough
 from streams.bench.pipeline import run_pipeline
 from streams.bench.scaling import ann_row, scaling_row
-from streams.bench.throughput import BatchClock
+from streams.bench.throughput import BatchClock, ThroughputResult
 from streams.bench.workload import Workload, WorkloadSpec, delete_topics, new_settings, produce
 from streams.commands import bench as bench_cmd
 from streams.config import Settings
@@ -31,14 +32,19 @@ TINY = WorkloadSpec(n_users=200, n_items=60, n_events=900, warm_events=100, seed
 def test_batch_clock_ignores_the_first_batch() -> None:
     clock = BatchClock()
     clock.batch_done(0)
-    assert clock.result().events == 0
+    assert clock.result() == ThroughputResult(0, 0.0, 0)
     clock.batch_done(100)
+    before = time.perf_counter()
+    time.sleep(0.01)
     clock.batch_done(50)
     clock.batch_done(25)
+    after = time.perf_counter()
     result = clock.result()
     assert clock.total == 175
     assert result.events == 75 and result.batches == 2
-    assert result.seconds >= 0 and result.eps >= 0
+    # from the first batch's end to the last one's: the sleep, within the time measured around
+    assert 0.01 <= result.seconds <= after - before + 1e-6
+    assert result.eps == pytest.approx(75 / result.seconds)
 
 
 def test_workload_is_deterministic_and_split() -> None:
@@ -52,7 +58,12 @@ def test_workload_is_deterministic_and_split() -> None:
 def test_models_build_and_warm() -> None:
     model = build_model("popularity")
     workload = Workload.build(TINY)
-    assert warm_model(model, workload) >= 0
+    before = time.perf_counter()
+    seconds = warm_model(model, workload)
+    assert 0 < seconds <= time.perf_counter() - before
+    # every warm-up event learned, each once, and nothing else
+    users = {profile.user for profile in workload.profiles}
+    assert sum(model.n_events(user) for user in users) == len(workload.warm) == TINY.warm_events
     assert model_info(model)["model"] == "popularity"
     assert model.recommend_many([workload.events[0].user], 5)[0]
 
@@ -84,7 +95,7 @@ def test_ann_stage_with_every_item_a_candidate_recalls_the_exact_lists() -> None
 def test_scaling_and_ann_rows() -> None:
     row = scaling_row("popularity", 80, n_users=300, warm_events=50, batch=100, max_seconds=5)
     assert row.n_items == 80 and row.events > 0 and row.eps > 0
-    assert row.rerank_ms_per_user > 0 and row.learn_ms_per_event >= 0
+    assert row.rerank_ms_per_user > 0 and row.learn_ms_per_event > 0
     ann = ann_row(300, dim=8, k=10, n_queries=50, method="exact")
     assert ann.recall_at_k == 1.0 and ann.exact_ms_per_user > 0
 

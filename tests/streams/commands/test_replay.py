@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections import defaultdict
@@ -11,10 +12,10 @@ import pytest
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 
-from homerec.datasets.synthetic import SyntheticConfig, SyntheticStream
+from homerec.datasets.synthetic import DEMO_WORLD, SyntheticStream
 from homerec.errors import ConfigError
 from homerec.events import Event
-from streams.cli import main
+from streams.cli import build_parser, main
 from streams.codec import decode_event, decode_item
 from streams.commands import replay
 from streams.config import Settings
@@ -82,10 +83,12 @@ def test_token_bucket_rejects_bad_rate() -> None:
 def test_synthetic_replay_delivers_catalog_and_events_in_order(
     settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    cfg = SyntheticConfig(n_users=40, n_items=25, n_events=600, seed=5)
+    cfg = dataclasses.replace(DEMO_WORLD, n_users=40, n_items=25, n_events=600, seed=5)
     argv = ["--users", "40", "--items", "25", "--events", "600", "--seed", "5"]
-    assert run(*argv, *conn(settings)) == 0
-    assert "replayed 600 events" in capsys.readouterr().out
+    assert run(*argv, "--timestamps", "original", *conn(settings)) == 0
+    out = capsys.readouterr().out
+    assert "replayed 600 events" in out
+    assert "event ids e5.0 to e5.599" in out and "--fresh-ids" in out
 
     gen = SyntheticStream(cfg)
     records = read_all(settings, "events")
@@ -126,7 +129,7 @@ def test_shifted_timestamps_keep_the_gaps(settings: Settings) -> None:
     events = sorted(
         (decode_event(r.key, r.value) for r in read_all(settings, "events")), key=lambda e: e.id
     )
-    original = {e.id: e.ts for e in SyntheticStream(SyntheticConfig(n_events=200))}
+    original = {e.id: e.ts for e in SyntheticStream(dataclasses.replace(DEMO_WORLD, n_events=200))}
     offsets = {e.ts - original[e.id] for e in events}
     assert len(offsets) == 1
     first = min(e.ts for e in events)
@@ -238,3 +241,26 @@ def test_client_refused_message_is_counted_and_the_rest_delivered(settings: Sett
     assert (result.events, result.failed) == (20, 1)
     assert "MessageSizeTooLarge" in repr(result.first_error)
     assert len(read_all(settings, "events")) == 19
+
+
+def test_synthetic_defaults_are_the_demo_world() -> None:
+    """A replay after 'homerec demo' sends the demo's catalog: same ids, titles and tags."""
+    args = build_parser().parse_args(["replay"])
+    source = replay._open_source(args)
+    demo_items = SyntheticStream(DEMO_WORLD).items()
+    assert [(i.item, i.title, i.tags, i.active) for i in source.items] == [
+        (i.item, i.title, i.tags, i.active) for i in demo_items
+    ]
+    assert source.total == DEMO_WORLD.n_users * DEMO_WORLD.events_per_user
+
+
+@pytest.mark.kafka
+def test_synthetic_events_are_stamped_now_and_fresh_ids_are_new(settings: Settings) -> None:
+    before = int(time.time() * 1000)
+    argv = ["--users", "30", "--items", "20", "--events", "50", "--no-catalog", *conn(settings)]
+    assert run(*argv) == 0
+    assert run(*argv, "--fresh-ids") == 0
+    events = [decode_event(r.key, r.value) for r in read_all(settings, "events")]
+    assert len(events) == 100 and all(before <= e.ts <= int(time.time() * 1000) for e in events)
+    stable = {e.id for e in events if e.id and e.id.startswith("e7.")}
+    assert len(stable) == 50 and len({e.id for e in events}) == 100
