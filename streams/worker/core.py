@@ -94,7 +94,10 @@ class Worker:
         #: an error escaped a step: close() commits and checkpoints nothing more
         self._broken = False
         self._lag = 0
-        self._topic = {t.name: settings.topic(t.name) for t in (EVENTS, RECOMMENDATIONS, DLQ, CHANGELOG, ITEMS, ITEM_STATE)}
+        self._topic = {
+            t.name: settings.topic(t.name)
+            for t in (EVENTS, RECOMMENDATIONS, DLQ, CHANGELOG, ITEMS, ITEM_STATE)
+        }
         self._user_state = cfg.changelog and isinstance(model, UserStateful)
         self._clients = Clients(settings, cfg.instance_id or uuid.uuid4().hex[:12])
         self._quality = LiveHitRate(cfg.quality_window)
@@ -121,7 +124,9 @@ class Worker:
         # per-item snapshots: the approximate item-side restore when checkpoints are off
         self._items = ItemSnapshots(
             self._topic[ITEM_STATE.name],
-            enabled=cfg.changelog and isinstance(model, ItemStateful) and not self._checkpoints.enabled,
+            enabled=cfg.changelog
+            and isinstance(model, ItemStateful)
+            and not self._checkpoints.enabled,
             every_s=cfg.item_state_every_s,
         )
         self._catalog = Catalog(settings, self._topic[ITEMS.name], limits=cfg.limits)
@@ -275,7 +280,9 @@ class Worker:
         users = list(batch.source)
         lists = self.model.recommend_many(users, self.config.k) if users else []
         self._delivery.begin()
-        pages = self._publish(batch, [(u, tuple(ranked)) for u, ranked in zip(users, lists, strict=True)])
+        pages = self._publish(
+            batch, [(u, tuple(ranked)) for u, ranked in zip(users, lists, strict=True)]
+        )
         self._send_dead_letters(batch.dead + self._catalog.take_dead())
         self._items.send(self.model, self._send, force=False)
         self._delivery.end(batch, pages)

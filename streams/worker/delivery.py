@@ -199,9 +199,7 @@ class Delivery:
 
     def _settle(self, sent: Sent, *, flush: bool) -> None:
         # the next offset to consume, per partition
-        offsets = {
-            tp: OffsetAndMetadata(off + 1, "", -1) for tp, off in sent.batch.offsets.items()
-        }
+        offsets = {tp: OffsetAndMetadata(off + 1, "", -1) for tp, off in sent.batch.offsets.items()}
         self.deliver(sent.futures, offsets, flush=flush)
         self.last_commit = time.monotonic()
         self._on_settled(sent)

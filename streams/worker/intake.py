@@ -214,7 +214,6 @@ def _decode(
     return batch
 
 
-
 def dead_letter(exc: InvalidEvent, topic: str, rec: Record) -> DeadLetterRecord:
     """The DLQ record for ``rec`` of ``topic``, counted by reason."""
     m.DLQ_MESSAGES.labels(reason=exc.reason).inc()

@@ -333,7 +333,9 @@ class Recovery:
         reader = PartitionReader(self.settings, self._events_topic, client_id="homerec-replay")
         n = 0
         try:
-            for events in _chunks(self._intake.replayed(reader.read_range(ranges, 300.0)), self._max_batch):
+            for events in _chunks(
+                self._intake.replayed(reader.read_range(ranges, 300.0)), self._max_batch
+            ):
                 model.learn_many(events)
                 n += len(events)
                 if len(events) == self._max_batch and self._health is not None:
