@@ -1,10 +1,9 @@
 """Writes whole-model checkpoints off the worker's loop, on a thread with its own producer.
 
 Taking a checkpoint has three parts: the snapshot (``state_dict``, a copy of
-the model's tables: 30–40 ms at 100K users) must happen between two batches;
-encoding it (msgpack, chunks: ≈ 0.1 s at that size) and sending tens of
-megabytes to the broker and waiting for their acknowledgements need not. The
-worker hands the snapshot and a function that encodes it to this writer and
+the model's tables) must happen between two batches; encoding it (msgpack,
+chunks: a few times longer than the snapshot) and sending tens of megabytes to
+the broker and waiting for their acknowledgements need not. The worker hands the snapshot and a function that encodes it to this writer and
 goes on with the next batch; the writer encodes, sends the chunks, waits for
 every acknowledgement, then sends the manifest and waits again, so a manifest
 never points at chunks the broker did not take. (Encoding holds the GIL for
