@@ -24,6 +24,7 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from kafka import TopicPartition
@@ -35,6 +36,7 @@ from homerec.live_quality import LiveHitRate
 from homerec.models.base import Recommender
 from homerec.models.stateful import ItemStateful, Sized, UserStateful
 from homerec.state_io import packb
+from homerec.typing import Scored, UserId
 from streams import kafka_compat
 from streams import metrics as m
 from streams.codec import encode_homepage
@@ -46,8 +48,8 @@ from streams.worker.checkpointing import CheckpointSchedule, ItemSnapshots
 from streams.worker.clients import Clients
 from streams.worker.config import WorkerConfig
 from streams.worker.delivery import Delivery, Sent, now_ms
-from streams.worker.intake import Batch, Intake
-from streams.worker.progress import Progress
+from streams.worker.intake import Batch, DeadLetterRecord, Intake, Record
+from streams.worker.progress import Progress, consumer_lag
 from streams.worker.recovery import Assignment, Coverage, Recovery, freeze_heap
 
 __all__ = ["Worker"]
@@ -267,24 +269,27 @@ class Worker:
         self._progress.maybe_log(lag=self._lag, k=self.config.k, hit_rate=self._quality.hit_rate)
         return len(records)
 
-    def _process(self, records: list[Any]) -> None:
+    def _process(self, records: list[Record]) -> None:
         """bytes -> events -> learn -> rank -> records -> commit."""
+        # bytes -> events (repeats and bad messages out)
         batch = self._intake.take(
             records, restored=self._coverage.restored, in_flight=self._delivery.in_flight_ids
         )
         self._progress.consumed(len(batch.events), batch.n_invalid)
+        # learn (scored first: was each item on the list the user saw?)
         self._score(batch)
         self._delivery.learned(batch)  # the model is now ahead of what is committed
         self.model.learn_many(batch.events)
         self._items.touched(e.item for e in batch.events)
+        # rank every user the batch touched, in one vectorised call
         users = list(batch.source)
         lists = self.model.recommend_many(users, self.config.k) if users else []
+        # records: lists and user states, dead letters, item snapshots
         self._delivery.begin()
-        pages = self._publish(
-            batch, [(u, tuple(ranked)) for u, ranked in zip(users, lists, strict=True)]
-        )
+        pages = self._publish(batch, zip(users, lists, strict=True))
         self._send_dead_letters(batch.dead + self._catalog.take_dead())
         self._items.send(self.model, self._send, force=False)
+        # commit (overlapped: the batch before this one)
         self._delivery.end(batch, pages)
         self._maybe_checkpoint(force=False)
 
@@ -300,7 +305,9 @@ class Worker:
                         m.QUALITY_HITS.inc()
         m.QUALITY_HIT_RATE.set(self._quality.hit_rate)
 
-    def _publish(self, batch: Batch, ranked: list[tuple[str, tuple[Any, ...]]]) -> list[Homepage]:
+    def _publish(
+        self, batch: Batch, ranked: Iterable[tuple[UserId, list[Scored]]]
+    ) -> list[Homepage]:
         """Send each user's list and, with the changelog, its state."""
         model, newest = self.model, self._coverage.newest_ts
         stateful = model if self._user_state and isinstance(model, UserStateful) else None
@@ -310,7 +317,7 @@ class Worker:
         for user, items in ranked:
             event_ts = batch.newest_ts.get(user) or newest.get(user, 0)
             newest[user] = event_ts
-            page = Homepage(user, items, now, event_ts, model.n_events(user))
+            page = Homepage(user, tuple(items), now, event_ts, model.n_events(user))
             pages.append(page)
             key, value = encode_homepage(page)
             source = batch.source[user]
@@ -325,7 +332,7 @@ class Worker:
     def _send(self, topic: str, key: bytes, value: bytes) -> None:
         self._delivery.send(topic, key, value)
 
-    def _send_dead_letters(self, dead: list[Any]) -> None:
+    def _send_dead_letters(self, dead: list[DeadLetterRecord]) -> None:
         for letter in dead:
             self._delivery.send(
                 self._topic[DLQ.name], letter.key, letter.value, headers=letter.headers
@@ -442,23 +449,9 @@ class Worker:
             self.health.set_assigned(len(self._assignment))
 
     def _update_lag(self) -> None:
-        consumer, total = self._clients.consumer, 0
-        for tp in list(self._assignment.assigned):
-            high = consumer.highwater(tp)
-            if high is None:
-                continue
-            try:
-                pos = consumer.position(tp, timeout_ms=0)
-            except KafkaError:
-                continue
-            if pos is None:
-                continue
-            lag = max(0, high - pos)
-            total += lag
-            m.CONSUMER_LAG.labels(partition=str(tp.partition)).set(lag)
-        self._lag = total
+        self._lag = consumer_lag(self._clients.consumer, self._assignment.sorted())
         if self.health is not None:
-            self.health.set_lag(total)
+            self.health.set_lag(self._lag)
 
 
 def _version() -> str:

@@ -1,17 +1,23 @@
-"""The periodic progress line of the worker's log.
+"""How far the worker is: the periodic progress line of its log, its consumer lag.
 
-Written every ``every_s`` seconds, and only when something happened since the
-last one (events, dead letters, lists): an idle worker stays quiet.
+The line is written every ``every_s`` seconds, and only when something happened
+since the last one (events, dead letters, lists): an idle worker stays quiet.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["Progress"]
+from kafka.errors import KafkaError
+from kafka.structs import TopicPartition
+
+from streams import metrics as m
+
+__all__ = ["Progress", "consumer_lag"]
 
 log = logging.getLogger("streams.worker")
 
@@ -61,3 +67,23 @@ class Progress:
             )
         self._counts = _Counts()
         self._since = now
+
+
+def consumer_lag(consumer: Any, partitions: Iterable[TopicPartition]) -> int:
+    """Messages not processed yet in ``partitions``, summed (per partition: the gauge);
+    partitions whose end or position the consumer does not know yet count 0."""
+    total = 0
+    for tp in partitions:
+        high = consumer.highwater(tp)
+        if high is None:
+            continue
+        try:
+            pos = consumer.position(tp, timeout_ms=0)
+        except KafkaError:
+            continue
+        if pos is None:
+            continue
+        lag = max(0, high - pos)
+        total += lag
+        m.CONSUMER_LAG.labels(partition=str(tp.partition)).set(lag)
+    return total
