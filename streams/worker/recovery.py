@@ -35,6 +35,7 @@ from streams import checkpoint as ckpt
 from streams import metrics as m
 from streams.config import Settings
 from streams.partition_reader import PartitionReader
+from streams.topics import CHANGELOG, EVENTS, ITEM_STATE
 from streams.worker.delivery import now_ms
 from streams.worker.intake import Intake, Restored
 
@@ -215,8 +216,6 @@ class Recovery:
         self._max_batch = max_batch
         self._freeze = freeze
         self._health = health
-        from streams.topics import CHANGELOG, EVENTS, ITEM_STATE
-
         self._events_topic = settings.topic(EVENTS.name)
         self._changelog_topic = settings.topic(CHANGELOG.name)
         self._item_state_topic = settings.topic(ITEM_STATE.name)
