@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Container
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
@@ -37,11 +37,21 @@ from homerec.homepage import Homepage
 from streams.errors import DeliveryFailed
 from streams.worker.intake import Batch
 
-__all__ = ["Delivery", "PendingCommit", "Sent", "now_ms"]
+__all__ = ["Clients", "Delivery", "PendingCommit", "Sent", "now_ms"]
 
 log = logging.getLogger(__name__)
 
 Offsets = dict[TopicPartition, OffsetAndMetadata]
+
+
+class Clients(Protocol):
+    """Where delivery finds its clients (opened after delivery is built)."""
+
+    @property
+    def producer(self) -> Any: ...
+
+    @property
+    def consumer(self) -> Any: ...
 
 
 class PendingCommit(NamedTuple):
@@ -69,14 +79,14 @@ class Sent:
 class Delivery:
     """Sends records, checks acknowledgements, commits offsets or transactions.
 
-    ``clients`` has a ``producer`` and a ``consumer`` (set once they are open);
+    ``clients`` has the ``producer`` and the ``consumer`` (set once they are open);
     ``assigned`` tells which partitions may still be committed; ``stop`` cuts short the
     pauses between retries of a failed commit.
     """
 
     def __init__(
         self,
-        clients: Any,
+        clients: Clients,
         *,
         transactional: bool,
         overlap_acks: bool = True,
