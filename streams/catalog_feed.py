@@ -2,12 +2,11 @@
 
 Reading the ``items`` topic from the loop cost a broker round trip per batch
 even when nothing had changed: kafka-python's ``poll(0)`` hands the fetch to its
-IO thread and waits for it, 2–4 ms per batch on a busy machine (10 % of a batch
-at 1,200 events/s in the freshness benchmark). The feed polls on its own thread
-instead (it mostly waits there, without the GIL) and the loop takes what has
-arrived, in order, without any network call. Kafka gives no order between the
-catalog and the events topic anyway, so an item is applied at the first batch
-after it arrived, as before.
+IO thread and waits for it, a sizeable share of a small batch's time. The feed
+polls on its own thread instead (it mostly waits there, without the GIL) and the
+loop takes what has arrived, in order, without any network call. Kafka gives no
+order between the catalog and the events topic anyway, so an item is applied at
+the first batch after it arrived, as before.
 
 The feed owns its reader while it runs: a consumer is not thread-safe, so the
 worker stops the feed before it reads the catalog itself (a rollback re-reads it

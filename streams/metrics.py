@@ -13,7 +13,6 @@ from prometheus_client import Counter, Gauge, Histogram, Info
 __all__ = [
     "BATCH_DURATION",
     "BATCH_SIZE",
-    "CHECKPOINT_AGE",
     "CONSUMER_ASSIGNED",
     "CONSUMER_LAG",
     "DLQ_MESSAGES",
@@ -28,6 +27,7 @@ __all__ = [
     "MODEL_CHECKPOINT_BYTES",
     "MODEL_CHECKPOINT_SECONDS",
     "MODEL_CHECKPOINT_SNAPSHOT_SECONDS",
+    "OFFSET_COMMIT_AGE",
     "STATE_REPLAYED",
     "STATE_RESTORE",
     "STATE_USERS",
@@ -90,9 +90,10 @@ QUALITY_HITS = Counter(
 RECS_PUBLISHED = Counter(
     "homerec_recs_published_total", "Recommendation lists published to the recommendations topic."
 )
-CHECKPOINT_AGE = Gauge(
-    "homerec_checkpoint_age_seconds",
-    "Seconds since this worker's state was last made durable (offsets committed).",
+OFFSET_COMMIT_AGE = Gauge(
+    "homerec_offset_commit_age_seconds",
+    "Seconds since this worker last committed the offsets of an acknowledged batch (an "
+    "asynchronous commit is held back at most commit_interval_s). Not a model checkpoint's age.",
 )
 STATE_RESTORE = Histogram(
     "homerec_state_restore_seconds",

@@ -77,11 +77,17 @@ class _Dies(Worker):
 
     commits = 0
 
-    def _deliver(self, futures: Any, offsets: Any, **kwargs: Any) -> None:
-        super()._deliver(futures, offsets, **kwargs)
-        self.commits += 1
-        if self.commits == 8:
-            raise _Crash("killed")
+    def open(self) -> None:
+        super().open()
+        deliver = self._delivery.deliver
+
+        def dies(futures: Any, offsets: Any, **kwargs: Any) -> None:
+            deliver(futures, offsets, **kwargs)
+            self.commits += 1
+            if self.commits == 8:
+                raise _Crash("killed")
+
+        self._delivery.deliver = dies  # type: ignore[method-assign]
 
 
 def _crash_midway(settings: Settings, producer: Any, config: WorkerConfig) -> None:

@@ -93,19 +93,22 @@ class _InjectingWorker(Worker):
         super().open()
         client_name, method = self.inject.split(".")
         self.fault = _FailOnce(
-            getattr(self, client_name),
+            getattr(self._clients, client_name),
             method,
             KafkaError("injected"),
             real_call=self.real_call,
             counts=None if self.during == "any" else (lambda: self._in == self.during),
         )
+        deliver = self._delivery.deliver
 
-    def _deliver(self, futures: Any, offsets: Any, **kwargs: Any) -> None:
-        self._in = "batch"
-        try:
-            super()._deliver(futures, offsets, **kwargs)
-        finally:
-            self._in = None
+        def delivering(futures: Any, offsets: Any, **kwargs: Any) -> None:
+            self._in = "batch"
+            try:
+                deliver(futures, offsets, **kwargs)
+            finally:
+                self._in = None
+
+        self._delivery.deliver = delivering  # type: ignore[method-assign]
 
     def _maybe_checkpoint(self, *, force: bool) -> None:
         self._in = "checkpoint"
@@ -128,19 +131,19 @@ def test_exactly_once_end_to_end(settings: Settings, producer: Any) -> None:
     ("guarantee", "inject", "real_call"),
     [
         # lists and changelog written, offsets NOT committed: the batch is seen again
-        ("at-least-once", "_consumer.commit", False),
-        ("at-least-once", "_consumer.commit_async", False),
+        ("at-least-once", "consumer.commit", False),
+        ("at-least-once", "consumer.commit_async", False),
         # offsets committed but the client saw an error
-        ("at-least-once", "_consumer.commit", True),
-        ("at-least-once", "_consumer.commit_async", True),
+        ("at-least-once", "consumer.commit", True),
+        ("at-least-once", "consumer.commit_async", True),
         # the transaction fails to commit: it is aborted, nothing of the batch is visible
-        ("exactly-once", "_producer.commit_transaction", False),
+        ("exactly-once", "producer.commit_transaction", False),
     ],
 )
 def test_failed_batch_rolls_back_and_applies_each_event_once(
     settings: Settings, producer: Any, guarantee: str, inject: str, real_call: bool
 ) -> None:
-    """``_consumer.commit`` with ``async_commit=False``, ``commit_async`` with the default."""
+    """``consumer.commit`` with ``async_commit=False``, ``commit_async`` with the default."""
     events = _events(400, seed=6)
     send_events(producer, settings, events)
     cfg = WorkerConfig(
@@ -167,7 +170,7 @@ def test_rebalance_second_worker_joins_and_leaves(settings: Settings, producer: 
             Worker(settings, CountingModel(), WorkerConfig(k=5, max_batch=50))
         ).start()
         wait_for(
-            lambda: w2.worker._assigned and len(w1.worker._assigned) < 4,
+            lambda: w2.worker._assignment.assigned and len(w1.worker._assignment) < 4,
             what="partitions to move to the second worker",
         )
         second = _events(300, seed=8, start=10_000)
@@ -197,7 +200,7 @@ def test_rolled_back_batch_does_not_leave_its_ids_in_the_dedup_window(
     send_events(producer, settings, events)
     cfg = WorkerConfig(k=5, processing_guarantee="exactly-once", max_batch=40)
     inner = _InjectingWorker(
-        settings, CountingModel(), cfg, inject="_producer.commit_transaction", real_call=False
+        settings, CountingModel(), cfg, inject="producer.commit_transaction", real_call=False
     )
     run_until_applied(settings, inner, events)
     assert inner.fault is not None and inner.fault.failed and inner.rebuilds == 1
@@ -218,7 +221,7 @@ def test_a_failed_checkpoint_changes_nothing(
         checkpoint_every_s=0.01,
     )
     inner = _InjectingWorker(
-        settings, CountingModel(), cfg, inject="_ckpt_producer.flush", real_call=False, during="any"
+        settings, CountingModel(), cfg, inject="checkpoint_producer.flush", real_call=False, during="any"
     )
     run_until_applied(settings, inner, events)
     assert inner.fault is not None and inner.fault.failed and inner.rebuilds == 0
@@ -243,7 +246,7 @@ def test_crash_between_acks_and_commit_does_not_double_apply(
         def open(self) -> None:
             super().open()
             self.fault = _FailOnce(
-                self._consumer, "commit_async", _Crash("killed"), real_call=False
+                self._clients.consumer, "commit_async", _Crash("killed"), real_call=False
             )
 
     cfg1 = WorkerConfig(k=5, max_batch=100, commit_interval_s=0.0)
@@ -291,12 +294,19 @@ def test_offsets_held_back_by_the_commit_interval_are_committed_when_idle(
             super().open()
             # counts the calls, never fails
             self.commits = _FailOnce(
-                self._consumer, "commit_async", KafkaError("never"), real_call=True, at_call=-1
+                self._clients.consumer,
+                "commit_async",
+                KafkaError("never"),
+                real_call=True,
+                at_call=-1,
             )
+            deliver = self._delivery.deliver
 
-        def _deliver(self, futures: Any, offsets: Any, **kwargs: Any) -> None:
-            super()._deliver(futures, offsets, **kwargs)
-            self.delivered += 1
+            def counted(futures: Any, offsets: Any, **kwargs: Any) -> None:
+                deliver(futures, offsets, **kwargs)
+                self.delivered += 1
+
+            self._delivery.deliver = counted  # type: ignore[method-assign]
 
     cfg = WorkerConfig(k=5, max_batch=20, commit_interval_s=3600.0)
     worker = _Counts(settings, CountingModel(), cfg)

@@ -188,3 +188,30 @@ def test_start_up_freezes_the_heap_unless_told_not_to(settings: Settings) -> Non
         finally:
             worker.close()
             gc.unfreeze()
+
+
+def test_an_idle_worker_writes_no_progress_line(
+    settings: Settings,
+    producer,  # type: ignore[no-untyped-def]
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+    import time
+
+    caplog.set_level(logging.INFO, logger="streams.worker")
+    worker = Worker(settings, CountingModel(), WorkerConfig(k=5, log_every_s=0.05))
+    worker.open()
+    try:
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            worker.step()
+        assert not [r for r in caplog.records if r.getMessage().startswith("processed")]
+        send_events(producer, settings, [Event("u1", "i1", "click", TS)])
+        deadline = time.monotonic() + 20.0
+        lines: list[logging.LogRecord] = []
+        while not lines and time.monotonic() < deadline:
+            worker.step()
+            lines = [r for r in caplog.records if r.getMessage().startswith("processed")]
+        assert lines and lines[0].__dict__["events"] == 1
+    finally:
+        worker.close()
