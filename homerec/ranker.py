@@ -50,6 +50,11 @@ class OnlineRanker:
         p[0] -= 1.0
         self.step(weight * (p @ x))
 
+    @property
+    def steps(self) -> int:
+        """Optimizer steps taken so far."""
+        return int(self._opt.n_iterations)
+
     def step(self, grad: FloatArray) -> None:
         """One optimizer step with a precomputed loss gradient (River's Adam, vector path)."""
         self._opt.step(self.w, grad)
