@@ -24,7 +24,7 @@ from homerec.models.hybrid.demographics import DEMO_PRIOR
 from homerec.models.hybrid.scoring import Bookkeeping
 from homerec.models.hybrid.tables import HybridTables
 from homerec.models.storage import as_rows
-from homerec.typing import FloatArray, IndexArray
+from homerec.typing import FloatArray, IndexArray, IntArray
 
 __all__ = ["Eligible", "Learner"]
 
@@ -69,7 +69,7 @@ class Learner:
     recent_pows: FloatArray
     cooc_pows: FloatArray
     # scratch of ranker_grad (always zeros)
-    slot: npt.NDArray[np.int32] = field(default_factory=lambda: np.zeros(0, np.int32))
+    slot: IntArray = field(default_factory=lambda: np.zeros(0, np.int32))
 
     def learn(
         self, tables: HybridTables, book: Bookkeeping, rng: np.random.Generator,

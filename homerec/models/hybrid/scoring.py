@@ -60,7 +60,7 @@ class Bookkeeping:
     n_items: int
     n_tags: int
     item_count: FloatArray
-    user_events: npt.NDArray[np.int64]
+    user_events: IndexArray
 
 
 @dataclass(frozen=True, slots=True)
