@@ -88,9 +88,13 @@ class UserSide:
     wf: list[float]  # the ranker's plane weights, by Plane
     items: ItemSide
 
+    def blocks(self) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """``(P, U, Ut, G)``: pair with :meth:`Scorer.item_blocks`, block by block."""
+        return self.P, self.U, self.Ut, self.G
+
     def matrix(self) -> FloatArray:
         """``[P | U | Ut | G]``: pairs with :meth:`Scorer.fused_items`."""
-        out: FloatArray = np.concatenate((self.P, self.U, self.Ut, self.G), axis=1)
+        out: FloatArray = np.concatenate(self.blocks(), axis=1)
         return out
 
 
@@ -249,14 +253,19 @@ class Scorer:
 
     def fused_rows(self, tables: HybridTables, side: ItemSide, lo: int, hi: int) -> FloatArray:
         """Rows ``lo..hi-1`` of :meth:`fused_items` (a new array)."""
-        n_groups = len(tables.items.demo.ids)
-        d, w = self.n_factors, side.tags.shape[1]
-        V = np.empty((hi - lo, d + 4 + w + n_groups), np.float32)
-        V[:, :d] = tables.items.Q[lo:hi]
-        V[:, d : d + 4] = side.scalars[:, lo:hi].T
-        V[:, d + 4 : d + 4 + w] = side.tags[lo:hi]
-        V[:, d + 4 + w :] = tables.items.demo.logD[:n_groups, lo:hi].T
+        V: FloatArray = np.concatenate([b[lo:hi] for b in self.item_blocks(tables, side)], axis=1)
         return V
+
+    @staticmethod
+    def item_blocks(
+        tables: HybridTables, side: ItemSide
+    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """The item factors, block by block (items × columns each, views; rows past the
+        items known may follow): ``Q``, ``scalars.T``, ``tags`` and ``logD.T`` of the
+        profile groups in use. The one definition of the product's item side."""
+        items = tables.items
+        logd = items.demo.logD[: len(items.demo.ids)]
+        return items.Q, side.scalars.T, side.tags, logd.T
 
     # -- user side --------------------------------------------------------
     def user_side(self, tables: HybridTables, book: Bookkeeping, rows: IntArray) -> UserSide:
@@ -316,25 +325,23 @@ class Scorer:
         """Scores ``(len(rows), n_items)`` of user ``rows`` (``-1``: unknown) for every item.
 
         With a block of at least :data:`FUSED_MIN_ROWS` users, or when this version's
-        copied item matrix exists already, one product over it; else three products
-        over the item tables as they are (the same sums, grouped otherwise). Then the
+        copied item matrix exists already, one product over it; else one product per
+        block over the item tables as they are (the same sums, grouped otherwise). Then the
         histories' co-occurrence terms are added (:meth:`add_cooc_terms`).
         """
         n = book.n_items
         side = self.user_side(tables, book, rows)
-        items = side.items
         S: FloatArray
         if len(rows) >= FUSED_MIN_ROWS or self._has_fused(tables, book):
             # one product over all columns: copying the item side into one matrix (per
             # version) pays off over many users, and the score is written once
-            S = side.matrix() @ self.fused_items(tables, book, items).T
-        else:
-            S = side.P @ tables.items.Q[:n].T
-            S += side.U @ items.scalars
-            if side.Ut.any():
-                S += side.Ut @ items.tags.T
-            if side.G.any():
-                S += side.G @ tables.items.demo.logD[: side.G.shape[1], :n]
+            S = side.matrix() @ self.fused_items(tables, book, side.items).T
+        else:  # a product per block, over the item tables as they are
+            (P, *users), (Q, *items) = side.blocks(), self.item_blocks(tables, side.items)
+            S = P @ Q[:n].T
+            for u, i in zip(users, items, strict=True):
+                if u.any():  # (U never is all zero: its first column is ones)
+                    S += u @ i[:n].T
         if len(side.histories):
             self.add_cooc_terms(tables, book, S, side)
         return S
