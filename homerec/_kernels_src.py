@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -36,6 +37,35 @@ def _compiled(**options: Any) -> Callable[[_F], _F]:
 
 
 _CLIP = 30.0  # logits beyond ±30 saturate the sigmoid in float32
+
+
+def _hybrid_planes() -> Any:
+    """:mod:`homerec.models.hybrid.planes`, loaded by path: this file is compiled before
+    homerec can be imported (importing it needs the kernels built from this file)."""
+    path = Path(__file__).parent / "models" / "hybrid" / "planes.py"
+    spec = importlib.util.spec_from_file_location("_homerec_hybrid_planes", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# the hybrid's feature planes as plain ints (numba compiles module-level ints as constants)
+_PLANE = _hybrid_planes().Plane
+_N_PLANES: int = len(_PLANE)
+_COOC: int = int(_PLANE.COOC)
+_COOC_LOG: int = int(_PLANE.COOC_LOG)
+_MF: int = int(_PLANE.MF)
+_POP_FAST: int = int(_PLANE.POP_FAST)
+_POP_SLOW: int = int(_PLANE.POP_SLOW)
+_CONTENT: int = int(_PLANE.CONTENT)
+_DEMO: int = int(_PLANE.DEMO)
+_POP_COLD: int = int(_PLANE.POP_COLD)
+_DEMO_COLD: int = int(_PLANE.DEMO_COLD)
+_CONTENT_COLD: int = int(_PLANE.CONTENT_COLD)
+_CONTENT_NEW: int = int(_PLANE.CONTENT_NEW)
+_ITEM_COLD: int = int(_PLANE.ITEM_COLD)
+_COOC_RECENT: int = int(_PLANE.COOC_RECENT)
 
 
 @_compiled()
@@ -183,8 +213,10 @@ def ranker_grad(
     slot: npt.NDArray[np.int32],
 ) -> npt.NDArray[np.float64]:
     """Gradient of ``-log softmax(s)[0]`` over the items ``cols`` (``cols[0]`` the positive)
-    for one user: :meth:`homerec.models.hybrid.Hybrid.features` of those items, their
-    scores ``w·x + bias`` and ``Σ_j p_j x_j - x_0``, with no ``O(items)`` work.
+    for one user: the features of those items (the planes' rows by
+    :class:`homerec.models.hybrid.planes.Plane`; :func:`homerec.models.hybrid.reference.features`
+    is their plain form), their scores ``w·x + bias`` and ``Σ_j p_j x_j - x_0``, with no
+    ``O(items)`` work.
 
     ``pop_fast``, ``pop_slow`` are the raw popularity sums and ``*_scale`` their decay
     factors (:meth:`homerec.decay.DecayedCounts.raw`); ``hist`` the user's history rows
@@ -231,7 +263,7 @@ def _ranker_grad(
     m = len(cols)
     d = Q.shape[1]
     n_tags = T.shape[1]
-    nf = 13  # len(PLANES), in their order
+    nf = _N_PLANES
     X = np.zeros((nf, m))
     # co-occurrence with the history, at the columns only: each distinct column gets a
     # slot; the history's neighbour lists are scanned once
@@ -321,20 +353,20 @@ def _ranker_grad(
     for j in range(m):
         inv_sqrt = 1.0 / math.sqrt(cnt[j] + 1.0)
         lg = long_[first[j]]
-        X[0, j] = lg * inv_sqrt
-        X[1, j] = math.log1p(lg)
-        X[12, j] = recent[first[j]] * inv_sqrt
-        X[2, j] = mf[j] + bias_c[j]
-        X[3, j] = math.log1p(max(pf[j] * fast_scale, 1e-30))
-        X[4, j] = math.log1p(max(ps[j] * slow_scale, 1e-30))
-        X[5, j] = content[j]
-        X[6, j] = lift[j]
+        X[_COOC, j] = lg * inv_sqrt
+        X[_COOC_LOG, j] = math.log1p(lg)
+        X[_COOC_RECENT, j] = recent[first[j]] * inv_sqrt
+        X[_MF, j] = mf[j] + bias_c[j]
+        X[_POP_FAST, j] = math.log1p(max(pf[j] * fast_scale, 1e-30))
+        X[_POP_SLOW, j] = math.log1p(max(ps[j] * slow_scale, 1e-30))
+        X[_CONTENT, j] = content[j]
+        X[_DEMO, j] = lift[j]
         item_cold = math.exp(-min(cnt[j] / cold_scale, 60.0))
-        X[11, j] = item_cold
-        X[7, j] = X[3, j] * user_cold
-        X[8, j] = X[6, j] * user_cold
-        X[9, j] = X[5, j] * user_cold
-        X[10, j] = X[5, j] * item_cold
+        X[_ITEM_COLD, j] = item_cold
+        X[_POP_COLD, j] = X[_POP_FAST, j] * user_cold
+        X[_DEMO_COLD, j] = X[_DEMO, j] * user_cold
+        X[_CONTENT_COLD, j] = X[_CONTENT, j] * user_cold
+        X[_CONTENT_NEW, j] = X[_CONTENT, j] * item_cold
         for f in range(nf):
             s[j] += w[f] * X[f, j]
     # softmax minus the positive's one-hot, clipped at e^-80 like the dense step

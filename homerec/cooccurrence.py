@@ -23,11 +23,10 @@ import numpy.typing as npt
 
 from homerec.kernels import cooc_add_pairs
 from homerec.models.storage import grow
+from homerec.typing import AnyIntArray, FloatArray
 
 __all__ = ["CooccurrenceTable"]
 
-FloatArray = npt.NDArray[np.float32]
-IntArray = npt.NDArray[Any]
 
 
 class CooccurrenceTable:
@@ -46,7 +45,7 @@ class CooccurrenceTable:
             self.ids = grow(self.ids, n_items, fill=-1)
             self.counts = grow(self.counts, n_items)
 
-    def add(self, src: IntArray, dst: int, weights: FloatArray) -> None:
+    def add(self, src: AnyIntArray, dst: int, weights: FloatArray) -> None:
         """``C[s, dst] += w`` for every ``s, w`` in ``zip(src, weights)`` (``src`` unique)."""
         if len(src) == 0:
             return
@@ -58,7 +57,7 @@ class CooccurrenceTable:
         self.ids[src, slot] = dst
         self.counts[src, slot] = old + weights
 
-    def add_row(self, src: int, dst: IntArray, weights: FloatArray) -> None:
+    def add_row(self, src: int, dst: AnyIntArray, weights: FloatArray) -> None:
         """``C[src, d] += w`` for every ``d, w`` in ``zip(dst, weights)`` (``dst`` unique)."""
         if len(dst) == 0:
             return
@@ -81,7 +80,7 @@ class CooccurrenceTable:
             self.ids[src, slots] = dst[keep]
             self.counts[src, slots] = weights[keep]
 
-    def add_pairs(self, src: IntArray, dst: int, weights: FloatArray) -> None:
+    def add_pairs(self, src: AnyIntArray, dst: int, weights: FloatArray) -> None:
         """:meth:`add` then :meth:`add_row` of the same pairs (both directions), in one
         compiled call (:func:`homerec.kernels.cooc_add_pairs`): what an event costs the
         table. ``src`` unique and without ``dst``. Slots of equal count are evicted lowest
@@ -93,7 +92,7 @@ class CooccurrenceTable:
                 np.ascontiguousarray(weights, np.float32),
             )  # fmt: skip
 
-    def scores(self, src: IntArray, weights: FloatArray, n_items: int) -> FloatArray:
+    def scores(self, src: AnyIntArray, weights: FloatArray, n_items: int) -> FloatArray:
         """``Σ_s w_s · C[s, ·]`` as a dense vector of ``n_items``."""
         if len(src) == 0:
             return np.zeros(n_items, np.float32)
@@ -102,7 +101,7 @@ class CooccurrenceTable:
         out = np.bincount(ids, weights=vals, minlength=n_items + 1)[1 : n_items + 1]
         return out.astype(np.float32)
 
-    def scores_multi(self, src: IntArray, weights: FloatArray, n_items: int) -> FloatArray:
+    def scores_multi(self, src: AnyIntArray, weights: FloatArray, n_items: int) -> FloatArray:
         """:meth:`scores` for several weightings ``(k, len(src))`` of the same sources at once."""
         k = weights.shape[0]
         if len(src) == 0:
@@ -117,8 +116,8 @@ class CooccurrenceTable:
         return out[:, 1:].astype(np.float32)
 
     def sums_sparse(
-        self, src: IntArray, owner: IntArray, weights: FloatArray, n_items: int
-    ) -> tuple[IntArray, IntArray, npt.NDArray[np.float64]]:
+        self, src: AnyIntArray, owner: AnyIntArray, weights: FloatArray, n_items: int
+    ) -> tuple[AnyIntArray, AnyIntArray, npt.NDArray[np.float64]]:
         """:meth:`scores_multi` of several users at once, only where it is not zero.
 
         ``src`` are all users' history items end to end, ``owner`` the user (a small

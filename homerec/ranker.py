@@ -24,24 +24,25 @@ from river import optim
 
 __all__ = ["OnlineRanker"]
 
-FloatArray = npt.NDArray[np.float64]
+#: the weights, features and gradients: float64 (Adam's moments are accumulated in it)
+_Vector = npt.NDArray[np.float64]
 
 
 class OnlineRanker:
     """``score(x) = x·w + bias``; ``learn_softmax`` lifts row 0 above the other rows."""
 
-    def __init__(self, n_features: int, *, lr: float = 0.01, init: FloatArray | None = None) -> None:
+    def __init__(self, n_features: int, *, lr: float = 0.01, init: _Vector | None = None) -> None:
         self.n_features = n_features
         self.lr = lr
-        self.w: FloatArray = np.zeros(n_features) if init is None else np.array(init, np.float64)
+        self.w: _Vector = np.zeros(n_features) if init is None else np.array(init, np.float64)
         self.bias = 0.0  # a shared bias does not change a ranking; kept for σ(·) calibration
         self._opt = optim.Adam(lr=lr)
 
-    def scores(self, x: FloatArray) -> FloatArray:
-        out: FloatArray = x @ self.w + self.bias
+    def scores(self, x: _Vector) -> _Vector:
+        out: _Vector = x @ self.w + self.bias
         return out
 
-    def learn_softmax(self, x: FloatArray, weight: float = 1.0) -> None:
+    def learn_softmax(self, x: _Vector, weight: float = 1.0) -> None:
         """One step on ``-log softmax(x·w)[0]``, scaled by ``weight``."""
         s = x @ self.w
         s -= s.max()
@@ -50,7 +51,12 @@ class OnlineRanker:
         p[0] -= 1.0
         self.step(weight * (p @ x))
 
-    def step(self, grad: FloatArray) -> None:
+    @property
+    def steps(self) -> int:
+        """Optimizer steps taken so far."""
+        return int(self._opt.n_iterations)
+
+    def step(self, grad: _Vector) -> None:
         """One optimizer step with a precomputed loss gradient (River's Adam, vector path)."""
         self._opt.step(self.w, grad)
 

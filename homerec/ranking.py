@@ -26,11 +26,10 @@ import numpy as np
 import numpy.typing as npt
 
 from homerec.kernels import top_columns
+from homerec.typing import FloatArray, IndexArray
 
 __all__ = ["tag_cap", "tag_matrix", "top_k"]
 
-FloatArray = npt.NDArray[np.float32]
-IntArray = npt.NDArray[np.intp]
 
 # below this many rows one argpartition per block is as fast as the two-stage selection
 _TWO_STAGE_MIN_ROWS = 4
@@ -47,7 +46,7 @@ def tag_cap(k: int, max_tag_share: float | None) -> int | None:
     return max(1, math.floor(max_tag_share * k))
 
 
-def tag_matrix(item_tags: Sequence[Sequence[int]]) -> IntArray:
+def tag_matrix(item_tags: Sequence[Sequence[int]]) -> IndexArray:
     """The tags of every item as one ``(items, most tags)`` array padded with ``-1``.
 
     >>> tag_matrix([(0, 2), (), (1,)]).tolist()
@@ -68,9 +67,9 @@ def top_k(
     item_tags: Sequence[Sequence[int]] | None = None,
     max_tag_share: float | None = None,
     overfetch: int = 4,
-    tags: IntArray | None = None,
+    tags: IndexArray | None = None,
     columns: npt.NDArray[np.integer[Any]] | None = None,
-) -> list[tuple[IntArray, FloatArray]]:
+) -> list[tuple[IndexArray, FloatArray]]:
     """Best ``k`` columns of every row of ``scores`` (``-inf`` = not a candidate).
 
     Returns one ``(columns, scores)`` pair per row, best first; within a list, ties
@@ -120,7 +119,7 @@ def top_k(
 
 def _compiled_best(
     scores: FloatArray, want: int, columns: npt.NDArray[np.integer[Any]] | None
-) -> tuple[IntArray, FloatArray]:
+) -> tuple[IndexArray, FloatArray]:
     """:func:`homerec.kernels.top_columns` of float32 ``scores`` (as items of ``columns``)."""
     n_rows = len(scores)
     part = np.empty((n_rows, want), np.int64)
@@ -128,18 +127,18 @@ def _compiled_best(
     top_columns(np.ascontiguousarray(scores), want, part, part_scores)
     if columns is None:
         return part.astype(np.intp, copy=False), part_scores
-    items: IntArray = np.take_along_axis(columns, part, axis=1).astype(np.intp, copy=False)
+    items: IndexArray = np.take_along_axis(columns, part, axis=1).astype(np.intp, copy=False)
     return items, part_scores
 
 
 def _finish(
-    part: IntArray,
+    part: IndexArray,
     part_scores: FloatArray,
     k: int,
     cap: int | None,
     item_tags: Sequence[Sequence[int]] | None,
-    tags: IntArray | None,
-) -> list[tuple[IntArray, FloatArray]]:
+    tags: IndexArray | None,
+) -> list[tuple[IndexArray, FloatArray]]:
     """Rows of sorted best columns (``-inf``: none) cut to ``k`` lists under the tag cap."""
     n_rows, want = part.shape
     finite = np.isfinite(part_scores)
@@ -149,7 +148,7 @@ def _finish(
         if tags is None:
             tags = tag_matrix(item_tags)
         within = _rows_within(part, finite, k, tags, cap)
-    out: list[tuple[IntArray, FloatArray]] = []
+    out: list[tuple[IndexArray, FloatArray]] = []
     for r in range(n_rows):
         cols, vals = part[r], part_scores[r]
         if within is not None and within[r]:
@@ -168,7 +167,7 @@ def _finish(
 
 def _top_row(
     row: FloatArray, want: int, columns: npt.NDArray[np.integer[Any]] | None
-) -> tuple[IntArray, FloatArray]:
+) -> tuple[IndexArray, FloatArray]:
     """:func:`top_k` of one row without a tag cap, in numpy (scores other than float32)."""
     n_cols = len(row)
     cols = np.argpartition(-row, want - 1)[:want] if want < n_cols else np.arange(n_cols)
@@ -181,7 +180,7 @@ def _top_row(
     return cols[keep], vals[keep]
 
 
-def _sorted_best(scores: FloatArray, want: int) -> tuple[IntArray, FloatArray]:
+def _sorted_best(scores: FloatArray, want: int) -> tuple[IndexArray, FloatArray]:
     """The ``want`` best columns of every row and their scores, best first (lower column
     on ties): the numpy form of :func:`homerec.kernels.top_columns`, for scores other than
     float32."""
@@ -195,7 +194,7 @@ def _sorted_best(scores: FloatArray, want: int) -> tuple[IntArray, FloatArray]:
     return np.take_along_axis(part, order, axis=1), np.take_along_axis(part_scores, order, axis=1)
 
 
-def _best_columns(scores: FloatArray, want: int) -> IntArray:
+def _best_columns(scores: FloatArray, want: int) -> IndexArray:
     """Columns of the ``want`` largest scores of every row (unordered; any of tied ones).
 
     Wide blocks go through a two-stage selection that reads every score once: the
@@ -221,12 +220,12 @@ def _best_columns(scores: FloatArray, want: int) -> IntArray:
         cols = np.concatenate((cols, tail), axis=1)
     vals = np.take_along_axis(scores, cols, axis=1)
     best = np.argpartition(-vals, want - 1, axis=1)[:, :want]
-    out: IntArray = np.take_along_axis(cols, best, axis=1)
+    out: IndexArray = np.take_along_axis(cols, best, axis=1)
     return out
 
 
 def _rows_within(
-    part: IntArray, finite: npt.NDArray[np.bool_], k: int, tags: IntArray, cap: int
+    part: IndexArray, finite: npt.NDArray[np.bool_], k: int, tags: IndexArray, cap: int
 ) -> npt.NDArray[np.bool_]:
     """Rows whose first ``k`` columns are all candidates and keep every tag within ``cap``:
     their list is those ``k`` as they are."""
@@ -234,7 +233,7 @@ def _rows_within(
     return ok
 
 
-def _within_cap(head: IntArray, tags: IntArray, cap: int) -> npt.NDArray[np.bool_]:
+def _within_cap(head: IndexArray, tags: IndexArray, cap: int) -> npt.NDArray[np.bool_]:
     """Rows of ``head`` (item columns) in which no tag occurs more than ``cap`` times.
 
     >>> _within_cap(np.array([[0, 1], [0, 2]]), np.array([[5], [5], [6]]), 1).tolist()

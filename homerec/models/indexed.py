@@ -42,13 +42,11 @@ from homerec.models.storage import (
 )
 from homerec.profiles import UserProfile
 from homerec.ranking import tag_matrix, top_k
-from homerec.typing import ItemId, Scored, UserId
+from homerec.typing import FloatArray, IndexArray, IntArray, ItemId, Scored, UserId
 
 __all__ = ["Candidates", "IndexedRecommender"]
 
 Candidates = Literal["seen", "catalog"]
-FloatArray = npt.NDArray[np.float32]
-IntArray = npt.NDArray[np.int32]
 
 #: Users ranked per vectorised block (bounds the (users × items) score matrix).
 _BLOCK = 128
@@ -90,7 +88,7 @@ class IndexedRecommender(Recommender):
         # bumped whenever an item's tags are set; the forms of _item_tags derived from them
         # (the padded array for top_k, the packed lists for state_dict) are keyed by it
         self._tags_set = 0
-        self._tag_matrix: tuple[int, npt.NDArray[np.intp]] | None = None
+        self._tag_matrix: tuple[int, IndexArray] | None = None
         self._packed_tags: tuple[tuple[int, int], tuple[Any, Any]] | None = None
         #: Bumped on every change of learned state (models may cache derived values by it).
         self._version = 0
@@ -212,14 +210,14 @@ class IndexedRecommender(Recommender):
 
     def _candidate_scores(
         self, rows: IntArray
-    ) -> tuple[npt.NDArray[np.int64], FloatArray] | None:
+    ) -> tuple[IndexArray, FloatArray] | None:
         """A candidate stage's ``(columns, scores)`` for user ``rows``, both ``(B, C)``;
         columns sorted within a row, padding (``n_items``) last. None (the default)
         scores every item."""
         return None
 
     def _exclude_seen(
-        self, rows: IntArray, columns: npt.NDArray[np.int64], scores: FloatArray, n: int
+        self, rows: IntArray, columns: IndexArray, scores: FloatArray, n: int
     ) -> None:
         """``-inf`` where ``columns`` (sorted rows, see :meth:`_candidate_scores`) hold an
         item the row's user has interacted with: one search over the whole block."""
@@ -278,7 +276,7 @@ class IndexedRecommender(Recommender):
                 out.append([(ids[c], float(v)) for c, v in zip(cols.tolist(), vals.tolist(), strict=True)])
         return out
 
-    def _item_tag_matrix(self) -> npt.NDArray[np.intp]:
+    def _item_tag_matrix(self) -> IndexArray:
         """:func:`homerec.ranking.tag_matrix` of the items' tags, kept until one changes."""
         if self._tag_matrix is None or self._tag_matrix[0] != self._tags_set:
             self._tag_matrix = (self._tags_set, tag_matrix(self._item_tags))

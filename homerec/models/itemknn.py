@@ -13,8 +13,9 @@ import numpy as np
 from homerec.cooccurrence import CooccurrenceTable
 from homerec.events import Event
 from homerec.feedback import FeedbackWeights
-from homerec.models.indexed import Candidates, FloatArray, IndexedRecommender, IntArray
+from homerec.models.indexed import Candidates, IndexedRecommender
 from homerec.models.storage import append_row, as_rows, pack_lists, unpack_lists
+from homerec.typing import FloatArray, IntArray
 
 __all__ = ["ItemKNN"]
 

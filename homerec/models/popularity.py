@@ -8,7 +8,8 @@ import numpy as np
 
 from homerec.events import Event
 from homerec.feedback import FeedbackWeights
-from homerec.models.indexed import Candidates, FloatArray, IndexedRecommender, IntArray
+from homerec.models.indexed import Candidates, IndexedRecommender
+from homerec.typing import FloatArray, IntArray
 
 __all__ = ["Popularity"]
 

@@ -16,9 +16,9 @@ from river import optim, reco
 
 from homerec.events import Event
 from homerec.feedback import FeedbackWeights
-from homerec.models.indexed import Candidates, FloatArray, IndexedRecommender, IntArray
+from homerec.models.indexed import Candidates, IndexedRecommender
 from homerec.models.storage import grow
-from homerec.typing import ItemId, UserId
+from homerec.typing import FloatArray, IntArray, ItemId, UserId
 
 __all__ = ["RiverBiasedMF"]
 

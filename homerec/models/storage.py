@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from homerec.typing import IntArray
+
 __all__ = [
     "IdIndex",
     "append_row",
@@ -33,7 +35,6 @@ __all__ = [
     "unpack_lists",
 ]
 
-IntArray = npt.NDArray[np.int32]
 
 
 class IdIndex:
