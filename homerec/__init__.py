@@ -9,6 +9,14 @@ from homerec.limits import Limits
 from homerec.models.base import Recommender
 from homerec.profiles import UserProfile
 
-__all__ = ["Event", "FeedbackWeights", "Item", "Limits", "Recommender", "UserProfile", "__version__"]
+__all__ = [
+    "Event",
+    "FeedbackWeights",
+    "Item",
+    "Limits",
+    "Recommender",
+    "UserProfile",
+    "__version__",
+]
 
 __version__ = "0.1.0"

@@ -28,7 +28,6 @@ from homerec.typing import AnyIntArray, FloatArray
 __all__ = ["CooccurrenceTable"]
 
 
-
 class CooccurrenceTable:
     """Directed weighted counts ``C[src, dst]``, at most ``capacity`` ``dst`` per ``src``."""
 
@@ -144,8 +143,11 @@ class CooccurrenceTable:
         return dict(zip(self.ids[src][ok].tolist(), self.counts[src][ok].tolist(), strict=True))
 
     def state(self, n_items: int) -> dict[str, Any]:
-        return {"capacity": self.capacity, "ids": self.ids[:n_items].copy(),
-                "counts": self.counts[:n_items].copy()}
+        return {
+            "capacity": self.capacity,
+            "ids": self.ids[:n_items].copy(),
+            "counts": self.counts[:n_items].copy(),
+        }
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> CooccurrenceTable:

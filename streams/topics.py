@@ -203,7 +203,9 @@ def _wait_for_leaders(admin: Any, names: list[str], timeout_s: float = 15.0) -> 
             for d in descs
             if not d.get("error_code")
             and d.get("partitions")
-            and all(p.get("leader_id", -1) >= 0 and not p.get("error_code") for p in d["partitions"])
+            and all(
+                p.get("leader_id", -1) >= 0 and not p.get("error_code") for p in d["partitions"]
+            )
         }
         if ready >= set(names):
             return

@@ -63,7 +63,9 @@ def load_events_jsonl(path: str | Path) -> Dataset:
                 raise InvalidEvent("bad_value", f"{profiles_file.name}:{n}: need a 'user' string")
             feats = raw.get("features") or {}
             if not isinstance(feats, dict):
-                raise InvalidEvent("wrong_type", f"{profiles_file.name}:{n}: 'features' must be a map")
+                raise InvalidEvent(
+                    "wrong_type", f"{profiles_file.name}:{n}: 'features' must be a map"
+                )
             profiles.append(UserProfile(raw["user"], feats))
     events.sort(key=lambda e: e.ts)
     return Dataset(p.stem, events, tuple(items), tuple(profiles))

@@ -101,8 +101,13 @@ def load_movielens_csv(directory: str | Path) -> Dataset:
     with _need(d / "ratings.csv").open(encoding="utf-8", newline="") as fh:
         for row in csv.DictReader(fh):
             events.append(
-                Event(row["userId"], row["movieId"], "rating", int(row["timestamp"]) * 1000,
-                      float(row["rating"]))
+                Event(
+                    row["userId"],
+                    row["movieId"],
+                    "rating",
+                    int(row["timestamp"]) * 1000,
+                    float(row["rating"]),
+                )
             )
     items: list[Item] = []
     movies = d / "movies.csv"

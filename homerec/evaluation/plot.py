@@ -24,8 +24,13 @@ def plot_curves(results: Sequence[EvalResult], path: str | Path, *, title: str =
     for r in results:
         xs = [p.events for p in r.curve]
         line = ax.plot(xs, [p.window_hr for p in r.curve], lw=1.0, alpha=0.55)[0]
-        ax.plot(xs, [p.hr for p in r.curve], lw=2.0, color=line.get_color(),
-                label=f"{r.model}  HR@{r.k}={r.hr:.3f}")
+        ax.plot(
+            xs,
+            [p.hr for p in r.curve],
+            lw=2.0,
+            color=line.get_color(),
+            label=f"{r.model}  HR@{r.k}={r.hr:.3f}",
+        )
     ax.set_xlabel("events (time order)")
     ax.set_ylabel(f"HR@{results[0].k if results else 10}")
     ax.set_title(title or "prequential HR: cumulative (bold) and per window (thin)")

@@ -208,9 +208,7 @@ class IndexedRecommender(Recommender):
         mask: npt.NDArray[np.bool_] = base & self._item_active[:n]
         return mask
 
-    def _candidate_scores(
-        self, rows: IntArray
-    ) -> tuple[IndexArray, FloatArray] | None:
+    def _candidate_scores(self, rows: IntArray) -> tuple[IndexArray, FloatArray] | None:
         """A candidate stage's ``(columns, scores)`` for user ``rows``, both ``(B, C)``;
         columns sorted within a row, padding (``n_items``) last. None (the default)
         scores every item."""
@@ -273,7 +271,9 @@ class IndexedRecommender(Recommender):
                 tags=self._item_tag_matrix() if self.max_tag_share is not None else None,
                 columns=columns,
             ):
-                out.append([(ids[c], float(v)) for c, v in zip(cols.tolist(), vals.tolist(), strict=True)])
+                out.append(
+                    [(ids[c], float(v)) for c, v in zip(cols.tolist(), vals.tolist(), strict=True)]
+                )
         return out
 
     def _item_tag_matrix(self) -> IndexArray:

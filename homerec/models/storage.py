@@ -36,7 +36,6 @@ __all__ = [
 ]
 
 
-
 class IdIndex:
     """A growable bijection between string ids and dense rows ``0..n-1``."""
 
@@ -136,4 +135,7 @@ def pack_lists(lists: Sequence[bytes | bytearray]) -> tuple[IntArray, IntArray]:
 def unpack_lists(offsets: npt.NDArray[Any], data: npt.NDArray[Any]) -> list[bytearray]:
     """Inverse of :func:`pack_lists`."""
     raw = np.ascontiguousarray(data, dtype="<i4").tobytes()
-    return [bytearray(raw[4 * int(a) : 4 * int(b)]) for a, b in zip(offsets[:-1], offsets[1:], strict=True)]
+    return [
+        bytearray(raw[4 * int(a) : 4 * int(b)])
+        for a, b in zip(offsets[:-1], offsets[1:], strict=True)
+    ]

@@ -53,7 +53,9 @@ def list_recall(found: Sequence[Sequence[Scored]], truth: Sequence[Sequence[Scor
     >>> list_recall([[("a", 1.0), ("b", 0.5)]], [[("a", 2.0), ("c", 1.0)]])
     0.5
     """
-    hits = sum(len({i for i, _ in f} & {i for i, _ in t}) for f, t in zip(found, truth, strict=True))
+    hits = sum(
+        len({i for i, _ in f} & {i for i, _ in t}) for f, t in zip(found, truth, strict=True)
+    )
     total = sum(len(t) for t in truth)
     return hits / total if total else 1.0
 

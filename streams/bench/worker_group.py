@@ -140,8 +140,17 @@ class WorkerGroup:
         self._procs = [
             ctx.Process(
                 target=_member_main,
-                args=(settings, spec, i, members, self._warmed[i], self._ready[i], self._go,
-                      self._stop, self._clock),  # fmt: skip
+                args=(
+                    settings,
+                    spec,
+                    i,
+                    members,
+                    self._warmed[i],
+                    self._ready[i],
+                    self._go,
+                    self._stop,
+                    self._clock,
+                ),  # fmt: skip
                 name=f"homerec-bench-worker-{i}",
             )
             for i in range(members)

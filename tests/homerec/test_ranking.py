@@ -8,26 +8,28 @@ from homerec.ranking import tag_cap, tag_matrix, top_k
 
 def test_top_k_orders_and_drops_blocked() -> None:
     s = np.array([[0.5, -np.inf, 0.9, 0.5]], np.float32)
-    (cols, vals), = top_k(s, 3)
+    ((cols, vals),) = top_k(s, 3)
     assert cols.tolist() == [2, 0, 3]
     assert vals.tolist() == [np.float32(0.9), np.float32(0.5), np.float32(0.5)]
 
 
 def test_fewer_candidates_than_k() -> None:
     s = np.array([[-np.inf, 1.0]], np.float32)
-    (cols, _), = top_k(s, 5)
+    ((cols, _),) = top_k(s, 5)
     assert cols.tolist() == [1]
 
 
 def test_tag_cap_limits_share() -> None:
     s = np.arange(10, dtype=np.float32)[None, ::-1].copy()  # col 0 best
     tags = [(0,)] * 8 + [(1,), (2,)]
-    (cols, _), = top_k(s, 4, item_tags=tags, max_tag_share=0.5)
+    ((cols, _),) = top_k(s, 4, item_tags=tags, max_tag_share=0.5)
     assert cols.tolist() == [0, 1, 8, 9]
     assert tag_cap(10, 0.3) == 3
 
 
-def _reference(row: np.ndarray, k: int, tags: list[tuple[int, ...]] | None, cap: int | None) -> list[int]:
+def _reference(
+    row: np.ndarray, k: int, tags: list[tuple[int, ...]] | None, cap: int | None
+) -> list[int]:
     order = sorted((c for c in range(len(row)) if np.isfinite(row[c])), key=lambda c: (-row[c], c))
     if cap is None or tags is None:
         return order[:k]
@@ -57,14 +59,25 @@ def test_top_k_matches_a_plain_sort(seed: int, dtype: type) -> None:
     scores = rng.permutation(n_rows * n_cols).reshape(n_rows, n_cols).astype(dtype)
     scores[rng.random((n_rows, n_cols)) < 0.2] = -np.inf
     scores[0, 5:] = -np.inf  # a row with fewer candidates than k
-    tags = [tuple(int(t) for t in rng.choice(4, rng.integers(0, 3), replace=False)) for _ in range(n_cols)]
+    tags = [
+        tuple(int(t) for t in rng.choice(4, rng.integers(0, 3), replace=False))
+        for _ in range(n_cols)
+    ]
     for cap_share in (None, 0.3):
         got = top_k(scores, k, item_tags=tags, max_tag_share=cap_share, overfetch=3)
         # the rows within the cap found at once with a tag matrix (one item beyond it)
-        fast = top_k(scores, k, item_tags=tags, max_tag_share=cap_share, overfetch=3,
-                     tags=tag_matrix(tags[:-1]))
-        single = [top_k(scores[r : r + 1], k, item_tags=tags, max_tag_share=cap_share, overfetch=3)[0]
-                  for r in range(n_rows)]
+        fast = top_k(
+            scores,
+            k,
+            item_tags=tags,
+            max_tag_share=cap_share,
+            overfetch=3,
+            tags=tag_matrix(tags[:-1]),
+        )
+        single = [
+            top_k(scores[r : r + 1], k, item_tags=tags, max_tag_share=cap_share, overfetch=3)[0]
+            for r in range(n_rows)
+        ]
         cap = tag_cap(k, cap_share)
         for r in range(n_rows):
             want = _reference(scores[r], k, tags, cap)
@@ -103,12 +116,17 @@ def test_candidate_columns_name_the_items(dtype: type) -> None:
     too (rows over it ranked again with room to skip), as if every item were scored."""
     rng = np.random.default_rng(7)
     n_rows, n_items, n_cand, k = 8, 500, 60, 10
-    tags = [tuple(int(t) for t in rng.choice(4, rng.integers(1, 3), replace=False)) for _ in range(n_items)]
+    tags = [
+        tuple(int(t) for t in rng.choice(4, rng.integers(1, 3), replace=False))
+        for _ in range(n_items)
+    ]
     columns = np.stack([rng.choice(n_items, n_cand, replace=False) for _ in range(n_rows)])
     scores = rng.permutation(n_rows * n_cand).reshape(n_rows, n_cand).astype(dtype)
     for cap_share in (None, 0.3):
         # overfetch 6: room for every candidate, like the reference's
-        got = top_k(scores, k, item_tags=tags, max_tag_share=cap_share, overfetch=6, columns=columns)
+        got = top_k(
+            scores, k, item_tags=tags, max_tag_share=cap_share, overfetch=6, columns=columns
+        )
         cap = tag_cap(k, cap_share)
         over = 0
         for r in range(n_rows):

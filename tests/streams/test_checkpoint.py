@@ -23,7 +23,13 @@ def test_round_trip_over_many_chunks() -> None:
     assert all(is_checkpoint_key(k) for k, _ in records)
     cp = shelf_of(records).pick("w1")
     assert cp is not None
-    assert (cp.name, cp.data, cp.offsets, cp.ids, cp.ts) == ("w1", data, {0: 12, 3: 7}, ["a", "b"], 100)
+    assert (cp.name, cp.data, cp.offsets, cp.ids, cp.ts) == (
+        "w1",
+        data,
+        {0: 12, 3: 7},
+        ["a", "b"],
+        100,
+    )
 
 
 def test_own_checkpoint_first_else_the_newest() -> None:

@@ -221,7 +221,12 @@ def test_a_failed_checkpoint_changes_nothing(
         checkpoint_every_s=0.01,
     )
     inner = _InjectingWorker(
-        settings, CountingModel(), cfg, inject="checkpoint_producer.flush", real_call=False, during="any"
+        settings,
+        CountingModel(),
+        cfg,
+        inject="checkpoint_producer.flush",
+        real_call=False,
+        during="any",
     )
     run_until_applied(settings, inner, events)
     assert inner.fault is not None and inner.fault.failed and inner.rebuilds == 0

@@ -10,8 +10,10 @@ from homerec.errors import InvalidEvent
 
 
 def test_directory_with_catalog_and_profiles(tmp_path: Path) -> None:
-    ev = [{"user": "u", "item": "b", "type": "click", "ts": 1_700_000_000_001},
-          {"user": "u", "item": "a", "type": "rating", "value": 5, "ts": 1_700_000_000_000}]
+    ev = [
+        {"user": "u", "item": "b", "type": "click", "ts": 1_700_000_000_001},
+        {"user": "u", "item": "a", "type": "rating", "value": 5, "ts": 1_700_000_000_000},
+    ]
     (tmp_path / "events.jsonl").write_text("\n".join(json.dumps(e) for e in ev) + "\n\n")
     (tmp_path / "items.jsonl").write_text(json.dumps({"item": "a", "tags": ["x"]}) + "\n")
     (tmp_path / "profiles.jsonl").write_text(json.dumps({"user": "u", "features": {"age": 30}}))

@@ -22,7 +22,9 @@ def _ml100k(d: Path) -> Path:
 def test_ml100k_sorted_stable_with_catalog_and_profiles(tmp_path: Path) -> None:
     ds = load_dataset(_ml100k(tmp_path), "ml-100k")
     assert [(e.user, e.item, e.value) for e in ds.events] == [
-        ("2", "20", 1.0), ("1", "10", 5.0), ("1", "20", 4.0)
+        ("2", "20", 1.0),
+        ("1", "10", 5.0),
+        ("1", "20", 4.0),
     ]
     assert ds.events[1].ts == 881250949000
     assert ds.items[0].tags == ("Action",) and ds.items[1].tags == ()

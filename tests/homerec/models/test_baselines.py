@@ -13,7 +13,9 @@ T0 = 1_700_000_000_000
 def test_popularity_ranks_by_count_and_hides_inactive() -> None:
     m = make_model("popularity", candidates="catalog")
     m.update_item(Item("new", "", ()))
-    m.learn_many([Event("a", "x", "click", T0), Event("b", "x", "view", T0), Event("c", "y", "skip", T0)])
+    m.learn_many(
+        [Event("a", "x", "click", T0), Event("b", "x", "view", T0), Event("c", "y", "skip", T0)]
+    )
     assert [i for i, _ in m.recommend("z", 3)] == ["x", "y", "new"]
     m.update_item(Item("x", "", (), active=False))
     assert [i for i, _ in m.recommend("z", 3)] == ["y", "new"]
@@ -21,9 +23,15 @@ def test_popularity_ranks_by_count_and_hides_inactive() -> None:
 
 def test_itemknn_uses_recent_history() -> None:
     m = make_model("itemknn", history_length=1)
-    m.learn_many([Event("a", "x", "click", T0), Event("a", "y", "click", T0),
-                  Event("b", "z", "click", T0), Event("b", "w", "click", T0),
-                  Event("c", "z", "click", T0)])
+    m.learn_many(
+        [
+            Event("a", "x", "click", T0),
+            Event("a", "y", "click", T0),
+            Event("b", "z", "click", T0),
+            Event("b", "w", "click", T0),
+            Event("c", "z", "click", T0),
+        ]
+    )
     assert m.recommend("c", 1)[0][0] == "w"
 
 

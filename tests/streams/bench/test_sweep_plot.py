@@ -43,7 +43,9 @@ def test_goals_and_capacity_are_labelled() -> None:
     texts = [t.text or "" for t in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}text")]
     assert "p50 goal 20 ms" in texts and "p99 goal 100 ms" in texts
     assert "capacity 2,000" in texts
-    assert not any("capacity" in t for t in (e.text or "" for e in ET.fromstring(sweep_svg(_rows())).iter()))
+    assert not any(
+        "capacity" in t for t in (e.text or "" for e in ET.fromstring(sweep_svg(_rows())).iter())
+    )
 
 
 def test_an_empty_sweep_is_refused() -> None:
