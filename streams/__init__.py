@@ -10,8 +10,8 @@ import os
 # numpy's BLAS on one thread unless told otherwise; this must happen before numpy is
 # first imported (homerec imports it). A worker's products are small and its loop is
 # single-threaded; on a machine shared with the broker, extra BLAS threads spin for cores
-# that are busy (measured at 600 events/s: freshness p50 71-77 ms with one thread,
-# 131-159 ms with two; docs/performance.md). Set OPENBLAS_NUM_THREADS to override.
+# that are busy, which costs freshness (docs/performance.md). Set OPENBLAS_NUM_THREADS
+# to override.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from homerec import __version__  # noqa: E402

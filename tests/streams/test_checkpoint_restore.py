@@ -151,7 +151,9 @@ def test_without_replay_users_come_back_from_the_changelog(
         assert second.n_events(user) == n
     # the ranker's weights are in no per-user or per-item record
     assert isinstance(second, Hybrid)
-    assert not np.array_equal(second._ranker.w, reference._ranker.w)
+    assert isinstance(reference, Hybrid)
+    ranker, reference_ranker = second.tables.shared.ranker, reference.tables.shared.ranker
+    assert not np.array_equal(ranker.w, reference_ranker.w)
 
 
 def test_a_checkpoint_older_than_the_log_falls_back_to_the_changelog(

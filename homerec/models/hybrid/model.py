@@ -176,11 +176,6 @@ class Hybrid(IndexedRecommender):
         """The learned state (read it; the model writes it)."""
         return self._tables
 
-    @property
-    def _ranker(self) -> OnlineRanker:
-        """``tables.shared.ranker`` under its former name (tests/streams reads it)."""
-        return self._tables.shared.ranker
-
     def _book(self) -> Bookkeeping:
         """The base's bookkeeping as the parts read it, as of now."""
         return Bookkeeping(
