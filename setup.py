@@ -1,8 +1,10 @@
 """Builds homerec's one extension module, ``homerec._kernels``, from ``homerec/_kernels_src.py``.
 
 Everything else is in ``pyproject.toml``. The kernels are numba code compiled ahead
-of time (``numba.pycc``), so numba is needed to build (``build-system.requires``)
-but never imported at run time.
+of time with numba's public ``numba.pycc.CC.distutils_extension()`` (numba's own
+``build_ext`` compiles the object files), so numba is needed to build
+(``build-system.requires``) but never imported at run time. Why this build and
+not numba's JIT cache: ``docs/kernels.md``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from setuptools import setup
-from setuptools.command.build_ext import build_ext
 
 SOURCE = Path(__file__).resolve().parent / "homerec" / "_kernels_src.py"
 
@@ -28,14 +29,4 @@ def _kernels_extension() -> Any:
     return module.compiler().distutils_extension()
 
 
-class BuildKernels(build_ext):
-    """setuptools' build_ext that first compiles numba's object files for the extension."""
-
-    def build_extension(self, ext: Any) -> None:
-        prepare = getattr(ext, "_prepare_object_files", None)
-        if prepare is not None:
-            prepare(self)
-        super().build_extension(ext)
-
-
-setup(ext_modules=[_kernels_extension()], cmdclass={"build_ext": BuildKernels})
+setup(ext_modules=[_kernels_extension()])

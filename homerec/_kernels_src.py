@@ -2,8 +2,9 @@
 
 ``pip install`` builds the extension module from this file (``setup.py``, numba's
 ``pycc``): the worker imports plain machine code and never numba itself, whose
-JIT would add ~130 MiB to every process (LLVM and its runtime). Nothing at run
-time imports this module; the tests read it only through the compiled module.
+JIT adds ~110 MiB to every process even when it loads the kernels from its cache
+(LLVM and its runtime; measured in ``docs/kernels.md``). Nothing at run time
+imports this module; the tests read it only through the compiled module.
 
 Exported functions are plain Python here and are compiled with the signatures in
 :data:`SIGNATURES`; the functions they call are ``numba.njit``-ed (inlined).
@@ -629,7 +630,8 @@ SIGNATURES: dict[str, str] = {
 
 
 def compiler() -> Any:
-    """numba's ahead-of-time compiler for ``homerec._kernels`` (used by ``setup.py``).
+    """numba's ahead-of-time compiler for ``homerec._kernels``; ``setup.py`` builds it
+    through the compiler's public ``distutils_extension()``.
 
     This module must be loaded under its package name, ``homerec._kernels_src``, for
     the extension to be named ``homerec._kernels``.

@@ -10,9 +10,10 @@ reaches the same state bit for bit.
 The machine code is built when homerec is installed (``setup.py`` compiles
 ``homerec/_kernels_src.py`` with numba's ahead-of-time compiler into the
 extension module ``homerec._kernels``). Nothing imports numba at run time: its
-JIT would add ~130 MiB to every worker (LLVM and its runtime), an eighth of the
-1 GiB budget for a million users. After editing ``_kernels_src.py``, rebuild
-with ``pip install -e .``; importing this module says so when the two differ.
+JIT, even loading from a warm cache, adds ~110 MiB to every worker (LLVM and its
+runtime), a tenth of the 1 GiB budget for a million users (``docs/kernels.md``).
+After editing ``_kernels_src.py``, rebuild with ``make install`` (or
+``pip install -e .``); importing this module says so when the two differ.
 
 Signatures and documentation: :mod:`homerec._kernels_src`.
 """
@@ -20,13 +21,49 @@ Signatures and documentation: :mod:`homerec._kernels_src`.
 from __future__ import annotations
 
 import hashlib
+import importlib
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 __all__ = [
     "add_cooc_terms", "add_group_positive", "bpr_step", "cooc_add_pairs", "ranker_columns",
     "ranker_grad", "top_columns",
 ]  # fmt: skip
+
+_REBUILD = "in a checkout: make install or pip install -e .; otherwise reinstall homerec with pip"
+
+
+def _digest(source: bytes) -> int:
+    # as homerec._kernels_src.source_digest (which imports numba: not imported here)
+    return int.from_bytes(hashlib.sha256(source).digest()[:8], "little") >> 1
+
+
+def _load(name: str, source: Path) -> ModuleType:
+    """The compiled module ``name``, checked to be built from ``source`` (when present).
+
+    Raises :class:`ImportError` naming the fix when it was never built, cannot be
+    loaded, or was built from another version of ``source``.
+    """
+    try:
+        module = importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:
+            raise
+        raise ImportError(
+            f"homerec's compiled kernels ({name}) are not built: install homerec with pip, "
+            f"which compiles them from {source.name} (needs a C compiler; {_REBUILD})"
+        ) from exc
+    except ImportError as exc:  # built, but for another Python or numpy, or damaged
+        raise ImportError(
+            f"homerec's compiled kernels ({name}) failed to load: rebuild them ({_REBUILD})"
+        ) from exc
+    if source.exists() and module.source_digest() != _digest(source.read_bytes()):
+        raise ImportError(
+            f"{name} was built from another version of {source}: rebuild it ({_REBUILD})"
+        )
+    return module
+
 
 if TYPE_CHECKING:  # the compiled functions have the signatures of their source
     from homerec._kernels_src import (
@@ -39,25 +76,7 @@ if TYPE_CHECKING:  # the compiled functions have the signatures of their source
         top_columns,
     )
 else:
-    try:
-        from homerec import _kernels
-    except ImportError as exc:  # a checkout used without installing it
-        raise ImportError(
-            "homerec's compiled kernels (homerec._kernels) are missing: install homerec "
-            "with pip, which builds them (in a checkout: pip install -e .)"
-        ) from exc
-
-    def _digest(source: bytes) -> int:
-        # as homerec._kernels_src.source_digest (which imports numba: not imported here)
-        return int.from_bytes(hashlib.sha256(source).digest()[:8], "little") >> 1
-
-    _SOURCE = Path(__file__).with_name("_kernels_src.py")
-    if _SOURCE.exists() and _kernels.source_digest() != _digest(_SOURCE.read_bytes()):
-        raise ImportError(
-            f"homerec._kernels was built from another version of {_SOURCE}: rebuild it "
-            "(in a checkout: pip install -e .)"
-        )
-
+    _kernels = _load("homerec._kernels", Path(__file__).with_name("_kernels_src.py"))
     add_cooc_terms = _kernels.add_cooc_terms
     add_group_positive = _kernels.add_group_positive
     bpr_step = _kernels.bpr_step

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from homerec import kernels
 from homerec.kernels import add_group_positive, bpr_step, ranker_columns
 
 
@@ -83,6 +86,37 @@ def test_the_compiled_module_is_built_from_the_source_beside_it() -> None:
     source = Path(_kernels_src.__file__).read_bytes()
     assert compiled.source_digest() == _kernels_src.source_digest(source)
     assert compiled.source_digest() != _kernels_src.source_digest(source + b"\n")
+
+
+def test_loading_checks_the_build_against_its_source(tmp_path: Path) -> None:
+    source = Path(kernels.__file__).with_name("_kernels_src.py")
+    assert kernels._load("homerec._kernels", source).source_digest() > 0
+    assert kernels._load("homerec._kernels", tmp_path / "absent.py")  # no source: no check
+    stale = tmp_path / "_kernels_src.py"
+    stale.write_bytes(source.read_bytes() + b"# edited\n")
+    with pytest.raises(ImportError, match=r"built from another version.*make install"):
+        kernels._load("homerec._kernels", stale)
+
+
+def test_a_missing_or_broken_build_names_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = Path(kernels.__file__).with_name("_kernels_src.py")
+    with pytest.raises(ImportError, match=r"not built: install homerec with pip.*make install"):
+        kernels._load("homerec._kernels_never_built", source)
+    (tmp_path / "homerec_broken_kernels.py").write_text("raise ImportError('undefined symbol')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ImportError, match=r"failed to load: rebuild them"):
+        kernels._load("homerec_broken_kernels", source)
+
+
+def test_the_kernels_load_without_numba() -> None:
+    # numba's JIT runtime would add ~110 MiB to every worker (docs/kernels.md)
+    code = (
+        "import sys; from homerec.models.hybrid import Hybrid; import homerec.kernels; "
+        "assert 'numba' not in sys.modules and 'llvmlite' not in sys.modules, sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
 def test_add_group_positive_is_numpy_logaddexp() -> None:
