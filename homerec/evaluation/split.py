@@ -52,7 +52,7 @@ from homerec.typing import ItemId, UserId
 
 __all__ = ["Split", "SplitGroup", "SplitResult", "evaluate_split", "split_events"]
 
-#: Training events given to ``learn_many`` at a time.
+#: Training events given to ``learn_many`` at a time (the default of ``batch``).
 LEARN_BATCH = 1000
 #: Users given to ``recommend_many`` at a time.
 RECOMMEND_BLOCK = 256
@@ -208,10 +208,14 @@ def evaluate_split(
     feedback: FeedbackWeights | None = None,
     progress: bool = False,
     max_events: int | None = None,
+    batch: int = LEARN_BATCH,
 ) -> SplitResult:
     """Run the static temporal split protocol of ``model`` over ``dataset``; see the module
     docstring. ``feedback`` decides which test-part events are positive (the model keeps
-    its own weights); ``max_events`` cuts the stream before it is split."""
+    its own weights); ``max_events`` cuts the stream before it is split; ``batch``
+    training events go to each ``learn_many`` call."""
+    if batch < 1:
+        raise ConfigError(f"batch must be >= 1, got {batch}")
     events = dataset.events if max_events is None else dataset.events[:max_events]
     split = split_events(events, train_share, feedback=feedback)
     t0 = time.perf_counter()
@@ -226,11 +230,11 @@ def evaluate_split(
 
         bar = tqdm(total=len(split.train), file=sys.stderr, unit="ev", mininterval=0.5,
                    leave=False)  # fmt: skip
-    for start in range(0, len(split.train), LEARN_BATCH):
-        batch = split.train[start : start + LEARN_BATCH]
-        model.learn_many(batch)
+    for start in range(0, len(split.train), batch):
+        chunk = split.train[start : start + batch]
+        model.learn_many(chunk)
         if bar is not None:
-            bar.update(len(batch))
+            bar.update(len(chunk))
     if bar is not None:
         bar.close()
     n_items = len(split.train_items)
