@@ -1,36 +1,55 @@
-"""``homerec eval``: prequential evaluation of a model, through the worker's own model calls.
+"""``homerec eval``: offline evaluation of a model, through the worker's own model calls.
 
 Replays a recorded stream (MovieLens or homerec's JSON-lines events) in time
-order; before learning each positive event whose item appeared earlier, asks
-the model for the user's top-K exactly as the worker does, then learns the
-event. Prints HR@K, NDCG@K, cold-start hit rates, coverage, MAE/RMSE (models
-that predict ratings) and throughput; ``--json`` ends stdout with one JSON
-object; ``--plot`` also runs the baselines and draws HR@K along the stream.
+order. --protocol prequential (default): before learning each positive event
+whose item appeared earlier, asks the model for the user's top-K exactly as the
+worker does, then learns the event; prints HR@K, NDCG@K, cold-start hit rates,
+coverage, MAE/RMSE (models that predict ratings) and throughput. --protocol
+split: learns the first --train-share of the events, then asks once for the
+top-K of every user first seen after that point (cold) and of every earlier
+user (warm) with a positive later on; prints HR@K, NDCG@K and coverage for
+both groups. ``--json`` ends stdout with one JSON object; ``--plot``
+(prequential) also runs the baselines and draws HR@K along the stream.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from typing import Any
 
+from homerec.datasets.base import Dataset
 from homerec.datasets.loaders import FORMATS, load_dataset
 from homerec.datasets.movielens import WHERE
 from homerec.errors import ConfigError
 from homerec.evaluation.prequential import EvalResult, evaluate
+from homerec.evaluation.split import SplitGroup, SplitResult, evaluate_split
 from homerec.models import DEFAULT_MODEL, MODELS, make_model
-from streams.commands.arguments import positive_int
+from streams.commands.arguments import finite_float, positive_int
 
-__all__ = ["BASELINES", "register"]
+__all__ = ["BASELINES", "PROTOCOLS", "register"]
 
 #: Models that ``--plot`` (and ``--baselines``) run next to the chosen one.
 BASELINES: tuple[str, ...] = ("popularity", "river-biasedmf", "itemknn")
+
+#: ``--protocol`` choices; the first is the default.
+PROTOCOLS: tuple[str, ...] = ("prequential", "split")
+
+
+def _open_share(text: str) -> float:
+    """A fraction in (0, 1), both ends excluded (``--train-share``)."""
+    value = finite_float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be a number in (0, 1), got {text}")
+    return value
 
 
 def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
         "eval",
-        help="prequential evaluation (HR@K, NDCG@K, cold start) on a recorded stream",
+        help="offline evaluation (HR@K, NDCG@K, cold start) on a recorded stream, "
+        "prequential or on a temporal split",
         description=__doc__.split("\n\n")[1] if __doc__ else None,
         epilog=f"Data: homerec ships none. {WHERE}, e.g. "
         "'homerec eval --data ml-100k --format ml-100k'. --format events-jsonl reads "
@@ -43,19 +62,59 @@ def register(sub: Any) -> None:
         help="dataset directory (ml-100k: u.data, u.item, u.user; movielens-csv: ratings.csv, "
         "movies.csv), or the file for events-jsonl",
     )
-    parser.add_argument("--format", default="ml-100k", choices=sorted(FORMATS),
-                        help="dataset layout (default ml-100k)")
+    parser.add_argument(
+        "--format",
+        default="ml-100k",
+        choices=sorted(FORMATS),
+        help="dataset layout (default ml-100k)",
+    )
+    parser.add_argument(
+        "--protocol",
+        default=PROTOCOLS[0],
+        choices=PROTOCOLS,
+        help="prequential: test-then-learn every positive event (default); "
+        "split: learn the first --train-share of the stream, then one top-K "
+        "list per cold and warm user (docs/quality.md)",
+    )
+    parser.add_argument(
+        "--train-share",
+        type=_open_share,
+        default=0.8,
+        metavar="SHARE",
+        help="split: share of the events (in time order) learned before the "
+        "lists are asked for (default 0.8)",
+    )
+    parser.add_argument(
+        "--no-profiles",
+        action="store_true",
+        help="do not give the model the user profiles (demographics)",
+    )
     parser.add_argument("--k", type=positive_int, default=10, help="list length K (default 10)")
-    parser.add_argument("--model", default=DEFAULT_MODEL, choices=sorted(MODELS),
-                        help=f"model to evaluate (default {DEFAULT_MODEL})")
-    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                        help="model constructor argument (repeatable), e.g. --param n_factors=16")
-    parser.add_argument("--max-events", type=positive_int, default=None, metavar="N",
-                        help="stop after N events")
-    parser.add_argument("--baselines", action="store_true",
-                        help="also evaluate the baselines (always on with --plot)")
+    parser.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        choices=sorted(MODELS),
+        help=f"model to evaluate (default {DEFAULT_MODEL})",
+    )
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="model constructor argument (repeatable), e.g. --param n_factors=16",
+    )
+    parser.add_argument(
+        "--max-events", type=positive_int, default=None, metavar="N", help="stop after N events"
+    )
+    parser.add_argument(
+        "--baselines",
+        action="store_true",
+        help="also evaluate the baselines (always on with --plot): " + ", ".join(BASELINES),
+    )
     parser.add_argument("--json", action="store_true", help="end stdout with one JSON object")
-    parser.add_argument("--plot", metavar="FILE.png", help="write HR@K along the stream (PNG)")
+    parser.add_argument(
+        "--plot", metavar="FILE.png", help="prequential: write HR@K along the stream (PNG)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     parser.set_defaults(func=_run)
 
@@ -84,12 +143,35 @@ def _line(r: EvalResult) -> str:
     )
 
 
+def _split_line(r: SplitResult) -> str:
+    def group(name: str, g: SplitGroup) -> str:
+        return (
+            f"{name} users {g.users:>4}: HR@{r.k} {g.hr:.4f}  NDCG@{r.k} {g.ndcg:.4f}  "
+            f"coverage {g.coverage:.3f}"
+        )
+
+    return (
+        f"{r.model:<15} {group('cold', r.cold)} | {group('warm', r.warm)}  "
+        f"({r.train_events} events learned, {r.profiles} profiles, "
+        f"{r.seconds:.1f}s)"
+    )
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.k <= 0:
         raise ConfigError("--k must be positive")
+    if args.plot and args.protocol != "prequential":
+        raise ConfigError(
+            "--plot draws the prequential protocol's curve; use --baselines for the other protocols"
+        )
     dataset = load_dataset(args.data, args.format)
+    if args.no_profiles:
+        dataset = dataclasses.replace(dataset, profiles=())
+    params = _parse_params(args.param)
+    if args.protocol == "split":
+        return _run_split(args, dataset, params)
     progress = not args.no_progress
-    main = make_model(args.model, **_parse_params(args.param))
+    main = make_model(args.model, **params)
     result = evaluate(main, dataset, args.k, progress=progress, max_events=args.max_events)
     print(_line(result), flush=True)
     others: list[EvalResult] = []
@@ -97,20 +179,48 @@ def _run(args: argparse.Namespace) -> int:
         for name in BASELINES:
             if name == args.model:
                 continue
-            other = evaluate(make_model(name), dataset, args.k, progress=progress,
-                             max_events=args.max_events)
+            other = evaluate(
+                make_model(name), dataset, args.k, progress=progress, max_events=args.max_events
+            )
             others.append(other)
             print(_line(other), flush=True)
     if args.plot:
         from homerec.evaluation.plot import plot_curves
 
-        plot_curves([result, *others], args.plot,
-                    title=f"{dataset.name}: prequential HR@{args.k} along the stream")
+        plot_curves(
+            [result, *others],
+            args.plot,
+            title=f"{dataset.name}: prequential HR@{args.k} along the stream",
+        )
         print(f"plot written to {args.plot}", flush=True)
     if args.json:
         summary = result.as_dict()
+        summary["protocol"] = "prequential"
         summary["dataset"] = dataset.name
         if others:
             summary["baselines"] = {o.model: o.as_dict() for o in others}
+        print(json.dumps(summary, sort_keys=True))
+    return 0
+
+
+def _run_split(args: argparse.Namespace, dataset: Dataset, params: dict[str, Any]) -> int:
+    names = [args.model]
+    if args.baselines:
+        names += [name for name in BASELINES if name != args.model]
+    results: list[SplitResult] = []
+    for n, name in enumerate(names):
+        model = make_model(name, **params) if n == 0 else make_model(name)
+        result = evaluate_split(
+            model, dataset, args.k, train_share=args.train_share,
+            profiles=not args.no_profiles, progress=not args.no_progress,
+            max_events=args.max_events,
+        )  # fmt: skip
+        results.append(result)
+        print(_split_line(result), flush=True)
+    if args.json:
+        summary = results[0].as_dict()
+        summary["dataset"] = dataset.name
+        if len(results) > 1:
+            summary["baselines"] = {r.model: r.as_dict() for r in results[1:]}
         print(json.dumps(summary, sort_keys=True))
     return 0
