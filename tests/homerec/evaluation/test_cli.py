@@ -22,8 +22,23 @@ def _data(tmp_path: Path) -> Path:
 def test_eval_json_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = _data(tmp_path)
     png = tmp_path / "hr.png"
-    code = main(["eval", "--data", str(data), "--format", "events-jsonl", "--k", "5",
-                 "--model", "itemknn", "--json", "--plot", str(png), "--no-progress"])
+    code = main(
+        [
+            "eval",
+            "--data",
+            str(data),
+            "--format",
+            "events-jsonl",
+            "--k",
+            "5",
+            "--model",
+            "itemknn",
+            "--json",
+            "--plot",
+            str(png),
+            "--no-progress",
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out.strip().splitlines()
     summary = json.loads(out[-1])
@@ -34,5 +49,20 @@ def test_eval_json_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 
 def test_eval_bad_param(tmp_path: Path) -> None:
     data = _data(tmp_path)
-    assert main(["eval", "--data", str(data), "--format", "events-jsonl", "--model", "hybrid",
-                 "--param", "nope=1", "--no-progress"]) == 2
+    assert (
+        main(
+            [
+                "eval",
+                "--data",
+                str(data),
+                "--format",
+                "events-jsonl",
+                "--model",
+                "hybrid",
+                "--param",
+                "nope=1",
+                "--no-progress",
+            ]
+        )
+        == 2
+    )

@@ -12,7 +12,9 @@ from homerec.evaluation.prequential import evaluate
 from homerec.models import make_model
 
 DATA = Path(
-    os.environ.get("HOMEREC_ML100K", Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "ml-100k")
+    os.environ.get(
+        "HOMEREC_ML100K", Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "ml-100k"
+    )
 )
 
 

@@ -20,8 +20,16 @@ def test_protocol_counts_and_cold_cases() -> None:
     assert r.cold_user_cases == 2 and r.cold_item_cases == 2
     assert r.events == 4 and 0 < r.coverage <= 1
     d = r.as_dict()
-    assert {"hr", "ndcg", "coverage", "events", "events_per_s", "model", "cold_user_hr",
-            "cold_item_hr"} <= set(d)
+    assert {
+        "hr",
+        "ndcg",
+        "coverage",
+        "events",
+        "events_per_s",
+        "model",
+        "cold_user_hr",
+        "cold_item_hr",
+    } <= set(d)
 
 
 def test_rating_models_report_mae() -> None:
