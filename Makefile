@@ -7,8 +7,9 @@ BIN := $(VENV)/bin
 
 .PHONY: demo test install kafka-start kafka-stop lint typecheck promtool pytest clean
 
-# setup.py and the kernels' source: editing them rebuilds the compiled kernels
-$(BIN)/homerec: pyproject.toml setup.py homerec/_kernels_src.py
+# setup.py and the kernels' sources (the plane numbers are compiled in): editing them
+# rebuilds the compiled kernels
+$(BIN)/homerec: pyproject.toml setup.py homerec/_kernels_src.py homerec/models/hybrid/planes.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

@@ -40,11 +40,14 @@ def _compiled(**options: Any) -> Callable[[_F], _F]:
 _CLIP = 30.0  # logits beyond ±30 saturate the sigmoid in float32
 
 
+#: the second source of the compiled module: the plane numbers are compiled in as constants
+PLANES_SOURCE = Path(__file__).parent / "models" / "hybrid" / "planes.py"
+
+
 def _hybrid_planes() -> Any:
     """:mod:`homerec.models.hybrid.planes`, loaded by path: this file is compiled before
     homerec can be imported (importing it needs the kernels built from this file)."""
-    path = Path(__file__).parent / "models" / "hybrid" / "planes.py"
-    spec = importlib.util.spec_from_file_location("_homerec_hybrid_planes", path)
+    spec = importlib.util.spec_from_file_location("_homerec_hybrid_planes", PLANES_SOURCE)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -639,7 +642,7 @@ def compiler() -> Any:
     cc: Any = importlib.import_module("numba.pycc").CC("_kernels")
     for name, signature in SIGNATURES.items():
         cc.export(name, signature)(globals()[name])
-    built_from = source_digest(Path(__file__).read_bytes())
+    built_from = source_digest(*(p.read_bytes() for p in (Path(__file__), PLANES_SOURCE)))
 
     def digest() -> int:
         return built_from
@@ -649,6 +652,10 @@ def compiler() -> Any:
     return cc
 
 
-def source_digest(source: bytes) -> int:
-    """A 63-bit digest of this file's bytes, compiled into the module built from them."""
-    return int.from_bytes(hashlib.sha256(source).digest()[:8], "little") >> 1
+def source_digest(*sources: bytes) -> int:
+    """A 63-bit digest of the sources' bytes (this file's, then :data:`PLANES_SOURCE`'s),
+    compiled into the module built from them."""
+    digest = hashlib.sha256()
+    for source in sources:
+        digest.update(hashlib.sha256(source).digest())
+    return int.from_bytes(digest.digest()[:8], "little") >> 1

@@ -34,13 +34,17 @@ __all__ = [
 _REBUILD = "in a checkout: make install or pip install -e .; otherwise reinstall homerec with pip"
 
 
-def _digest(source: bytes) -> int:
+def _digest(*sources: bytes) -> int:
     # as homerec._kernels_src.source_digest (which imports numba: not imported here)
-    return int.from_bytes(hashlib.sha256(source).digest()[:8], "little") >> 1
+    digest = hashlib.sha256()
+    for source in sources:
+        digest.update(hashlib.sha256(source).digest())
+    return int.from_bytes(digest.digest()[:8], "little") >> 1
 
 
-def _load(name: str, source: Path) -> ModuleType:
-    """The compiled module ``name``, checked to be built from ``source`` (when present).
+def _load(name: str, source: Path, *more: Path) -> ModuleType:
+    """The compiled module ``name``, checked to be built from ``source`` and ``more`` (when
+    they are present: an installed package without its sources is not checked).
 
     Raises :class:`ImportError` naming the fix when it was never built, cannot be
     loaded, or was built from another version of ``source``.
@@ -58,7 +62,10 @@ def _load(name: str, source: Path) -> ModuleType:
         raise ImportError(
             f"homerec's compiled kernels ({name}) failed to load: rebuild them ({_REBUILD})"
         ) from exc
-    if source.exists() and module.source_digest() != _digest(source.read_bytes()):
+    sources = (source, *more)
+    if all(p.exists() for p in sources) and module.source_digest() != _digest(
+        *(p.read_bytes() for p in sources)
+    ):
         raise ImportError(
             f"{name} was built from another version of {source}: rebuild it ({_REBUILD})"
         )
@@ -76,7 +83,11 @@ if TYPE_CHECKING:  # the compiled functions have the signatures of their source
         top_columns,
     )
 else:
-    _kernels = _load("homerec._kernels", Path(__file__).with_name("_kernels_src.py"))
+    _kernels = _load(
+        "homerec._kernels",
+        Path(__file__).with_name("_kernels_src.py"),
+        Path(__file__).parent / "models" / "hybrid" / "planes.py",
+    )
     add_cooc_terms = _kernels.add_cooc_terms
     add_group_positive = _kernels.add_group_positive
     bpr_step = _kernels.bpr_step

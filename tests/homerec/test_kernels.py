@@ -84,18 +84,26 @@ def test_the_compiled_module_is_built_from_the_source_beside_it() -> None:
     from homerec import _kernels_src
 
     source = Path(_kernels_src.__file__).read_bytes()
-    assert compiled.source_digest() == _kernels_src.source_digest(source)
-    assert compiled.source_digest() != _kernels_src.source_digest(source + b"\n")
+    planes = _kernels_src.PLANES_SOURCE.read_bytes()
+    assert compiled.source_digest() == _kernels_src.source_digest(source, planes)
+    assert compiled.source_digest() != _kernels_src.source_digest(source + b"\n", planes)
+    # the plane numbers are compiled in: editing planes.py makes the build stale too
+    assert compiled.source_digest() != _kernels_src.source_digest(source, planes + b"\n")
 
 
 def test_loading_checks_the_build_against_its_source(tmp_path: Path) -> None:
     source = Path(kernels.__file__).with_name("_kernels_src.py")
-    assert kernels._load("homerec._kernels", source).source_digest() > 0
     assert kernels._load("homerec._kernels", tmp_path / "absent.py")  # no source: no check
+    planes = source.parent / "models" / "hybrid" / "planes.py"
+    assert kernels._load("homerec._kernels", source, planes).source_digest() > 0
     stale = tmp_path / "_kernels_src.py"
     stale.write_bytes(source.read_bytes() + b"# edited\n")
     with pytest.raises(ImportError, match=r"built from another version.*make install"):
-        kernels._load("homerec._kernels", stale)
+        kernels._load("homerec._kernels", stale, planes)
+    stale_planes = tmp_path / "planes.py"
+    stale_planes.write_bytes(planes.read_bytes() + b"# edited\n")
+    with pytest.raises(ImportError, match=r"built from another version.*make install"):
+        kernels._load("homerec._kernels", source, stale_planes)
 
 
 def test_a_missing_or_broken_build_names_the_fix(
