@@ -46,7 +46,7 @@ class SimulationConfig:
     #: Standard deviation of the taste term ``user·item`` of the relevance logit.
     affinity_scale: float = 2.0
     #: Standard deviation of an item's appeal to everyone (its quality).
-    quality_scale: float = 0.5
+    quality_scale: float = 1.5
     #: Constant of the relevance logit: ``relevance = sigmoid(user·item + quality + bias)``.
     bias: float = -3.0
     #: Zipf exponent of user activity (0: every user equally likely to visit).
