@@ -16,7 +16,6 @@ import argparse
 import json
 from typing import Any
 
-from homerec.errors import ConfigError
 from homerec.simulation import (
     POLICIES,
     REFERENCE_POLICIES,
