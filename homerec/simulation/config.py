@@ -50,7 +50,7 @@ class SimulationConfig:
     #: Constant of the relevance logit: ``relevance = sigmoid(user·item + quality + bias)``.
     bias: float = -3.0
     #: Zipf exponent of user activity (0: every user equally likely to visit).
-    activity_skew: float = 0.8
+    activity_skew: float = 0.5
     #: Weight of the age-group and occupation centroids in a taste (the rest is the user's own).
     profile_signal: float = 0.5
     #: Radians by which a user's taste rotates per 10,000 sessions (±50 % per user).
