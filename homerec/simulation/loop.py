@@ -59,7 +59,7 @@ def simulate(
     tally.add_items(np.arange(cfg.n_items), 0)
     for profile in world.profiles():
         pol.update_user(profile)
-    steps = {s: step for step in world.steps for s in (step[0],)}
+    steps = {step[0]: step for step in world.steps}
     width = math.ceil(cfg.n_sessions / cfg.windows)
     ends = sorted({*range(width, cfg.n_sessions, width), cfg.n_sessions})
     cuts = sorted({*steps, *ends})

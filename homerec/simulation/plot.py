@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from homerec.errors import ConfigError
 from homerec.simulation.report import SimulationReport
 
-__all__ = ["plot_reports"]
+__all__ = ["plot_reports", "pyplot"]
 
 
-def plot_reports(reports: Sequence[SimulationReport], path: str | Path, *, title: str = "") -> None:
-    """Write the windows of each report (one line per policy) to ``path`` (PNG)."""
+def pyplot() -> Any:
+    """matplotlib's ``pyplot`` on the Agg backend; :class:`ConfigError` if it is missing
+    (call it before a long run to fail early)."""
     try:
         import matplotlib
 
@@ -20,6 +22,12 @@ def plot_reports(reports: Sequence[SimulationReport], path: str | Path, *, title
         import matplotlib.pyplot as plt
     except ImportError:  # pragma: no cover - depends on the environment
         raise ConfigError("--plot needs matplotlib (pip install 'homerec[plot]')") from None
+    return plt
+
+
+def plot_reports(reports: Sequence[SimulationReport], path: str | Path, *, title: str = "") -> None:
+    """Write the windows of each report (one line per policy) to ``path`` (PNG)."""
+    plt = pyplot()
     fig, axes = plt.subplots(3, 1, figsize=(7.5, 8.4), dpi=100, sharex=True)
     panels = (
         ("ctr", "CTR per window"),

@@ -99,7 +99,9 @@ def _run(args: argparse.Namespace) -> int:
     )  # fmt: skip
     baselines = REFERENCE_POLICIES if args.baselines else ()
     if args.plot:
-        from homerec.simulation.plot import plot_reports  # fails early without matplotlib
+        from homerec.simulation.plot import plot_reports, pyplot
+
+        pyplot()  # no matplotlib: fail before simulating, not after
 
     main, others = compare(args.policy, config, baselines=baselines, progress=not args.no_progress)
     reports = [main, *others.values()]

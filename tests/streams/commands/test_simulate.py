@@ -35,3 +35,15 @@ def test_simulate_without_baselines(capsys: pytest.CaptureFixture[str]) -> None:
 def test_simulate_bad_setting(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([*TINY, "--k", "0"]) == 2
     assert "k must be a positive integer" in capsys.readouterr().err
+
+
+def test_simulate_plot_without_matplotlib_fails_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
+    assert main([*TINY, "--plot", str(tmp_path / "x.png")]) == 2
+    captured = capsys.readouterr()
+    assert "--plot needs matplotlib" in captured.err
+    assert captured.out == ""  # nothing was simulated
