@@ -23,6 +23,7 @@ COMMANDS: tuple[str, ...] = (
     "chaos",
     "eval",
     "bench",
+    "simulate",
 )
 
 
