@@ -300,11 +300,12 @@ class SyntheticStream:
         return out
 
     def profiles(self) -> list[UserProfile]:
-        """One :class:`homerec.UserProfile` per user: ``age_group`` and ``country``."""
+        """One :class:`homerec.UserProfile` per user: ``age`` (the youngest of the user's
+        age group) and ``location`` (a country)."""
         return [
             UserProfile(
                 self._user_ids[u],
-                {"age_group": _AGE_GROUPS[a], "country": _COUNTRIES[c]},
+                {"age": float(_AGE_GROUPS[a][:2]), "location": _COUNTRIES[c]},
             )
             for u, (a, c) in enumerate(
                 zip(self.user_age.tolist(), self.user_country.tolist(), strict=True)

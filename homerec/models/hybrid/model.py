@@ -205,6 +205,10 @@ class Hybrid(IndexedRecommender):
         self._tables.users.groups[u] = -1
         self._tables.users.groups[u, : len(slots)] = slots
 
+    def _forget_rows(self, rows: IntArray) -> None:
+        self._tables.users.remove(rows)
+        self._scorer.reset()
+
     # -- ranking ----------------------------------------------------------
     def _score(self, rows: IntArray) -> FloatArray:
         return self._scorer.scores(self._tables, self._book(), rows)

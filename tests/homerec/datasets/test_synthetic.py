@@ -105,7 +105,7 @@ def test_some_items_inactive() -> None:
 def test_profiles() -> None:
     profiles = SyntheticStream(SMALL).profiles()
     assert [p.user for p in profiles] == [f"u{u}" for u in range(SMALL.n_users)]
-    assert all(set(p.features) == {"age_group", "country"} for p in profiles)
+    assert all(set(p.features) == {"age", "location"} for p in profiles)
 
 
 def test_dataset_helper() -> None:
