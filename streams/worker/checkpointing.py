@@ -65,6 +65,11 @@ class CheckpointSchedule:
         if self._writer is not None:
             self._writer.wait()
 
+    def soon(self) -> None:
+        """The next :meth:`due` says yes (after a deletion request: the newest checkpoint
+        must hold no trace of the erased users)."""
+        self._last = -float("inf")
+
     def due(self, *, force: bool) -> bool:
         """Whether a checkpoint is to be taken now; if so, its time is taken."""
         if not self.enabled:

@@ -152,7 +152,7 @@ class Delivery:
         self,
         topic: str,
         key: bytes | None,
-        value: bytes,
+        value: bytes | None,
         *,
         partition: int | None = None,
         headers: list[tuple[str, bytes]] | None = None,
