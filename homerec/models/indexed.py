@@ -409,7 +409,8 @@ class IndexedRecommender(Recommender):
             self._user_items[u] = buf
             self._load_extra_user_state(u, state)
         except (KeyError, ValueError, TypeError) as exc:
-            raise StateError(f"cannot restore state of user {user!r}: {exc!r}") from exc
+            # no user id in the message: errors end up in logs
+            raise StateError(f"cannot restore the state of a user: {exc!r}") from exc
 
     def _extra_user_state(self, u: int) -> dict[str, Any]:
         return {}

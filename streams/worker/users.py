@@ -9,7 +9,8 @@ new records and the loop takes them (:meth:`Users.update`), as for the catalog.
 
 * a profile goes to the model as ``schema.apply(profile)`` (its demographic
   groups), exactly what ``homerec eval`` gives it;
-* a bad profile becomes a dead letter with its reason;
+* a bad profile becomes a dead letter with its reason (once per process: a restore
+  reads it again);
 * a tombstone (null value) is a deletion request: :meth:`Users.update` returns
   it for the worker to carry out, and :attr:`Users.forgotten` keeps the request's
   record timestamp: events of that user up to it (late, or read again on
@@ -33,7 +34,7 @@ from streams import metrics as m
 from streams.catalog_feed import CatalogFeed
 from streams.codec import decode_profile
 from streams.config import Settings
-from streams.errors import StreamsError
+from streams.errors import StreamsError, TopicMissing
 from streams.partition_reader import PartitionReader
 from streams.worker.intake import DeadLetterRecord, dead_letter
 
@@ -73,18 +74,35 @@ class Users:
         self.forgotten = forgotten
         #: dead letters of bad profiles, sent with the next batch
         self.dead: list[DeadLetterRecord] = []
+        #: (partition, offset) of the bad records dead-lettered by this process (a restore
+        #: reads them again)
+        self._dead_sent: set[tuple[int, int]] = set()
         #: profiles that came after a deletion request of the same step (applied after it)
         self._after: list[UserProfile] = []
 
     def open(self) -> None:
-        self._reader = PartitionReader(self.settings, self.topic, client_id="homerec-users")
+        """Connect; without the users topic (a deployment from before it) profiles and
+        deletion requests are off, with a warning."""
+        reader = PartitionReader(self.settings, self.topic, client_id="homerec-users")
+        try:
+            reader.partitions(timeout_s=5.0)
+        except TopicMissing:
+            reader.close()
+            log.warning(
+                "topic %s does not exist: no profiles, no deletion requests "
+                "('homerec topics create' adds it)",
+                self.topic,
+            )
+            return
+        self._reader = reader
 
     def restore(self, model: Recommender, partitions: Iterable[int], new: Iterable[int]) -> int:
         """Read ``partitions`` (all those assigned now) to their end, then follow their new
         records. For those of ``new`` (the partitions being restored), forget the users whose
         latest record is a tombstone (a checkpoint older than the request may hold them)
         and hand the model every other user's latest profile. Returns the profiles applied."""
-        assert self._reader is not None, "open() first"
+        if self._reader is None:
+            return 0
         self.pause()
         self._partitions = sorted(partitions)
         restoring = set(new)
@@ -99,8 +117,10 @@ class Users:
                 continue
             try:
                 profile = decode_profile(rec.key, rec.value, self._limits)
-            except InvalidEvent:
-                continue  # dead-lettered when it was first read
+            except InvalidEvent as exc:
+                if (rec.partition, rec.offset) not in self._dead_sent:
+                    self._dead_letter(exc, rec)
+                continue
             latest[profile.user] = (rec.partition, profile)
         self.forgotten.clear()
         gone: list[UserId] = []
@@ -171,8 +191,7 @@ class Users:
             try:
                 profile = decode_profile(rec.key, rec.value, self._limits)
             except InvalidEvent as exc:
-                self.dead.append(dead_letter(exc, self.topic, rec))
-                m.PROFILES_CONSUMED.labels(outcome="invalid").inc()
+                self._dead_letter(exc, rec)
                 continue
             m.PROFILES_CONSUMED.labels(outcome="applied").inc()
             if profile.user in forgets:
@@ -181,6 +200,11 @@ class Users:
                 continue
             model.update_user(self.schema.apply(profile))
         return list(forgets.values())
+
+    def _dead_letter(self, exc: InvalidEvent, rec: Any) -> None:
+        self.dead.append(dead_letter(exc, self.topic, rec))
+        self._dead_sent.add((rec.partition, rec.offset))
+        m.PROFILES_CONSUMED.labels(outcome="invalid").inc()
 
     def forgotten_done(self, model: Recommender) -> None:
         """The deletion requests :meth:`update` returned are carried out: apply the
