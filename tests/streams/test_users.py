@@ -19,7 +19,7 @@ from streams.codec import encode_profile
 from streams.commands.forget import forget
 from streams.commands.recs import latest_homepages
 from streams.config import Settings
-from streams.worker import Worker, WorkerConfig
+from streams.worker import Guarantee, Worker, WorkerConfig
 from tests.streams.fixtures import (
     ThreadWorker,
     dead_letters,
@@ -117,15 +117,19 @@ def _newest_checkpoint(settings: Settings) -> ckpt.Checkpoint | None:
     return shelf.pick(None)
 
 
+@pytest.mark.parametrize("guarantee", ["at-least-once", "exactly-once"])
 def test_a_tombstone_forgets_the_user_everywhere(
-    settings: Settings, producer: KafkaProducer
+    settings: Settings, producer: KafkaProducer, guarantee: Guarantee
 ) -> None:
     events = _world(producer, settings)
     send_profiles(producer, settings, [UserProfile(SECRET, {"gender": "F", "age": 41.0})])
     mine = [Event(SECRET, a, "click", TS + 5_000 + n, id=f"s{n}") for n, a in enumerate(A[:3])]
     send_events(producer, settings, events + mine)
     key = SECRET.encode()
-    config = WorkerConfig(k=4, checkpoint_every_s=3600.0)  # only the one a forget asks for
+    # no checkpoint but the first and the one the forget asks for
+    config = WorkerConfig(
+        k=4, checkpoint_every_s=3600.0, processing_guarantee=guarantee, instance_id="w1"
+    )
     worker = Worker(settings, _model(), config)
     tw = ThreadWorker(worker).start()
     before = m.USERS_FORGOTTEN._value.get()
