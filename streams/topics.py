@@ -6,7 +6,7 @@ topic                           key       cleanup    value (msgpack map)
 ``<prefix>.events``             user id   delete     ``homerec.Event`` (user, item, type, ts,
                                                      value?, id?, context?)
 ``<prefix>.items``              item id   compact    ``homerec.Item`` (item, title, tags,
-                                                     active, ts)
+                                                     active, ts, author?)
 ``<prefix>.users``              user id   compact    ``homerec.UserProfile`` (user, age?, gender?,
                                                      location?, occupation?, attrs?, ts?);
                                                      a tombstone asks to forget the user
