@@ -93,6 +93,13 @@ def register(sub: Any) -> None:
         default=world.n_tags,
         help=f"distinct tags (default {world.n_tags})",
     )
+    syn.add_argument(
+        "--authors",
+        type=non_negative_int,
+        default=world.n_authors,
+        help="give items one of this many authors, and users a favourite one "
+        f"(default {world.n_authors}: none)",
+    )
     syn.add_argument("--seed", type=int, default=world.seed, help=f"default {world.seed}")
     syn.add_argument(
         "--popularity-skew",
@@ -195,6 +202,7 @@ def _open_source(args: argparse.Namespace) -> Source:
             drift_rate=args.drift_rate,
             inactive_fraction=args.inactive_fraction,
             mean_gap_ms=args.mean_gap_ms,
+            n_authors=args.authors,
             seed=args.seed,
             id_prefix=f"r{int(time.time() * 1000):x}" if args.fresh_ids else "",
         )
