@@ -278,6 +278,10 @@ class Worker:
                 self._process(records)
                 m.BATCH_DURATION.observe(time.perf_counter() - started)
                 m.BATCH_SIZE.observe(len(records))
+            elif self._checkpoints.urgent:
+                # asked for by a deletion request while a write was on its way: idle, the
+                # loop would not try again
+                self._maybe_checkpoint(force=False)
         except DeliveryFailed as exc:
             if isinstance(exc.cause, _FATAL):
                 self._broken = True
