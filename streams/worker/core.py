@@ -351,7 +351,7 @@ class Worker:
             self._delivery.send(recs, key, None, partition=f.partition)
             if self._user_state:
                 self._delivery.send(changelog, key, None, partition=f.partition)
-        self._delivery.complete(30.0)
+        self._delivery.complete_or_fail(30.0)
 
     def _score(self, batch: Batch) -> None:
         """Prequential quality: was each positive event's item on the user's list?"""
@@ -460,10 +460,22 @@ class Worker:
             [tp.partition for tp in partitions],
         )
         self._recovery.restore(self.model, self._clients.consumer, partitions)
-        stale = self._recovery.take_stale()
+        # the tombstones of the requests in the table may not be durable (a crash, or a
+        # request sent while no worker ran): sent again, unless the user is back (events
+        # after the request: a fresh user, whose records must stay)
+        stale = {f.user: f for f in self._recovery.take_stale()}
+        erased, known = self._users.take_erased()
+        for f in erased:
+            if self.model.n_events(f.user) == 0:
+                stale.setdefault(f.user, f)
         if stale:
-            self._send_tombstones(stale)
-            log.info("sent the tombstones of %d erased users again", len(stale))
+            for user in stale:
+                self._quality.forget(user)
+            self._intake.forget(stale)
+            self._send_tombstones(list(stale.values()))
+            log.info("sent the tombstones of %d erased users (again)", len(stale))
+        if known or stale:
+            self._checkpoints.soon()
 
     def _rebuild(self) -> None:
         """Roll the in-memory state back to what is durable, and the consumer to its offsets.

@@ -182,6 +182,16 @@ class Delivery:
         futures, self._futures = self._futures, []
         self._complete(futures, timeout_s)
 
+    def complete_or_fail(self, timeout_s: float) -> None:
+        """:meth:`complete` in the loop: a failure aborts the transaction and raises
+        :class:`DeliveryFailed` (the worker then rolls back)."""
+        try:
+            self.complete(timeout_s)
+        except KafkaError as exc:
+            if self.transactional:
+                self._abort()
+            raise DeliveryFailed(f"broker did not acknowledge the records: {exc}", exc) from exc
+
     # -- settling ----------------------------------------------------------------
     def settle_all(self) -> None:
         """Settle the batch in flight and wait for the last offset commit's answer."""

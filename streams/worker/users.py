@@ -74,6 +74,11 @@ class Users:
         self.forgotten = forgotten
         #: dead letters of bad profiles, sent with the next batch
         self.dead: list[DeadLetterRecord] = []
+        #: the deletion requests of the partitions restored last (their tombstones on
+        #: recommendations and changelog may not be durable: the worker sends them again)
+        self.erased: list[Forget] = []
+        #: a restore erased users the model held (a checkpoint is due)
+        self.erased_known = False
         #: (partition, offset) of the bad records dead-lettered by this process (a restore
         #: reads them again)
         self._dead_sent: set[tuple[int, int]] = set()
@@ -131,7 +136,9 @@ class Users:
                 if partition in restoring:
                     gone.append(user)
         if gone and isinstance(model, Forgetful):
-            model.forget_users(gone)
+            # e.g. in a checkpoint older than the request: the next one must not be
+            self.erased_known = bool(model.forget_users(gone)) or self.erased_known
+        self.erased.extend(Forget(u, latest[u][0]) for u in gone)
         for partition, p in latest.values():
             if p is not None and partition in restoring:
                 model.update_user(self.schema.apply(p))
@@ -148,6 +155,12 @@ class Users:
         if self._partitions:
             self._feed.start()
         return n
+
+    def take_erased(self) -> tuple[list[Forget], bool]:
+        """:attr:`erased` and :attr:`erased_known`, cleared."""
+        erased, known = self.erased, self.erased_known
+        self.erased, self.erased_known = [], False
+        return erased, known
 
     def pause(self) -> None:
         """Stop the feed (the reader is the caller's again)."""

@@ -178,3 +178,38 @@ def test_a_tombstone_forgets_the_user_everywhere(
         assert latest_homepages(settings, [SECRET])[SECRET].events == 1
     finally:
         tw.stop()
+
+
+def test_a_request_sent_while_no_worker_runs_is_carried_out_at_start(
+    settings: Settings, producer: KafkaProducer
+) -> None:
+    events = _world(producer, settings)
+    mine = [Event(SECRET, a, "click", TS + 5_000 + n, id=f"s{n}") for n, a in enumerate(A[:3])]
+    send_events(producer, settings, events + mine)
+    key = SECRET.encode()
+    config = WorkerConfig(k=4, checkpoint_every_s=3600.0)
+    tw = ThreadWorker(Worker(settings, _model(), config)).start()
+    try:
+        wait_for(lambda: SECRET in latest_pages(settings), what="the user's list")
+    finally:
+        tw.stop()  # its last checkpoint holds the user
+    cp = _newest_checkpoint(settings)
+    assert cp is not None and key in cp.data
+    forget(settings, [SECRET], producer=producer)
+    worker = Worker(settings, _model(), config)
+    tw = ThreadWorker(worker).start()
+    try:
+        wait_for(
+            lambda: (
+                _latest(settings, "recommendations", key)[-1].value is None
+                and _latest(settings, "changelog", key)[-1].value is None
+            ),
+            what="tombstones on recommendations and changelog",
+        )
+        wait_for(
+            lambda: (c := _newest_checkpoint(settings)) is not None and key not in c.data,
+            what="a checkpoint without the user",
+        )
+        assert key not in packb(worker.model.state_dict())  # type: ignore[attr-defined]
+    finally:
+        tw.stop()
