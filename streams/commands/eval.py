@@ -43,34 +43,17 @@ def register(sub: Any) -> None:
         help="dataset directory (ml-100k: u.data, u.item, u.user; movielens-csv: ratings.csv, "
         "movies.csv), or the file for events-jsonl",
     )
-    parser.add_argument(
-        "--format",
-        default="ml-100k",
-        choices=sorted(FORMATS),
-        help="dataset layout (default ml-100k)",
-    )
+    parser.add_argument("--format", default="ml-100k", choices=sorted(FORMATS),
+                        help="dataset layout (default ml-100k)")
     parser.add_argument("--k", type=positive_int, default=10, help="list length K (default 10)")
-    parser.add_argument(
-        "--model",
-        default=DEFAULT_MODEL,
-        choices=sorted(MODELS),
-        help=f"model to evaluate (default {DEFAULT_MODEL})",
-    )
-    parser.add_argument(
-        "--param",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="model constructor argument (repeatable), e.g. --param n_factors=16",
-    )
-    parser.add_argument(
-        "--max-events", type=positive_int, default=None, metavar="N", help="stop after N events"
-    )
-    parser.add_argument(
-        "--baselines",
-        action="store_true",
-        help="also evaluate the baselines (always on with --plot)",
-    )
+    parser.add_argument("--model", default=DEFAULT_MODEL, choices=sorted(MODELS),
+                        help=f"model to evaluate (default {DEFAULT_MODEL})")
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="model constructor argument (repeatable), e.g. --param n_factors=16")
+    parser.add_argument("--max-events", type=positive_int, default=None, metavar="N",
+                        help="stop after N events")
+    parser.add_argument("--baselines", action="store_true",
+                        help="also evaluate the baselines (always on with --plot)")
     parser.add_argument("--json", action="store_true", help="end stdout with one JSON object")
     parser.add_argument("--plot", metavar="FILE.png", help="write HR@K along the stream (PNG)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
@@ -114,19 +97,15 @@ def _run(args: argparse.Namespace) -> int:
         for name in BASELINES:
             if name == args.model:
                 continue
-            other = evaluate(
-                make_model(name), dataset, args.k, progress=progress, max_events=args.max_events
-            )
+            other = evaluate(make_model(name), dataset, args.k, progress=progress,
+                             max_events=args.max_events)
             others.append(other)
             print(_line(other), flush=True)
     if args.plot:
         from homerec.evaluation.plot import plot_curves
 
-        plot_curves(
-            [result, *others],
-            args.plot,
-            title=f"{dataset.name}: prequential HR@{args.k} along the stream",
-        )
+        plot_curves([result, *others], args.plot,
+                    title=f"{dataset.name}: prequential HR@{args.k} along the stream")
         print(f"plot written to {args.plot}", flush=True)
     if args.json:
         summary = result.as_dict()
