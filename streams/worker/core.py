@@ -335,8 +335,8 @@ class Worker:
         for user in users:
             self._quality.forget(user)
         self._coverage.forget(users)
+        m.USERS_FORGOTTEN.inc(len(forgets))  # erased from this process; now the topics
         self._send_tombstones(forgets)
-        m.USERS_FORGOTTEN.inc(len(forgets))
         log.info("forgot %d users (deletion requests)", len(forgets))  # ids never logged
         self._checkpoints.soon()
         self._maybe_checkpoint(force=False)
@@ -465,6 +465,7 @@ class Worker:
         # after the request: a fresh user, whose records must stay)
         stale = {f.user: f for f in self._recovery.take_stale()}
         erased, known = self._users.take_erased()
+        m.USERS_FORGOTTEN.inc(known)  # requests the loop had not carried out yet
         for f in erased:
             if self.model.n_events(f.user) == 0:
                 stale.setdefault(f.user, f)

@@ -77,8 +77,8 @@ class Users:
         #: the deletion requests of the partitions restored last (their tombstones on
         #: recommendations and changelog may not be durable: the worker sends them again)
         self.erased: list[Forget] = []
-        #: a restore erased users the model held (a checkpoint is due)
-        self.erased_known = False
+        #: how many users the model held that a restore erased (a checkpoint is due)
+        self.erased_known = 0
         #: (partition, offset) of the bad records dead-lettered by this process (a restore
         #: reads them again)
         self._dead_sent: set[tuple[int, int]] = set()
@@ -137,7 +137,7 @@ class Users:
                     gone.append(user)
         if gone and isinstance(model, Forgetful):
             # e.g. in a checkpoint older than the request: the next one must not be
-            self.erased_known = bool(model.forget_users(gone)) or self.erased_known
+            self.erased_known += len(model.forget_users(gone))
         self.erased.extend(Forget(u, latest[u][0]) for u in gone)
         for partition, p in latest.values():
             if p is not None and partition in restoring:
@@ -156,10 +156,10 @@ class Users:
             self._feed.start()
         return n
 
-    def take_erased(self) -> tuple[list[Forget], bool]:
+    def take_erased(self) -> tuple[list[Forget], int]:
         """:attr:`erased` and :attr:`erased_known`, cleared."""
         erased, known = self.erased, self.erased_known
-        self.erased, self.erased_known = [], False
+        self.erased, self.erased_known = [], 0
         return erased, known
 
     def pause(self) -> None:

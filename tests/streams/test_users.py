@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import msgpack
@@ -119,8 +120,12 @@ def _newest_checkpoint(settings: Settings) -> ckpt.Checkpoint | None:
 
 @pytest.mark.parametrize("guarantee", ["at-least-once", "exactly-once"])
 def test_a_tombstone_forgets_the_user_everywhere(
-    settings: Settings, producer: KafkaProducer, guarantee: Guarantee
+    settings: Settings,
+    producer: KafkaProducer,
+    guarantee: Guarantee,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO)
     events = _world(producer, settings)
     send_profiles(producer, settings, [UserProfile(SECRET, {"gender": "F", "age": 41.0})])
     mine = [Event(SECRET, a, "click", TS + 5_000 + n, id=f"s{n}") for n, a in enumerate(A[:3])]
@@ -178,6 +183,9 @@ def test_a_tombstone_forgets_the_user_everywhere(
         assert latest_homepages(settings, [SECRET])[SECRET].events == 1
     finally:
         tw.stop()
+    # the log counts users, it never names them
+    assert any("forgot 1 users" in r.getMessage() for r in caplog.records)
+    assert not any(SECRET in r.getMessage() for r in caplog.records)
 
 
 def test_a_request_sent_while_no_worker_runs_is_carried_out_at_start(
