@@ -79,6 +79,10 @@ class Users:
         self.erased: list[Forget] = []
         #: how many users the model held that a restore erased (a checkpoint is due)
         self.erased_known = 0
+        #: partition -> offset of the last record applied (by a restore or the loop)
+        self._applied: dict[int, int] = {}
+        #: records of partitions followed before a restore that the loop has not handled
+        self._held: list[Any] = []
         #: (partition, offset) of the bad records dead-lettered by this process (a restore
         #: reads them again)
         self._dead_sent: set[tuple[int, int]] = set()
@@ -113,7 +117,15 @@ class Users:
         restoring = set(new)
         latest: dict[UserId, tuple[int, UserProfile | None]] = {}
         stamps: dict[UserId, int] = {}
+        applied = self._applied
         for rec in self._reader.read_to_end(self._partitions):
+            if rec.partition not in restoring:
+                # a partition followed before: what the loop has not handled yet goes the
+                # loop's way at the next step
+                if rec.offset > applied.get(rec.partition, -1):
+                    self._held.append(rec)
+            else:
+                applied[rec.partition] = rec.offset
             if rec.value is None:
                 if rec.key:
                     user = rec.key.decode("utf-8", "replace")
@@ -163,7 +175,8 @@ class Users:
         return erased, known
 
     def pause(self) -> None:
-        """Stop the feed (the reader is the caller's again)."""
+        """Stop the feed (the reader is the caller's again); what it had read but not
+        handed over is read again by the restore that follows."""
         if self._feed is not None:
             self._feed.stop()
             self._feed.take()
@@ -173,7 +186,8 @@ class Users:
         the deletion requests among them, for the worker to carry out in this step."""
         if self._feed is None:
             return []
-        return self._apply(model, self._feed.take())
+        held, self._held = self._held, []
+        return self._apply(model, held + self._feed.take())
 
     def take_dead(self) -> list[DeadLetterRecord]:
         dead, self.dead = self.dead, []
@@ -192,7 +206,11 @@ class Users:
 
     def _apply(self, model: Recommender, records: Iterable[Any]) -> list[Forget]:
         forgets: dict[UserId, Forget] = {}
+        applied = self._applied
         for rec in records:
+            if rec.offset <= applied.get(rec.partition, -1):
+                continue  # handled already (read again by a restore)
+            applied[rec.partition] = rec.offset
             if rec.value is None:
                 if not rec.key:
                     continue  # a tombstone without a key names nobody
