@@ -223,3 +223,34 @@ def test_a_request_sent_while_no_worker_runs_is_carried_out_at_start(
         assert key not in packb(worker.model.state_dict())  # type: ignore[attr-defined]
     finally:
         tw.stop()
+
+
+def test_a_request_read_by_a_restore_of_other_partitions_still_goes_the_loops_way(
+    settings: Settings, producer: KafkaProducer
+) -> None:
+    """A rebalance adds partition 2 while a request on partition 1 was not handled yet."""
+    from homerec.limits import Limits
+    from homerec.profiles import ProfileSchema
+    from streams.worker.users import Forget, Users
+
+    model = make_model("popularity")
+    users = Users(
+        settings,
+        settings.topic("users"),
+        limits=Limits(),
+        schema=ProfileSchema(),
+        forgotten={},
+    )
+    users.open()
+    try:
+        users.restore(model, [0, 1], [0, 1])
+        topic = settings.topic("users")
+        producer.send(topic, key=b"ann", value=None, partition=1).get(timeout=10)
+        users.restore(model, [0, 1, 2], [2])  # reads the request, not its partition's owner
+        assert "ann" in users.forgotten
+        assert users.update(model) == [Forget("ann", 1)]
+        assert users.update(model) == []  # once
+        users.restore(model, [0, 1, 2], [0])
+        assert users.update(model) == []  # handled: not again
+    finally:
+        users.close()
