@@ -44,6 +44,19 @@ class IdWindow:
     def __len__(self) -> int:
         return len(self._ids)
 
+    def forget_prefixes(self, prefixes: tuple[str, ...]) -> int:
+        """Drop every id that starts with one of ``prefixes`` (a forgotten user's
+        ``user\\0`` keys); returns how many went. One pass over the window.
+
+        >>> w = IdWindow(5); w.extend(["u1\\x00a", "u2\\x00b", "u1\\x00c"])
+        >>> w.forget_prefixes(("u1\\x00",)), w.to_list()
+        (2, ['u2\\x00b'])
+        """
+        gone = [k for k in self._ids if k.startswith(prefixes)]
+        for key in gone:
+            del self._ids[key]
+        return len(gone)
+
     def to_list(self) -> list[str]:
         """Ids oldest first (for checkpoints)."""
         return list(self._ids)

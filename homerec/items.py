@@ -13,16 +13,18 @@ from homerec.typing import ItemId
 
 __all__ = ["Item"]
 
-_KNOWN = frozenset(("item", "title", "tags", "active", "ts"))
+_KNOWN = frozenset(("item", "title", "tags", "active", "ts", "author"))
 
 
 @dataclass(frozen=True, slots=True)
 class Item:
-    """One catalog entry. Inactive items are never recommended.
+    """One catalog entry. Inactive items are never recommended. ``author``: the creator,
+    brand or channel (optional; a content feature, as a tag that the page's tag cap
+    does not count).
 
     >>> Item.from_dict({"item": "m1", "title": "Heat", "tags": ["crime"], "active": True,
-    ...                 "ts": 1700000000000})
-    Item(item='m1', title='Heat', tags=('crime',), active=True, ts=1700000000000)
+    ...                 "ts": 1700000000000, "author": "Michael Mann"})
+    Item(item='m1', title='Heat', tags=('crime',), active=True, ts=1700000000000, author='Michael Mann')
     """
 
     item: ItemId
@@ -30,6 +32,7 @@ class Item:
     tags: tuple[str, ...] = ()
     active: bool = True
     ts: int = 0
+    author: str = ""
 
     @classmethod
     def from_dict(cls, raw: object, limits: Limits | None = None) -> Item:
@@ -68,7 +71,12 @@ class Item:
         if not isinstance(active, bool):
             raise InvalidItem("wrong_type", "'active' must be a boolean")
         ts = check_ts(raw["ts"], lim) if "ts" in raw else 0
-        return cls(item, title, tuple(tags), active, ts)
+        author = raw.get("author", "")
+        if not isinstance(author, str):
+            raise InvalidItem("wrong_type", "'author' must be a string")
+        if len(author) > lim.max_tag_length:
+            raise InvalidItem("oversize", f"'author' longer than {lim.max_tag_length}")
+        return cls(item, title, tuple(tags), active, ts, author)
 
     def to_dict(self) -> dict[str, Any]:
         """The wire form; inverse of :meth:`from_dict`."""
@@ -80,4 +88,6 @@ class Item:
         }
         if self.ts:
             out["ts"] = self.ts  # 0 means "unknown" and is left out
+        if self.author:
+            out["author"] = self.author  # "" means "none" and is left out
         return out

@@ -41,6 +41,10 @@ class LiveHitRate:
         if len(self._lists) > self.max_users:
             self._lists.popitem(last=False)
 
+    def forget(self, user: UserId) -> None:
+        """Drop the last list remembered for ``user`` (the hit counts are anonymous)."""
+        self._lists.pop(user, None)
+
     def observe(self, user: UserId, item: ItemId) -> bool | None:
         """A positive event: hit, miss, or None when no list was published for the user."""
         shown = self._lists.get(user)

@@ -19,6 +19,7 @@ COMMANDS: tuple[str, ...] = (
     "worker",
     "replay",
     "recs",
+    "forget",
     "demo",
     "chaos",
     "eval",

@@ -27,6 +27,7 @@ from homerec.events import Event
 from homerec.homepage import Homepage
 from homerec.items import Item
 from homerec.limits import Limits
+from homerec.profiles import UserProfile
 
 __all__ = [
     "DeadLetter",
@@ -34,10 +35,12 @@ __all__ = [
     "decode_event",
     "decode_homepage",
     "decode_item",
+    "decode_profile",
     "encode_dead_letter",
     "encode_event",
     "encode_homepage",
     "encode_item",
+    "encode_profile",
     "packb",
     "unpackb",
 ]
@@ -127,6 +130,26 @@ def decode_item(key: bytes | None, value: bytes | None, limits: Limits | None = 
     if key is not None and key != item.item.encode("utf-8"):
         raise InvalidItem("key_mismatch", f"key {key[:60]!r} is not the item id {item.item!r}")
     return item
+
+
+def encode_profile(profile: UserProfile) -> tuple[bytes, bytes]:
+    """``(key, value)`` for the users topic: key = user id (a tombstone, value ``None``,
+    asks to forget the user)."""
+    return profile.user.encode("utf-8"), packb(profile.to_dict())
+
+
+def decode_profile(
+    key: bytes | None, value: bytes | None, limits: Limits | None = None
+) -> UserProfile:
+    """Decode and validate one users-topic message (not a tombstone: the caller handles
+    those). The key must be the profile's user id, as for events."""
+    lim = limits or _DEFAULT_LIMITS
+    raw = unpackb(_check_size(key, value, lim), max_bytes=lim.max_message_bytes)
+    profile = UserProfile.from_dict(raw, lim)
+    if key is None or key != profile.user.encode("utf-8"):
+        shown = "none" if key is None else repr(key[:60])
+        raise InvalidEvent("key_mismatch", f"key {shown} is not the profile's user")
+    return profile
 
 
 def encode_homepage(page: Homepage) -> tuple[bytes, bytes]:

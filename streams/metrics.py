@@ -1,7 +1,7 @@
 """Prometheus metrics of the worker: module-level objects, bounded label sets.
 
 Every name is ``homerec_<area>_<name>``. Label values are bounded: event
-``type`` (5 values), ``outcome`` (3), DLQ ``reason`` (the fixed reason codes of
+``type`` (5 values), ``outcome`` (4), DLQ ``reason`` (the fixed reason codes of
 :mod:`homerec.errors` callers plus codec reasons), ``partition`` (the number of
 partitions of the events topic).
 """
@@ -19,10 +19,12 @@ __all__ = [
     "EVENTS_CONSUMED",
     "FRESHNESS",
     "ITEMS_CONSUMED",
+    "PROFILES_CONSUMED",
     "QUALITY_CASES",
     "QUALITY_HITS",
     "QUALITY_HIT_RATE",
     "RECS_PUBLISHED",
+    "USERS_FORGOTTEN",
     "STATE_ITEMS",
     "MODEL_CHECKPOINT_BYTES",
     "MODEL_CHECKPOINT_SECONDS",
@@ -37,13 +39,23 @@ __all__ = [
 EVENTS_CONSUMED = Counter(
     "homerec_events_consumed_total",
     "Events read from the events topic, by event type and outcome "
-    "(applied, duplicate = same id seen within the dedup window, invalid = sent to the DLQ).",
+    "(applied, duplicate = same id seen within the dedup window, invalid = sent to the DLQ, "
+    "forgotten = older than its user's deletion request).",
     ["type", "outcome"],
 )
 ITEMS_CONSUMED = Counter(
     "homerec_items_consumed_total",
     "Catalog records read from the items topic, by outcome (applied, invalid).",
     ["outcome"],
+)
+PROFILES_CONSUMED = Counter(  # no user label: user ids never become label values
+    "homerec_profiles_consumed_total",
+    "Records read from the users topic, by outcome (applied, invalid, tombstone).",
+    ["outcome"],
+)
+USERS_FORGOTTEN = Counter(
+    "homerec_users_forgotten_total",
+    "Users erased after a deletion request (a tombstone on the users topic); no user label.",
 )
 DLQ_MESSAGES = Counter(
     "homerec_dlq_messages_total",

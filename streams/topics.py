@@ -6,7 +6,11 @@ topic                           key       cleanup    value (msgpack map)
 ``<prefix>.events``             user id   delete     ``homerec.Event`` (user, item, type, ts,
                                                      value?, id?, context?)
 ``<prefix>.items``              item id   compact    ``homerec.Item`` (item, title, tags,
-                                                     active, ts)
+                                                     active, ts, author?)
+``<prefix>.users``              user id   compact    ``homerec.UserProfile`` (user, age?, gender?,
+                                                     location?, occupation?, attrs?, ts?);
+                                                     a tombstone asks to forget the user
+                                                     (co-partitioned with events)
 ``<prefix>.recommendations``    user id   compact    ``homerec.homepage.Homepage``
 ``<prefix>.events.dlq``         orig.     delete     reason, detail, topic, partition,
                                                      offset, key, value, ts
@@ -34,6 +38,7 @@ __all__ = [
     "ITEMS",
     "ITEM_STATE",
     "RECOMMENDATIONS",
+    "USERS",
     "TopicSpec",
     "check_broker",
     "create_topics",
@@ -63,11 +68,14 @@ class TopicSpec:
 
 EVENTS = TopicSpec("events", False, True, "user events; key = user id")
 ITEMS = TopicSpec("items", True, False, "catalog; key = item id")
+USERS = TopicSpec("users", True, True, "user profiles, tombstone = forget; key = user id")
 RECOMMENDATIONS = TopicSpec("recommendations", True, True, "latest top-K list; key = user id")
 DLQ = TopicSpec("events.dlq", False, False, "rejected messages with the reason")
 CHANGELOG = TopicSpec("changelog", True, True, "per-user model state (internal)")
 ITEM_STATE = TopicSpec("item-state", True, False, "per-item model state (internal)")
-ALL_TOPICS: tuple[TopicSpec, ...] = (EVENTS, ITEMS, RECOMMENDATIONS, DLQ, CHANGELOG, ITEM_STATE)
+ALL_TOPICS: tuple[TopicSpec, ...] = (
+    EVENTS, ITEMS, USERS, RECOMMENDATIONS, DLQ, CHANGELOG, ITEM_STATE,
+)  # fmt: skip
 
 
 def create_topics(

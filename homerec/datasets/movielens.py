@@ -3,7 +3,8 @@
 Ratings become ``rating`` events (epoch seconds → milliseconds), sorted by
 time with ties in file order; movies become catalog :class:`Item` records
 tagged with their genres; ML-100K users become :class:`UserProfile` records
-(age, gender, occupation, zip prefix).
+(age, gender, occupation, and the zip code's first digit as ``location``: the
+region, not the address).
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def load_ml100k(directory: str | Path) -> Dataset:
                     "age": float(age),
                     "gender": gender,
                     "occupation": occupation,
-                    "zip": zipcode[:1],
+                    "location": zipcode[:1],
                 }
                 profiles.append(UserProfile(uid, features))
     return Dataset("ml-100k", _sorted(events), tuple(items), tuple(profiles))

@@ -14,6 +14,10 @@ simulates:
   the tags closest to the item's latent vector, so content features carry
   signal for cold items. A fraction ``inactive_fraction`` of the catalog is
   marked inactive (retired; their past events remain).
+* **Authors** (``n_authors`` > 0; none by default, which leaves the stream as it
+  was): each item has one, drawn with a Zipf skew, and each user a favourite
+  author, whose items get ``author_boost`` more affinity with that user; the
+  catalog's ``author`` field then carries signal.
 * **Events**: each event picks a user by activity, then ``n_candidates`` items
   by popularity (what the user is shown), and the user engages with one of
   them with probability ``∝ exp(affinity_strength · affinity)`` (Gumbel-max).
@@ -135,6 +139,10 @@ class SyntheticConfig:
     rating_noise: float = 0.6
     max_tags_per_item: int = 3
     inactive_fraction: float = 0.0
+    #: Item authors (0 = none); each user likes the items of a favourite one more.
+    n_authors: int = 0
+    #: Affinity added to an item of the user's favourite author.
+    author_boost: float = 1.0
     start_ts: int = 1_700_000_000_000
     mean_gap_ms: float = 100.0
     #: Give every event a stable id (``<id_prefix>.<n>``) so consumers can de-duplicate replays.
@@ -159,11 +167,17 @@ class SyntheticConfig:
             raise ConfigError(f"n_events must be a non-negative integer, got {self.n_events!r}")
         for name in (
             "popularity_skew", "activity_skew", "affinity_strength", "drift_rate",
-            "rating_noise", "events_per_user", "mean_gap_ms", "profile_signal",
+            "rating_noise", "events_per_user", "mean_gap_ms", "profile_signal", "author_boost",
         ):  # fmt: skip
             value = getattr(self, name)
             if not math.isfinite(value) or value < 0:
                 raise ConfigError(f"{name} must be >= 0, got {value:g}")
+        if (
+            isinstance(self.n_authors, bool)
+            or not isinstance(self.n_authors, int)
+            or (self.n_authors < 0)
+        ):
+            raise ConfigError(f"n_authors must be a non-negative integer, got {self.n_authors!r}")
         if len(self.id_prefix) > 64:
             raise ConfigError("id_prefix must be at most 64 characters")
         if not 0.0 <= self.profile_signal <= 1.0:
@@ -271,6 +285,15 @@ class SyntheticStream:
             tuple(order[i, : n_tags[i]].tolist()) for i in range(cfg.n_items)
         ]
         self.item_active = rng.random(cfg.n_items) >= cfg.inactive_fraction
+        # Authors: a generator of their own, so that a world without them is the one of
+        # before (same draws); an item's author, a user's favourite (-1: none)
+        self.item_author = np.full(cfg.n_items, -1, np.int64)
+        self.user_author = np.full(cfg.n_users, -2, np.int64)
+        if cfg.n_authors:
+            arng = np.random.default_rng([cfg.seed, 2])
+            zipf = _Zipf(cfg.n_authors, 1.0, arng)
+            self.item_author = zipf.sample(arng, cfg.n_items)
+            self.user_author = zipf.sample(arng, cfg.n_users)
         self._title_words = rng.integers(0, len(_TITLE_ADJ) * len(_TITLE_NOUN), cfg.n_items)
         # Event-type mix and the ids, precomputed once.
         self._mix = np.array([cfg.type_mix.get(t, 0.0) for t in EVENT_TYPES], dtype=np.float64)
@@ -296,15 +319,18 @@ class SyntheticStream:
             w = int(self._title_words[i])
             title = f"The {_TITLE_ADJ[w // n_noun]} {_TITLE_NOUN[w % n_noun]} #{i}"
             tags = tuple(names[t] for t in self.item_tags[i])
-            out.append(Item(self._item_ids[i], title, tags, bool(self.item_active[i]), ts))
+            a = int(self.item_author[i])
+            author = f"author{a}" if a >= 0 else ""
+            out.append(Item(self._item_ids[i], title, tags, bool(self.item_active[i]), ts, author))
         return out
 
     def profiles(self) -> list[UserProfile]:
-        """One :class:`homerec.UserProfile` per user: ``age_group`` and ``country``."""
+        """One :class:`homerec.UserProfile` per user: ``age`` (the youngest of the user's
+        age group) and ``location`` (a country)."""
         return [
             UserProfile(
                 self._user_ids[u],
-                {"age_group": _AGE_GROUPS[a], "country": _COUNTRIES[c]},
+                {"age": float(_AGE_GROUPS[a][:2]), "location": _COUNTRIES[c]},
             )
             for u, (a, c) in enumerate(
                 zip(self.user_age.tolist(), self.user_country.tolist(), strict=True)
@@ -337,6 +363,9 @@ class SyntheticStream:
         i = np.asarray(items, dtype=np.int64)
         taste = self.tastes(u, ts)
         out: FloatArray = np.einsum("nf,nf->n", taste, self.item_factors[i]) + self.item_bias[i]
+        if self.config.n_authors:
+            fav = self.item_author[i] == self.user_author[u]
+            out = (out + np.float32(self.config.author_boost) * fav).astype(_F)
         return out
 
     # -- the stream ------------------------------------------------------------
@@ -359,6 +388,9 @@ class SyntheticStream:
         cand = self._item_zipf.sample(rng, (size, cfg.n_candidates))
         taste = self.tastes(users, ts)  # (size, f)
         aff = np.matmul(self.item_factors[cand], taste[:, :, None])[..., 0] + self.item_bias[cand]
+        if cfg.n_authors:  # the favourite author's items are liked more
+            fav = self.item_author[cand] == self.user_author[users][:, None]
+            aff = (aff + np.float32(cfg.author_boost) * fav).astype(_F)
         gumbel = -np.log(-np.log(rng.random(aff.shape, dtype=np.float32) + _F(1e-12)))
         pick = np.argmax(cfg.affinity_strength * aff + gumbel, axis=1)
         rows = np.arange(size)

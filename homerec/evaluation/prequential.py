@@ -7,7 +7,8 @@ earlier in the stream, the model ranks for the event's user — through
 candidates are the items seen so far minus everything this user interacted
 with — and the test case is a hit if the item is in the top ``k``. Then every
 event is learned through :meth:`Recommender.learn_many`. Catalog records and
-user profiles are given to the model first (metadata, not the future).
+user profiles are given to the model first (metadata, not the future), each as
+``profile_schema.apply(profile)`` (its demographic groups), as the worker does.
 
 >>> from homerec.datasets.base import Dataset
 >>> from homerec.events import Event
@@ -30,6 +31,7 @@ from homerec.datasets.base import Dataset
 from homerec.evaluation.metrics import hit_and_ndcg
 from homerec.feedback import FeedbackWeights
 from homerec.models.base import Recommender
+from homerec.profiles import ProfileSchema
 
 __all__ = ["CurvePoint", "EvalResult", "evaluate"]
 
@@ -116,6 +118,7 @@ def evaluate(
     curve_every: int = 2000,
     max_events: int | None = None,
     on_case: Callable[[int, bool], None] | None = None,
+    profile_schema: ProfileSchema | None = None,
 ) -> EvalResult:
     """Run the prequential protocol of ``model`` over ``dataset``; see the module docstring."""
     fw = feedback or FeedbackWeights()
@@ -124,8 +127,9 @@ def evaluate(
     t0 = time.perf_counter()
     for item in dataset.items:
         model.update_item(item)
+    schema = profile_schema or ProfileSchema()
     for profile in dataset.profiles:
-        model.update_user(profile)
+        model.update_user(schema.apply(profile))
     item_seen: dict[str, int] = {}
     user_seen: dict[str, int] = {}
     recommended: set[str] = set()

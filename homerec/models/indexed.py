@@ -11,7 +11,9 @@ that must behave identically in the worker and in ``homerec eval``:
 * per-user exclusions: every item the user interacted with (any event type);
 * one vectorised top-K per block of users, then the tag-share cap
   (:mod:`homerec.ranking`);
-* state: ``state_dict`` / ``user_state`` / ``item_state`` for the base part.
+* state: ``state_dict`` / ``user_state`` / ``item_state`` for the base part;
+* forgetting: :meth:`IndexedRecommender.forget_users` removes users' rows (the
+  rows after them move up), so no table and no id list keeps a trace of them.
 
 Subclasses implement :meth:`_learn` (one event, rows already assigned) and
 :meth:`_score` (a ``(users, items)`` float32 block).
@@ -181,6 +183,40 @@ class IndexedRecommender(Recommender):
 
     def _on_profile(self, u: int, profile: UserProfile) -> None:  # noqa: B027 - optional hook
         """React to a user profile (demographic features)."""
+
+    # -- forgetting ---------------------------------------------------------
+    def forget_user(self, user: UserId) -> bool:
+        """Erase every per-user trace of ``user``; False if the model did not know it."""
+        return bool(self.forget_users((user,)))
+
+    def forget_users(self, users: Iterable[UserId]) -> list[UserId]:
+        """Erase every per-user trace of ``users`` (id, event count, exclusions and the
+        subclass's user rows); returns those that were known.
+
+        The rows are removed and the rows after them move up (one pass for the whole
+        batch): ``state_dict`` then holds what it would hold had the users never had a
+        row, except the item side, which keeps their anonymous contribution (counts,
+        co-occurrence, popularity, ranker weights). A later event of the same id starts
+        a fresh user.
+        """
+        rows = sorted({r for u in users if (r := self._users.get(u)) is not None})
+        if not rows:
+            return []
+        self._version += 1
+        ids = self._users.ids
+        forgotten = [ids[r] for r in rows]
+        n = len(ids)
+        keep = np.ones(n, bool)
+        keep[rows] = False
+        self._users = IdIndex([u for u, k in zip(ids, keep.tolist(), strict=True) if k])
+        self._user_events = self._user_events[:n][keep]
+        self._user_items = [b for b, k in zip(self._user_items, keep.tolist(), strict=True) if k]
+        self._forget_rows(np.asarray(rows, np.int64))
+        return forgotten
+
+    def _forget_rows(self, rows: IntArray) -> None:  # noqa: B027 - optional hook
+        """Remove user ``rows`` (sorted) from the subclass's per-user tables: rows after
+        them move up, as in the id index."""
 
     @property
     def n_users(self) -> int:
@@ -373,7 +409,8 @@ class IndexedRecommender(Recommender):
             self._user_items[u] = buf
             self._load_extra_user_state(u, state)
         except (KeyError, ValueError, TypeError) as exc:
-            raise StateError(f"cannot restore state of user {user!r}: {exc!r}") from exc
+            # no user id in the message: errors end up in logs
+            raise StateError(f"cannot restore the state of a user: {exc!r}") from exc
 
     def _extra_user_state(self, u: int) -> dict[str, Any]:
         return {}

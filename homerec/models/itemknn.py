@@ -59,6 +59,10 @@ class ItemKNN(IndexedRecommender):
         while len(self._hist) < capacity:
             self._hist.append(bytearray())
 
+    def _forget_rows(self, rows: IntArray) -> None:
+        gone = set(rows.tolist())
+        self._hist = [h for u, h in enumerate(self._hist) if u not in gone]
+
     def _grow_items(self, capacity: int) -> None:
         self._cooc.ensure(capacity)
 

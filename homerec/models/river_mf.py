@@ -8,7 +8,7 @@ not ratings are mapped onto the rating scale through their feedback weight.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -72,6 +72,17 @@ class RiverBiasedMF(IndexedRecommender):
     def _grow_users(self, capacity: int) -> None:
         self._P = grow(self._P, capacity)
         self._bu = grow(self._bu, capacity)
+
+    def forget_users(self, users: Iterable[UserId]) -> list[UserId]:
+        forgotten = super().forget_users(users)
+        for user in forgotten:  # River's own per-user tables
+            self._mf.u_latents.pop(user, None)
+            self._mf.u_biases.pop(user, None)
+        return forgotten
+
+    def _forget_rows(self, rows: IntArray) -> None:
+        self._P = np.delete(self._P, rows, axis=0)
+        self._bu = np.delete(self._bu, rows, axis=0)
 
     def _grow_items(self, capacity: int) -> None:
         self._Q = grow(self._Q, capacity)

@@ -6,12 +6,12 @@ The worker checks these with ``isinstance`` instead of probing attributes with
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from homerec.typing import ItemId, UserId
 
-__all__ = ["ItemStateful", "Sized", "UserStateful"]
+__all__ = ["Forgetful", "ItemStateful", "Sized", "UserStateful"]
 
 
 @runtime_checkable
@@ -49,3 +49,17 @@ class Sized(Protocol):
 
     @property
     def n_items(self) -> int: ...
+
+
+@runtime_checkable
+class Forgetful(Protocol):
+    """A model that can erase a user: every per-user trace, so that its ``state_dict`` no
+    longer contains the id (item-side aggregates keep the anonymous contribution)."""
+
+    def forget_user(self, user: UserId) -> bool:
+        """Erase ``user``; False if the model did not know it."""
+        ...
+
+    def forget_users(self, users: Iterable[UserId]) -> list[UserId]:
+        """Erase ``users`` in one pass; returns those the model knew."""
+        ...

@@ -21,7 +21,7 @@ from tqdm import tqdm
 from homerec.datasets.synthetic import DEMO_WORLD, SyntheticStream
 from homerec.homepage import Homepage
 from homerec.models import DEFAULT_MODEL, MODELS, WORKER_PARAMS, make_model
-from streams.codec import decode_homepage, encode_event, encode_item
+from streams.codec import decode_homepage, encode_event, encode_item, encode_profile
 from streams.commands.arguments import positive_float, positive_int
 from streams.config import Settings, add_connection_arguments, settings_from_args
 from streams.errors import StreamsError
@@ -143,6 +143,10 @@ def _run(args: argparse.Namespace) -> int:
         for item in catalog.values():
             key, value = encode_item(item)
             producer.send(settings.topic("items"), key=key, value=value)
+        profiles = world.profiles()
+        for profile in profiles:  # the users' profiles: the worker's users table
+            key, value = encode_profile(profile)
+            producer.send(settings.topic("users"), key=key, value=value)
         producer.flush()
         t0 = time.monotonic()
         for event in tqdm(
@@ -159,7 +163,8 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         producer.close(timeout=10)
     print(
-        f"replayed {args.events} events ({args.events / produce_s:,.0f}/s) and {len(catalog)} items"
+        f"replayed {args.events} events ({args.events / produce_s:,.0f}/s), {len(catalog)} items "
+        f"and {len(profiles)} profiles"
     )
 
     t1 = time.monotonic()

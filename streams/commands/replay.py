@@ -3,7 +3,9 @@
 Sources: the built-in synthetic generator (``--source synthetic``, lazy, any
 length), MovieLens 100K (``--source ml-100k --data DIR``) or homerec's own
 JSON-lines event schema (``--source events-jsonl --data FILE``). The catalog
-is sent first (compacted topic, key = item id), then the events in time order
+is sent first (compacted topic, key = item id), then the user profiles of the
+synthetic world or of MovieLens' ``u.user`` (compacted ``<prefix>.users``, key =
+user id, partitioned like the events), then the events in time order
 (key = user id), optionally rate-limited by a token bucket. Every send is
 tracked: the command flushes at the end and exits non-zero if the broker did
 not acknowledge every message.
@@ -33,11 +35,12 @@ from homerec.datasets.synthetic import DEMO_WORLD, SyntheticStream
 from homerec.errors import ConfigError, InvalidEvent
 from homerec.events import Event
 from homerec.items import Item
-from streams.codec import encode_event, encode_item, packb
+from homerec.profiles import UserProfile
+from streams.codec import encode_event, encode_item, encode_profile, packb
 from streams.commands.arguments import non_negative_float, non_negative_int, positive_int
 from streams.config import Settings, add_connection_arguments, settings_from_args
-from streams.errors import BrokerUnavailable, DeliveryFailed
-from streams.topics import EVENTS, ITEMS, create_topics, partitions_for
+from streams.errors import BrokerUnavailable, DeliveryFailed, TopicMissing
+from streams.topics import EVENTS, ITEMS, USERS, create_topics, partitions_for
 
 __all__ = ["Delivery", "TokenBucket", "register", "replay"]
 
@@ -89,6 +92,13 @@ def register(sub: Any) -> None:
         type=positive_int,
         default=world.n_tags,
         help=f"distinct tags (default {world.n_tags})",
+    )
+    syn.add_argument(
+        "--authors",
+        type=non_negative_int,
+        default=world.n_authors,
+        help="give items one of this many authors, and users a favourite one "
+        f"(default {world.n_authors}: none)",
     )
     syn.add_argument("--seed", type=int, default=world.seed, help=f"default {world.seed}")
     syn.add_argument(
@@ -143,6 +153,11 @@ def register(sub: Any) -> None:
         "--no-catalog", action="store_true", help="do not send the catalog to <prefix>.items"
     )
     out.add_argument(
+        "--no-profiles",
+        action="store_true",
+        help="do not send the user profiles to <prefix>.users",
+    )
+    out.add_argument(
         "--create-topics",
         action="store_true",
         help="create the topics of the contract first if missing (4 partitions)",
@@ -171,6 +186,7 @@ class Source:
     items: Iterable[Item]
     events: Iterable[Event]
     total: int | None = None
+    profiles: Iterable[UserProfile] = ()
 
 
 def _open_source(args: argparse.Namespace) -> Source:
@@ -186,18 +202,19 @@ def _open_source(args: argparse.Namespace) -> Source:
             drift_rate=args.drift_rate,
             inactive_fraction=args.inactive_fraction,
             mean_gap_ms=args.mean_gap_ms,
+            n_authors=args.authors,
             seed=args.seed,
             id_prefix=f"r{int(time.time() * 1000):x}" if args.fresh_ids else "",
         )
         gen = SyntheticStream(cfg)
-        return Source("synthetic", gen.items(), gen.events(), cfg.total_events)
+        return Source("synthetic", gen.items(), gen.events(), cfg.total_events, gen.profiles())
     if args.data is None:
         raise ConfigError(f"--source {args.source} needs --data PATH")
     if args.source == "ml-100k":
         from homerec.datasets.movielens import load_ml100k
 
         ds = load_ml100k(args.data)
-        return Source(ds.name, ds.items, ds.events, len(ds.events))
+        return Source(ds.name, ds.items, ds.events, len(ds.events), ds.profiles)
     path: Path = args.data
     if not path.is_file():
         raise ConfigError(f"{path} is not a file")
@@ -289,6 +306,7 @@ class ReplayResult:
     failed: int
     seconds: float
     first_error: BaseException | None = None
+    profiles: int = 0
 
     @property
     def rate(self) -> float:
@@ -403,6 +421,7 @@ def replay(
     limit: int | None = None,
     timestamps: str = "original",
     catalog: bool = True,
+    profiles: bool = True,
     progress: bool = False,
 ) -> ReplayResult:
     """Send ``source`` through ``producer``; flush; count what the broker acknowledged.
@@ -419,13 +438,19 @@ def replay(
     delivery = Delivery()
     events_topic, items_topic = settings.topic(EVENTS.name), settings.topic(ITEMS.name)
     start = time.perf_counter()
-    n_items = n_events = 0
+    n_items = n_events = n_profiles = 0
     try:
         if catalog:
             for item in source.items:
                 key, value = encode_item(item)
                 _send(producer.send, delivery, items_topic, key, value)
                 n_items += 1
+        if profiles:
+            users_topic = settings.topic(USERS.name)
+            for profile in source.profiles:
+                key, value = encode_profile(profile)
+                _send(producer.send, delivery, users_topic, key, value)
+                n_profiles += 1
         total = source.total if limit is None else min(limit, source.total or limit)
         bucket = TokenBucket(rate) if rate else None
         group = max(1, min(1_000, int(rate / 100))) if rate else 500
@@ -464,7 +489,7 @@ def replay(
             bar.update(pending)
     except KafkaError as exc:
         raise DeliveryFailed(f"replay stopped after {n_events} events: {exc}", exc) from exc
-    sent = n_events + n_items
+    sent = n_events + n_items + n_profiles
     try:
         producer.flush(timeout=120)
     except KafkaError as exc:
@@ -483,7 +508,9 @@ def replay(
         )
     if delivery.failed:
         log.error("first delivery error: %r", delivery.first_error)
-    return ReplayResult(n_events, n_items, delivery.failed, seconds, delivery.first_error)
+    return ReplayResult(
+        n_events, n_items, delivery.failed, seconds, delivery.first_error, n_profiles
+    )
 
 
 def _close(producer: Any) -> None:
@@ -508,6 +535,18 @@ def _run(args: argparse.Namespace) -> int:
         [] if args.no_catalog else [settings.topic(ITEMS.name)]
     )
     check_topics(settings, needed)
+    profiles = not args.no_profiles
+    if profiles:
+        try:
+            check_topics(settings, [settings.topic(USERS.name)], timeout_s=2.0)
+        except TopicMissing:
+            # a deployment from before the users topic: the events still go
+            print(
+                f"homerec replay: {settings.topic(USERS.name)} does not exist, profiles not "
+                "sent ('homerec topics create' adds it)",
+                file=sys.stderr,
+            )
+            profiles = False
     producer = make_producer(settings, _compression(args.compression))
     try:
         result = replay(
@@ -518,13 +557,15 @@ def _run(args: argparse.Namespace) -> int:
             limit=args.limit,
             timestamps=timestamps,
             catalog=not args.no_catalog,
+            profiles=profiles,
             progress=not args.quiet and sys.stderr.isatty(),
         )
     finally:
         _close(producer)
     print(
         f"replayed {result.events} events from {source.name} to {settings.topic(EVENTS.name)} "
-        f"and {result.items} items to {settings.topic(ITEMS.name)} in {result.seconds:.2f}s "
+        f"{result.items} items to {settings.topic(ITEMS.name)} and {result.profiles} profiles "
+        f"to {settings.topic(USERS.name)} in {result.seconds:.2f}s "
         f"({result.rate:,.0f} events/s)"
     )
     if args.source == "synthetic" and not args.fresh_ids and result.events:

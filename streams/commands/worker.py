@@ -13,6 +13,7 @@ from homerec.errors import ConfigError
 from homerec.feedback import FeedbackWeights
 from homerec.limits import Limits
 from homerec.models import DEFAULT_MODEL, MODELS, WORKER_PARAMS
+from homerec.profiles import ProfileSchema
 from streams import logs
 from streams.commands.arguments import (
     finite_float,
@@ -143,6 +144,25 @@ def register(sub: Any) -> None:
         help="remember this many event ids to drop producer retries "
         f"(default {config.dedup_window}; 0 = off)",
     )
+    schema = config.profile_schema
+    parser.add_argument(
+        "--profile-fields",
+        default=",".join(schema.fields),
+        metavar="F1,F2,...",
+        help="profile fields that form the demographic groups, in slot order "
+        f"(default {','.join(schema.fields)}; of age, gender, location, occupation)",
+    )
+    parser.add_argument(
+        "--age-buckets",
+        default=",".join(map(str, schema.age_edges)),
+        metavar="EDGES",
+        help=f"age bucket edges (default {','.join(map(str, schema.age_edges))})",
+    )
+    parser.add_argument(
+        "--no-profile-attrs",
+        action="store_true",
+        help="profiles' attrs entries do not form groups (by default each one does)",
+    )
     parser.add_argument(
         "--no-changelog",
         action="store_true",
@@ -223,6 +243,9 @@ def _run(args: argparse.Namespace) -> int:
         limits=limits,
         feedback=feedback,
         dedup_window=args.dedup_window,
+        profile_schema=ProfileSchema.parse(
+            args.profile_fields, attrs=not args.no_profile_attrs, age_edges=args.age_buckets
+        ),
         changelog=not args.no_changelog,
         async_commit=not args.sync_delivery,
         overlap_acks=not args.sync_delivery,

@@ -11,6 +11,8 @@ their state, each a module of its own:
 * :mod:`~streams.worker.checkpointing`: when to take whole-model checkpoints and
   per-item snapshots;
 * :mod:`~streams.worker.catalog`: the catalog, read between batches;
+* :mod:`~streams.worker.users`: the users table of the assigned partitions
+  (profiles, deletion requests);
 * :mod:`~streams.worker.clients`, :mod:`~streams.worker.progress`: the Kafka
   clients, the progress log line.
 """

@@ -51,6 +51,8 @@ class CheckpointSchedule:
         # the first checkpoint follows the first batch: a worker that dies young has one
         self._last = -float("inf")
         self._cost_s = 0.0
+        #: a checkpoint is wanted as soon as one can be started (:meth:`soon`)
+        self._urgent = False
 
     def open(self, producer: Any) -> None:
         """Checkpoints are sent on a thread with ``producer``, a producer of their own."""
@@ -65,13 +67,24 @@ class CheckpointSchedule:
         if self._writer is not None:
             self._writer.wait()
 
+    @property
+    def urgent(self) -> bool:
+        """A checkpoint was asked for with :meth:`soon` and not started yet."""
+        return self._urgent
+
+    def soon(self) -> None:
+        """:meth:`due` says yes until a checkpoint is actually started (after a deletion
+        request: the newest checkpoint must hold no trace of the erased users, and the
+        one on its way may have been snapshot before)."""
+        self._urgent = True
+
     def due(self, *, force: bool) -> bool:
         """Whether a checkpoint is to be taken now; if so, its time is taken."""
         if not self.enabled:
             return False
         now = time.monotonic()
         every = max(self._every_s, 20.0 * self._cost_s)
-        if not force and now - self._last < every:
+        if not force and not self._urgent and now - self._last < every:
             return False
         self._last = now
         return True
@@ -93,6 +106,7 @@ class CheckpointSchedule:
             if not force:
                 return  # the previous one is still on its way; the next one comes later
             writer.wait()
+        self._urgent = False
         started = time.perf_counter()
         state = model.state_dict()
         # named by the stable --instance-id, else by the partitions it covers: a name per

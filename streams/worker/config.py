@@ -7,6 +7,7 @@ from typing import Literal
 
 from homerec.feedback import FeedbackWeights
 from homerec.limits import Limits
+from homerec.profiles import ProfileSchema
 
 __all__ = ["Guarantee", "WorkerConfig"]
 
@@ -24,6 +25,8 @@ class WorkerConfig:
     limits: Limits = field(default_factory=Limits)
     feedback: FeedbackWeights = field(default_factory=FeedbackWeights)
     dedup_window: int = 100_000
+    #: Which profile fields form the model's demographic groups, and the age buckets.
+    profile_schema: ProfileSchema = field(default_factory=ProfileSchema)
     quality_window: int = 1000
     #: Write per-user state to the changelog topic and restore it on assignment.
     changelog: bool = True

@@ -2,7 +2,11 @@
 
 One direction, no back and forth. Each :meth:`Worker.step`:
 
-1. takes the catalog records that arrived (:mod:`~streams.worker.catalog`);
+1. takes the catalog records that arrived (:mod:`~streams.worker.catalog`), and the
+   profiles and deletion requests of its users (:mod:`~streams.worker.users`): a
+   deletion request erases the user at once (model, dedup ids, live quality,
+   bookkeeping), publishes tombstones for it on recommendations and changelog, and
+   asks for a checkpoint;
 2. polls up to ``max_batch`` events from the assigned partitions;
 3. decodes, validates and drops repeats (:mod:`~streams.worker.intake`);
 4. scores the live quality of the lists users were shown, then learns the batch;
@@ -34,7 +38,7 @@ from kafka.errors import KafkaError, ProducerFencedError
 from homerec.homepage import Homepage
 from homerec.live_quality import LiveHitRate
 from homerec.models.base import Recommender
-from homerec.models.stateful import ItemStateful, Sized, UserStateful
+from homerec.models.stateful import Forgetful, ItemStateful, Sized, UserStateful
 from homerec.state_io import packb
 from homerec.typing import Scored, UserId
 from streams import kafka_compat
@@ -42,7 +46,7 @@ from streams import metrics as m
 from streams.codec import encode_homepage
 from streams.config import Settings
 from streams.errors import DeliveryFailed, StreamsError
-from streams.topics import CHANGELOG, DLQ, EVENTS, ITEM_STATE, ITEMS, RECOMMENDATIONS
+from streams.topics import CHANGELOG, DLQ, EVENTS, ITEM_STATE, ITEMS, RECOMMENDATIONS, USERS
 from streams.worker.catalog import Catalog
 from streams.worker.checkpointing import CheckpointSchedule, ItemSnapshots
 from streams.worker.clients import Clients
@@ -51,6 +55,7 @@ from streams.worker.delivery import Delivery, Sent, now_ms
 from streams.worker.intake import Batch, DeadLetterRecord, Intake, Record
 from streams.worker.progress import Progress, consumer_lag
 from streams.worker.recovery import Assignment, Coverage, Recovery, freeze_heap
+from streams.worker.users import Forget, Users
 
 __all__ = ["Worker"]
 
@@ -98,13 +103,18 @@ class Worker:
         self._lag = 0
         self._topic = {
             t.name: settings.topic(t.name)
-            for t in (EVENTS, RECOMMENDATIONS, DLQ, CHANGELOG, ITEMS, ITEM_STATE)
+            for t in (EVENTS, RECOMMENDATIONS, DLQ, CHANGELOG, ITEMS, ITEM_STATE, USERS)
         }
         self._user_state = cfg.changelog and isinstance(model, UserStateful)
         self._clients = Clients(settings, cfg.instance_id or uuid.uuid4().hex[:12])
         self._quality = LiveHitRate(cfg.quality_window)
         self._progress = Progress(cfg.log_every_s)
-        self._intake = Intake(limits=cfg.limits, dedup_window=cfg.dedup_window)
+        #: user -> ``ts`` of its deletion request (the users table's tombstones): shared by
+        #: the users table, intake and recovery
+        self._forgotten: dict[UserId, int] = {}
+        self._intake = Intake(
+            limits=cfg.limits, dedup_window=cfg.dedup_window, forgotten=self._forgotten
+        )
         self._assignment = Assignment()
         self._coverage = Coverage()
         self._delivery = Delivery(
@@ -132,6 +142,13 @@ class Worker:
             every_s=cfg.item_state_every_s,
         )
         self._catalog = Catalog(settings, self._topic[ITEMS.name], limits=cfg.limits)
+        self._users = Users(
+            settings,
+            self._topic[USERS.name],
+            limits=cfg.limits,
+            schema=cfg.profile_schema,
+            forgotten=self._forgotten,
+        )
         self._recovery = Recovery(
             settings,
             intake=self._intake,
@@ -144,6 +161,7 @@ class Worker:
             max_batch=cfg.max_batch,
             freeze=cfg.freeze_heap,
             health=health,
+            forgotten=self._forgotten,
         )
 
     # -- lifecycle -------------------------------------------------------------
@@ -167,6 +185,7 @@ class Worker:
             if self._checkpoints.enabled:
                 self._checkpoints.open(c.checkpoint_producer)
             self._catalog.open()
+            self._users.open()
             self._restore_shared_state()
             c.join(
                 self._topic[EVENTS.name],
@@ -218,17 +237,20 @@ class Worker:
                 self._maybe_checkpoint(force=True)
             except Exception:  # noqa: BLE001 - closing must not mask the real error
                 log.exception("final checkpoint failed")
-        if c.producer is not None and (self._items.pending or self._catalog.dead):
+        if c.producer is not None and (
+            self._items.pending or self._catalog.dead or self._users.dead
+        ):
             try:
                 self._delivery.begin()
                 self._items.send(self.model, self._send, force=True)
-                self._send_dead_letters(self._catalog.take_dead())
+                self._send_dead_letters(self._catalog.take_dead() + self._users.take_dead())
                 self._delivery.complete(10.0)
             except KafkaError:
                 log.exception("final item-state snapshot failed (snapshots are best effort)")
         self._checkpoints.wait()  # a half-written checkpoint is of no use to anyone
         c.close()
         self._catalog.close()
+        self._users.close()
         m.CONSUMER_ASSIGNED.set(0)
 
     # -- the loop --------------------------------------------------------------
@@ -237,11 +259,14 @@ class Worker:
         if self.health is not None:
             self.health.beat()
         self._catalog.update(self.model)
+        forgets = self._users.update(self.model)
         polled = self._clients.consumer.poll(
             timeout_ms=self.config.poll_timeout_ms, max_records=self.config.max_batch
         )
         records = [rec for recs in polled.values() for rec in recs]
         try:
+            if forgets:
+                self._forget(forgets)
             if self._assignment.pending or (not records and self._delivery.waiting):
                 # a restore reads the committed offsets: the last batch must be committed;
                 # when idle, nothing is left waiting
@@ -253,6 +278,10 @@ class Worker:
                 self._process(records)
                 m.BATCH_DURATION.observe(time.perf_counter() - started)
                 m.BATCH_SIZE.observe(len(records))
+            elif self._checkpoints.urgent:
+                # asked for by a deletion request while a write was on its way: idle, the
+                # loop would not try again
+                self._maybe_checkpoint(force=False)
         except DeliveryFailed as exc:
             if isinstance(exc.cause, _FATAL):
                 self._broken = True
@@ -287,11 +316,42 @@ class Worker:
         # records: lists and user states, dead letters, item snapshots
         self._delivery.begin()
         pages = self._publish(batch, zip(users, lists, strict=True))
-        self._send_dead_letters(batch.dead + self._catalog.take_dead())
+        self._send_dead_letters(batch.dead + self._catalog.take_dead() + self._users.take_dead())
         self._items.send(self.model, self._send, force=False)
         # commit (overlapped: the batch before this one)
         self._delivery.end(batch, pages)
         self._maybe_checkpoint(force=False)
+
+    def _forget(self, forgets: list[Forget]) -> None:
+        """Carry out deletion requests now: erase every trace of the users in this process,
+        tombstone their records on recommendations and changelog, and checkpoint soon."""
+        # the batch in flight books its ids and lists once durable: before they are erased
+        self._delivery.settle_all()
+        users = [f.user for f in forgets]
+        if isinstance(self.model, Forgetful):
+            self.model.forget_users(users)
+        self._users.forgotten_done(self.model)
+        self._intake.forget(users)
+        for user in users:
+            self._quality.forget(user)
+        self._coverage.forget(users)
+        m.USERS_FORGOTTEN.inc(len(forgets))  # erased from this process; now the topics
+        self._send_tombstones(forgets)
+        log.info("forgot %d users (deletion requests)", len(forgets))  # ids never logged
+        self._checkpoints.soon()
+        self._maybe_checkpoint(force=False)
+
+    def _send_tombstones(self, forgets: list[Forget]) -> None:
+        """Tombstones for ``forgets`` on recommendations and changelog (their partitions are
+        the users topic's: co-partitioned), acknowledged (committed) before returning."""
+        recs, changelog = self._topic[RECOMMENDATIONS.name], self._topic[CHANGELOG.name]
+        self._delivery.begin()
+        for f in forgets:
+            key = f.user.encode("utf-8")
+            self._delivery.send(recs, key, None, partition=f.partition)
+            if self._user_state:
+                self._delivery.send(changelog, key, None, partition=f.partition)
+        self._delivery.complete_or_fail(30.0)
 
     def _score(self, batch: Batch) -> None:
         """Prequential quality: was each positive event's item on the user's list?"""
@@ -392,7 +452,31 @@ class Worker:
         log.info("shared state restored in %.2fs", time.perf_counter() - started)
 
     def _restore(self, partitions: list[TopicPartition]) -> None:
+        # the users table first: deletion requests are carried out before the changelog
+        # and the replay, which skip what belongs to the erased users
+        self._users.restore(
+            self.model,
+            [tp.partition for tp in self._assignment.sorted()],
+            [tp.partition for tp in partitions],
+        )
         self._recovery.restore(self.model, self._clients.consumer, partitions)
+        # the tombstones of the requests in the table may not be durable (a crash, or a
+        # request sent while no worker ran): sent again, unless the user is back (events
+        # after the request: a fresh user, whose records must stay)
+        stale = {f.user: f for f in self._recovery.take_stale()}
+        erased, known = self._users.take_erased()
+        m.USERS_FORGOTTEN.inc(known)  # requests the loop had not carried out yet
+        for f in erased:
+            if self.model.n_events(f.user) == 0:
+                stale.setdefault(f.user, f)
+        if stale:
+            for user in stale:
+                self._quality.forget(user)
+            self._intake.forget(stale)
+            self._send_tombstones(list(stale.values()))
+            log.info("sent the tombstones of %d erased users (again)", len(stale))
+        if known or stale:
+            self._checkpoints.soon()
 
     def _rebuild(self) -> None:
         """Roll the in-memory state back to what is durable, and the consumer to its offsets.

@@ -152,7 +152,7 @@ class Delivery:
         self,
         topic: str,
         key: bytes | None,
-        value: bytes,
+        value: bytes | None,
         *,
         partition: int | None = None,
         headers: list[tuple[str, bytes]] | None = None,
@@ -181,6 +181,16 @@ class Delivery:
         them, without offsets (closing: the last item snapshot and dead letters)."""
         futures, self._futures = self._futures, []
         self._complete(futures, timeout_s)
+
+    def complete_or_fail(self, timeout_s: float) -> None:
+        """:meth:`complete` in the loop: a failure aborts the transaction and raises
+        :class:`DeliveryFailed` (the worker then rolls back)."""
+        try:
+            self.complete(timeout_s)
+        except KafkaError as exc:
+            if self.transactional:
+                self._abort()
+            raise DeliveryFailed(f"broker did not acknowledge the records: {exc}", exc) from exc
 
     # -- settling ----------------------------------------------------------------
     def settle_all(self) -> None:

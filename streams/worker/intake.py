@@ -11,6 +11,10 @@ dropped:
 * an event at or below the offset of a user state restored from the changelog
   ahead of the committed offset (already applied to that state).
 
+And one kind of forgotten event: an event of a user whose deletion request
+(:mod:`~streams.worker.users`) is newer than the event's ``ts`` belongs to the
+user that was erased, and is never learned (outcome ``forgotten``).
+
 Ids enter the window only once their batch is durable (:meth:`Intake.remember`):
 a batch that is rolled back must not leave its ids behind.
 
@@ -33,7 +37,7 @@ a batch that is rolled back must not leave its ids behind.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Container, Iterable, Iterator, MutableMapping
+from collections.abc import Container, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
@@ -127,10 +131,24 @@ class Batch:
 class Intake:
     """Decodes records into batches; owns the idempotence window."""
 
-    def __init__(self, *, limits: Limits | None = None, dedup_window: int = 100_000) -> None:
+    def __init__(
+        self,
+        *,
+        limits: Limits | None = None,
+        dedup_window: int = 100_000,
+        forgotten: Mapping[UserId, int] | None = None,
+    ) -> None:
         self.limits = limits or Limits()
         self._size = dedup_window
         self.window = IdWindow(dedup_window)
+        #: user -> ``ts`` of its deletion request: its events up to then are not learned
+        self.forgotten: Mapping[UserId, int] = forgotten if forgotten is not None else {}
+
+    def forget(self, users: Iterable[UserId]) -> None:
+        """Drop the idempotence keys of ``users`` from the window."""
+        prefixes = tuple(id_key(u, "") for u in users)
+        if prefixes:
+            self.window.forget_prefixes(prefixes)
 
     def reset(self) -> None:
         """Forget every id (a rollback: the window is rebuilt from what is durable)."""
@@ -167,6 +185,8 @@ class Intake:
                 event = decode_event(rec.key, rec.value, self.limits)
             except InvalidEvent:
                 continue
+            if _forgotten(self.forgotten, event):
+                continue
             if event.id is not None and self.window.seen(id_key(event.user, event.id)):
                 continue
             yield event
@@ -180,6 +200,7 @@ def _decode(
 ) -> Batch:
     batch = Batch()
     window, limits, counts = intake.window, intake.limits, batch.counts
+    forgotten = intake.forgotten
     last: dict[tuple[str, int], int] = {}
     for rec in records:
         last[rec.topic, rec.partition] = rec.offset
@@ -188,6 +209,9 @@ def _decode(
         except InvalidEvent as exc:
             batch.dead.append(dead_letter(exc, rec.topic, rec))
             counts["invalid", "invalid"] += 1
+            continue
+        if forgotten and _forgotten(forgotten, event):
+            counts[event.type, "forgotten"] += 1
             continue
         ahead = restored.get(event.user)
         if ahead is not None:
@@ -212,6 +236,12 @@ def _decode(
         counts[event.type, "applied"] += 1
     batch.offsets = {TopicPartition(t, p): off for (t, p), off in last.items()}
     return batch
+
+
+def _forgotten(forgotten: Mapping[UserId, int], event: Event) -> bool:
+    """Whether ``event`` belongs to a user erased after it happened."""
+    asked = forgotten.get(event.user)
+    return asked is not None and event.ts <= asked
 
 
 def dead_letter(exc: InvalidEvent, topic: str, rec: Record) -> DeadLetterRecord:

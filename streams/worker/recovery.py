@@ -28,7 +28,7 @@ from kafka.structs import TopicPartition
 from homerec.errors import StateError
 from homerec.events import Event
 from homerec.models.base import Recommender
-from homerec.models.stateful import ItemStateful, Sized, UserStateful
+from homerec.models.stateful import Forgetful, ItemStateful, Sized, UserStateful
 from homerec.state_io import unpackb
 from homerec.typing import UserId
 from streams import checkpoint as ckpt
@@ -38,6 +38,7 @@ from streams.partition_reader import PartitionReader
 from streams.topics import CHANGELOG, EVENTS, ITEM_STATE
 from streams.worker.delivery import now_ms
 from streams.worker.intake import Intake, Restored
+from streams.worker.users import Forget
 
 __all__ = ["Assignment", "Coverage", "Recovery", "SharedState", "freeze_heap"]
 
@@ -118,6 +119,12 @@ class Coverage:
         self.seen.clear()
         self.restored.clear()
         self.newest_ts.clear()
+
+    def forget(self, users: Iterable[UserId]) -> None:
+        """``users`` were erased: nothing of them is kept here either."""
+        for user in users:
+            self.restored.pop(user, None)
+            self.newest_ts.pop(user, None)
 
     def from_checkpoint(self, offsets: Mapping[int, int]) -> None:
         self.covered = dict(offsets)
@@ -204,8 +211,14 @@ class Recovery:
         max_batch: int = 2000,
         freeze: bool = True,
         health: Any = None,
+        forgotten: Mapping[UserId, int] | None = None,
     ) -> None:
         self.settings = settings
+        #: user -> ``ts`` of its deletion request (the users table's tombstones)
+        self._forgotten: Mapping[UserId, int] = forgotten if forgotten is not None else {}
+        #: users whose changelog record predates their deletion request: the request was
+        #: carried out, but its tombstones are not durable (the worker sends them again)
+        self.stale: dict[UserId, Forget] = {}
         self._intake = intake
         self._coverage = coverage
         self.user_state = user_state
@@ -324,6 +337,11 @@ class Recovery:
             sorted(tp.partition for tp in from_changelog),
         )
 
+    def take_stale(self) -> list[Forget]:
+        """The users whose tombstones are to be sent again (see :attr:`stale`)."""
+        stale, self.stale = list(self.stale.values()), {}
+        return stale
+
     def _replay(self, model: Recommender, ranges: dict[int, tuple[int, int]]) -> int:
         """Learn the events of ``ranges`` again (no lists are published): they were
         processed before, by this worker's predecessor or another worker."""
@@ -353,12 +371,25 @@ class Recovery:
         started = time.perf_counter()
         reader = PartitionReader(self.settings, self._changelog_topic, client_id="homerec-restore")
         users = 0
+        # users whose latest record is a tombstone (or older than their deletion request):
+        # erased in one pass at the end (a record after the tombstone brings them back)
+        erased: dict[UserId, int] = {}
+        forgotten = self._forgotten
         try:
             for rec in reader.read_to_end([tp.partition for tp in partitions]):
+                user = rec.key.decode("utf-8")
                 if rec.value is None:
+                    erased[user] = rec.partition
                     continue
                 record = unpackb(rec.value)
-                user = rec.key.decode("utf-8")
+                asked = forgotten.get(user)
+                if asked is not None and int(record.get("t", 0)) <= asked:
+                    # the state of the erased user: its tombstone never became durable
+                    erased[user] = rec.partition
+                    self.stale[user] = Forget(user, rec.partition)
+                    continue
+                erased.pop(user, None)
+                self.stale.pop(user, None)
                 model.load_user_state(user, record["s"])
                 restored = Restored(rec.partition, int(record["o"]), int(record.get("t", 0)))
                 self._coverage.restore_user(
@@ -369,6 +400,10 @@ class Recovery:
                     self._health.beat()  # a long restore is progress, not a wedged loop
         finally:
             reader.close()
+        if erased:
+            if isinstance(model, Forgetful):
+                model.forget_users(erased)
+            self._coverage.forget(erased)
         log.info(
             "restored %d user states from %s partitions %s in %.2fs",
             users,

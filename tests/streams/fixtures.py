@@ -94,9 +94,12 @@ def read_all(settings: Settings, name: str, timeout_s: float = 10.0) -> list[Any
 
 
 def latest_pages(settings: Settings) -> dict[str, Homepage]:
-    """The newest homepage per user in the recommendations topic."""
+    """The newest homepage per user in the recommendations topic (a tombstone deletes it)."""
     pages: dict[str, Homepage] = {}
     for rec in read_all(settings, "recommendations"):
+        if rec.value is None:
+            pages.pop(rec.key.decode(), None)
+            continue
         page = decode_homepage(rec.value)
         pages[page.user] = page
     return pages

@@ -11,7 +11,7 @@ lift is a gather and a mean. Item columns, group rows: part of the item side.
 >>> demo.slots({"cluster": "1", "age": 34, "vip": True})
 [0, 1, 2]
 >>> list(demo.ids.ids)
-['age=30', 'cluster=1', 'vip=True']
+['cluster=1', 'age=30', 'vip=True']
 """
 
 from __future__ import annotations
@@ -78,11 +78,11 @@ class Demographics:
         return g
 
     def slots(self, features: Mapping[str, Any]) -> list[int]:
-        """The group rows of a profile's features (numbers in buckets of ten), in key
-        order, at most :data:`GROUP_SLOTS`; features past the groups' room are left out."""
+        """The group rows of a profile's features (numbers in buckets of ten), in the
+        order given (:meth:`homerec.profiles.ProfileSchema.groups` puts them in slot
+        order), at most :data:`GROUP_SLOTS`; features past the groups' room are left out."""
         out: list[int] = []
-        for key in sorted(features):
-            value = features[key]
+        for key, value in features.items():
             if isinstance(value, int | float) and not isinstance(value, bool):
                 label = f"{key}={int(value // 10) * 10}"
             else:

@@ -27,7 +27,10 @@ from homerec.profiles import UserProfile
 from homerec.ranker import OnlineRanker
 from homerec.typing import FloatArray, IndexArray, IntArray, ItemId, UserId
 
-__all__ = ["Hybrid"]
+__all__ = ["AUTHOR_PREFIX", "Hybrid"]
+
+#: The content feature of an item's author, among the tag ids (a NUL byte first: no real tag).
+AUTHOR_PREFIX = "\x00author:"
 
 _RATING_SHRINK = 5.0  # pseudo-ratings at the mean behind each user / item rating offset
 
@@ -198,12 +201,20 @@ class Hybrid(IndexedRecommender):
         self._tables.items.Q[row] = self._rng.normal(0.0, 0.1 / math.sqrt(d), d)
 
     def _on_item(self, i: int, item: Item) -> None:
-        self._tables.items.set_tags(i, self._item_tags[i])
+        # the author is one more content feature, outside the tags the page's cap counts
+        content = self._item_tags[i]
+        if item.author:
+            content = (*content, self._tags.add(AUTHOR_PREFIX + item.author))
+        self._tables.items.set_tags(i, content)
 
     def _on_profile(self, u: int, profile: UserProfile) -> None:
         slots = self._tables.items.demo.slots(profile.features)
         self._tables.users.groups[u] = -1
         self._tables.users.groups[u, : len(slots)] = slots
+
+    def _forget_rows(self, rows: IntArray) -> None:
+        self._tables.users.remove(rows)
+        self._scorer.reset()
 
     # -- ranking ----------------------------------------------------------
     def _score(self, rows: IntArray) -> FloatArray:

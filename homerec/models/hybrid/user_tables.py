@@ -92,6 +92,15 @@ class UserTables:
         while len(self.hist) < capacity:
             self.hist.append(bytearray())
 
+    def remove(self, rows: IntArray) -> None:
+        """Remove user ``rows`` (sorted): embeddings, histories, groups and ratings; the
+        rows after them move up (the capacity shrinks by as many)."""
+        self.P = np.delete(self.P, rows, axis=0)
+        self.groups = np.delete(self.groups, rows, axis=0)
+        self.ratings = np.delete(self.ratings, rows, axis=0)
+        gone = set(rows.tolist())
+        self.hist = [h for u, h in enumerate(self.hist) if u not in gone]
+
     # -- histories ----------------------------------------------------------
     def history(self, u: int, history_length: int) -> IntArray:
         """The recent history rows of user row ``u`` (unique, newest first, at most

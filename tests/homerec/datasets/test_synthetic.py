@@ -105,7 +105,7 @@ def test_some_items_inactive() -> None:
 def test_profiles() -> None:
     profiles = SyntheticStream(SMALL).profiles()
     assert [p.user for p in profiles] == [f"u{u}" for u in range(SMALL.n_users)]
-    assert all(set(p.features) == {"age_group", "country"} for p in profiles)
+    assert all(set(p.features) == {"age", "location"} for p in profiles)
 
 
 def test_dataset_helper() -> None:
@@ -285,3 +285,18 @@ def test_id_prefix_renames_the_ids_only() -> None:
     assert [dataclasses.replace(e, id=None) for e in run] == [
         dataclasses.replace(e, id=None) for e in plain
     ]
+
+
+def test_authors_are_off_by_default_and_favourites_show_in_the_stream() -> None:
+    assert all(it.author == "" for it in SyntheticStream(SMALL).items())
+    cfg = SyntheticConfig(n_users=200, n_items=300, n_events=6000, n_authors=20, seed=5)
+    gen = SyntheticStream(cfg)
+    assert all(it.author.startswith("author") for it in gen.items())
+    fav = sum(
+        int(gen.item_author[i] == gen.user_author[u])
+        for batch in gen.batches()
+        for u, i in zip(batch.users.tolist(), batch.items.tolist(), strict=True)
+    )
+    # how often a user's item would be by its favourite author without the boost
+    share = np.mean(gen.item_author[:, None] == gen.user_author[None, :])
+    assert fav / cfg.total_events > 1.5 * share
