@@ -91,6 +91,46 @@ class CooccurrenceTable:
                 np.ascontiguousarray(weights, np.float32),
             )  # fmt: skip
 
+    def add_many(self, src: AnyIntArray, dst: AnyIntArray, weights: FloatArray) -> None:
+        """``C[s, d] += w`` for every triple (directed; pairs may repeat): another
+        replica's increments. Present pairs are added to; new pairs take each row's
+        weakest slots (empty first), never a slot updated by this call; a row's new
+        pairs beyond its free slots are dropped (as :meth:`add_pairs` does).
+
+        >>> t = CooccurrenceTable(capacity=2); t.ensure(3)
+        >>> t.add_many(np.array([0, 0, 0]), np.array([1, 2, 1]), np.ones(3, np.float32))
+        >>> t.row(0)
+        {1: 2.0, 2: 1.0}
+        """
+        if len(src) == 0:
+            return
+        span = self.ids.shape[0] + 1
+        keys, inv = np.unique(np.asarray(src, np.int64) * span + dst, return_inverse=True)
+        w = np.bincount(inv.ravel(), weights=weights).astype(np.float32)
+        s, d = keys // span, keys % span
+        match = self.ids[s] == d[:, None]
+        has = match.any(axis=1)
+        slot = match.argmax(axis=1)
+        self.counts[s[has], slot[has]] += w[has]
+        new = ~has
+        if not new.any():
+            return
+        s_new, d_new, w_new = s[new], d[new], w[new]  # sorted by row (keys are)
+        rows, first, per_row = np.unique(s_new, return_index=True, return_counts=True)
+        counts = self.counts[rows].astype(np.float64)
+        s_has, slot_has = s[has], slot[has]
+        where = np.minimum(np.searchsorted(rows, s_has), len(rows) - 1)
+        same = rows[where] == s_has
+        counts[where[same], slot_has[same]] = np.inf  # never evict a pair just updated
+        order = np.argsort(counts, axis=1, kind="stable")
+        room = np.isfinite(counts).sum(axis=1)
+        r = np.repeat(np.arange(len(rows)), per_row)
+        rank = np.arange(len(s_new)) - np.repeat(first, per_row)
+        ok = rank < room[r]
+        slots = order[r[ok], rank[ok]]
+        self.ids[s_new[ok], slots] = d_new[ok]
+        self.counts[s_new[ok], slots] = w_new[ok]
+
     def scores(self, src: AnyIntArray, weights: FloatArray, n_items: int) -> FloatArray:
         """``Σ_s w_s · C[s, ·]`` as a dense vector of ``n_items``."""
         if len(src) == 0:

@@ -51,6 +51,12 @@ class DecayedCounts:
     def add(self, row: int, weight: float = 1.0) -> None:
         self._raw[row] += weight * 2.0 ** (self._clock / self.half_life)
 
+    def add_many(self, rows: npt.NDArray[np.integer[Any]], weights: npt.NDArray[Any]) -> None:
+        """:meth:`add` of ``weights`` (values as of now) at ``rows`` (which may repeat)."""
+        np.add.at(
+            self._raw, rows, np.asarray(weights, np.float64) * 2.0 ** (self._clock / self.half_life)
+        )
+
     def values(self, n: int) -> npt.NDArray[np.float64]:
         raw, scale = self.raw()
         out: npt.NDArray[np.float64] = raw[:n] * scale

@@ -24,6 +24,7 @@ from homerec.datasets.loaders import FORMATS, load_dataset
 from homerec.datasets.movielens import WHERE
 from homerec.errors import ConfigError
 from homerec.evaluation.prequential import EvalResult, evaluate
+from homerec.evaluation.sharded import DEFAULT_EXCHANGE_LAG, ShardedModel
 from homerec.evaluation.split import SplitGroup, SplitResult, evaluate_split
 from homerec.models import DEFAULT_MODEL, MODELS, make_model
 from streams.commands.arguments import finite_float, positive_int
@@ -111,6 +112,28 @@ def register(sub: Any) -> None:
         action="store_true",
         help="also evaluate the baselines (always on with --plot): " + ", ".join(BASELINES),
     )
+    parser.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="prequential: split the users over N members as N partitions would "
+        "(murmur2 of the user id), each its own model, exchanging item-side "
+        "deltas (default 1: one model)",
+    )
+    parser.add_argument(
+        "--exchange-lag",
+        type=positive_int,
+        default=DEFAULT_EXCHANGE_LAG,
+        metavar="EVENTS",
+        help=f"--workers: events between exchanges of item deltas (default {DEFAULT_EXCHANGE_LAG})",
+    )
+    parser.add_argument(
+        "--no-share",
+        action="store_true",
+        help="--workers: members do not exchange item deltas (each learns the item "
+        "side from its own users only)",
+    )
     parser.add_argument("--json", action="store_true", help="end stdout with one JSON object")
     parser.add_argument(
         "--plot", metavar="FILE.png", help="prequential: write HR@K along the stream (PNG)"
@@ -143,6 +166,28 @@ def _line(r: EvalResult) -> str:
     )
 
 
+def _group_line(group: ShardedModel) -> str:
+    if not group.share:
+        return f"{group.workers} workers, users split by murmur2, item side not shared"
+    st = group.stats
+    return (
+        f"{group.workers} workers, item deltas every {group.exchange_lag} events: "
+        f"{st.deltas} deltas, {st.bytes_per_delta / 1024:.1f} KiB per delta "
+        f"(largest {st.largest / 1024:.1f} KiB), {st.bytes_per_event:.0f} bytes per event"
+    )
+
+
+def _exchange_summary(group: ShardedModel) -> dict[str, Any]:
+    st = group.stats
+    return {
+        "deltas": st.deltas,
+        "bytes": st.bytes,
+        "bytes_per_delta": round(st.bytes_per_delta, 1),
+        "largest_delta": st.largest,
+        "bytes_per_event": round(st.bytes_per_event, 1),
+    }
+
+
 def _split_line(r: SplitResult) -> str:
     def group(name: str, g: SplitGroup) -> str:
         return (
@@ -169,11 +214,24 @@ def _run(args: argparse.Namespace) -> int:
         dataset = dataclasses.replace(dataset, profiles=())
     params = _parse_params(args.param)
     if args.protocol == "split":
+        if args.workers > 1:
+            raise ConfigError("--workers runs the prequential protocol only")
         return _run_split(args, dataset, params)
     progress = not args.no_progress
-    main = make_model(args.model, **params)
+    group: ShardedModel | None = None
+    main: Any
+    if args.workers > 1:
+        group = ShardedModel(
+            lambda: make_model(args.model, **params), args.workers,
+            exchange_lag=args.exchange_lag, share=not args.no_share,
+        )  # fmt: skip
+        main = group
+    else:
+        main = make_model(args.model, **params)
     result = evaluate(main, dataset, args.k, progress=progress, max_events=args.max_events)
     print(_line(result), flush=True)
+    if group is not None:
+        print(_group_line(group), flush=True)
     others: list[EvalResult] = []
     if args.plot or args.baselines:
         for name in BASELINES:
@@ -197,6 +255,11 @@ def _run(args: argparse.Namespace) -> int:
         summary = result.as_dict()
         summary["protocol"] = "prequential"
         summary["dataset"] = dataset.name
+        summary["workers"] = args.workers
+        summary["exchange_lag"] = args.exchange_lag if args.workers > 1 else None
+        summary["shared"] = group.share if group is not None else None
+        if group is not None and group.share:
+            summary["exchange"] = _exchange_summary(group)
         if others:
             summary["baselines"] = {o.model: o.as_dict() for o in others}
         print(json.dumps(summary, sort_keys=True))

@@ -100,6 +100,21 @@ class Demographics:
         """One positive of item ``i`` for each group in ``slots`` (``-1``: none)."""
         add_group_positive(self.logD, self.D_tot, self.logD_item, slots, i)
 
+    def add_counts(
+        self, groups: npt.NDArray[np.int64], items: npt.NDArray[np.int64],
+        n: npt.NDArray[np.int32], item_rows: npt.NDArray[np.int64],
+        item_n: npt.NDArray[np.float64],
+    ) -> None:  # fmt: skip
+        """Another replica's positives: ``n`` more at each ``(groups, items)`` pair (pairs
+        unique) and ``item_n`` more at each of ``item_rows`` (unique) in ``logD_item``."""
+        if len(groups):
+            d = np.exp(self.logD[groups, items].astype(np.float64)) + n
+            self.logD[groups, items] = np.log(d).astype(np.float32)
+            np.add.at(self.D_tot, groups, n.astype(np.float64))
+        if len(item_rows):
+            d_item = np.exp(self.logD_item[item_rows].astype(np.float64)) + item_n
+            self.logD_item[item_rows] = np.log(d_item).astype(np.float32)
+
     def total(self) -> float:
         """Positives counted over all groups."""
         return float(self.D_tot.sum())

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from homerec.candidates import AnnCandidates
-from homerec.errors import ConfigError
+from homerec.errors import ConfigError, StateError
 from homerec.events import Event
 from homerec.feedback import FeedbackWeights
 from homerec.items import Item
@@ -20,11 +20,13 @@ from homerec.models.hybrid.learning import Eligible, Learner
 from homerec.models.hybrid.planes import N_PLANES, Plane
 from homerec.models.hybrid.reference import features as reference_features
 from homerec.models.hybrid.scoring import Bookkeeping, Scorer
+from homerec.models.hybrid.sharing import ItemReplica
 from homerec.models.hybrid.tables import HybridTables, SharedTables
 from homerec.models.hybrid.user_tables import GROUP_SLOTS, UserTables
 from homerec.models.indexed import Candidates, IndexedRecommender
 from homerec.profiles import UserProfile
 from homerec.ranker import OnlineRanker
+from homerec.sharing import ItemDelta
 from homerec.typing import FloatArray, IndexArray, IntArray, ItemId, UserId
 
 __all__ = ["AUTHOR_PREFIX", "Hybrid"]
@@ -159,6 +161,7 @@ class Hybrid(IndexedRecommender):
             n_factors=n_factors, cold_scale=cold_scale, long_pows=long_pows,
             recent_pows=recent_pows,
         )  # fmt: skip
+        self._replica: ItemReplica | None = None  # set by share_items
         self._learner = Learner(
             lr=lr, reg=reg, n_negatives=n_negatives, popular_negatives=popular_negatives,
             negative_weight=negative_weight, weighted_positives=weighted_positives,
@@ -289,3 +292,32 @@ class Hybrid(IndexedRecommender):
 
     def _load_extra_item_state(self, i: int, state: Mapping[str, Any]) -> None:
         self._tables.items.load_record(i, state)
+
+    # -- shared item side (homerec.sharing.ItemShared) -------------------
+    def share_items(self, member: str) -> None:
+        """Start tracking this member's item-side changes (see :mod:`homerec.sharing`)."""
+        self._replica = ItemReplica(member, self._tables, self._item_count, len(self._items))
+
+    def take_item_delta(self) -> ItemDelta:
+        """What this member's own learning changed on the item side since the last take."""
+        if self._replica is None:
+            raise StateError("share_items() first")
+        return self._replica.take(self._tables, self._items.ids, self._item_count, len(self._items))
+
+    def apply_item_deltas(self, deltas: Sequence[ItemDelta]) -> int:
+        """Add other members' deltas (own and already applied ones skipped); returns how
+        many were applied. Take this member's own delta first."""
+        if self._replica is None:
+            raise StateError("share_items() first")
+        done = self._replica.apply(
+            deltas, lambda: self._tables, lambda: self._item_count, lambda: self._item_seen,
+            self._shared_item_row, lambda: len(self._items),
+        )  # fmt: skip
+        if done:
+            self._version += 1
+        return done
+
+    def _shared_item_row(self, item: ItemId) -> tuple[int, bool]:
+        """The row of ``item`` and whether it was added just now."""
+        known = self._items.get(item)
+        return (known, False) if known is not None else (self._item_row(item), True)

@@ -118,3 +118,28 @@ def test_plot_is_for_the_prequential_protocol(
     assert main(argv) == 2
     assert "--plot" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
+
+
+def test_workers_in_the_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = _tiny(tmp_path)
+    argv = ["eval", "--data", str(data), "--format", "events-jsonl", "--json", "--no-progress"]
+    assert main(argv) == 0
+    one = _json(capsys)
+    assert (one["workers"], one["exchange_lag"], one["shared"]) == (1, None, None)
+    assert main([*argv, "--workers", "3", "--exchange-lag", "2"]) == 0
+    three = _json(capsys)
+    assert (three["workers"], three["exchange_lag"], three["shared"]) == (3, 2, True)
+    assert three["exchange"]["deltas"] == 3 * (10 // 2)
+    assert three["test_cases"] == one["test_cases"]
+    assert main([*argv, "--workers", "3", "--no-share"]) == 0
+    alone = _json(capsys)
+    assert alone["shared"] is False and "exchange" not in alone
+
+
+def test_workers_are_for_the_prequential_protocol(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["eval", "--data", str(_tiny(tmp_path)), "--format", "events-jsonl",
+            "--protocol", "split", "--workers", "2", "--no-progress"]  # fmt: skip
+    assert main(argv) == 2
+    assert "prequential" in capsys.readouterr().err

@@ -1,0 +1,271 @@
+"""The hybrid's item-side replica: its own changes as :class:`~homerec.sharing.ItemDelta`
+records, and the other members' records applied.
+
+:class:`ItemReplica` keeps a copy of the item side as it was after the last take or
+apply (the *snapshot*). A take is the difference between the tables and that copy —
+so the learning code needs no change tracking, and everything the per-event steps
+write (the BPR kernel's negatives too) is caught. Applying others' deltas refreshes
+the copy, so they are never sent on: own learning is the only thing a take holds.
+Hence the one rule: take your own delta before applying others'.
+
+Cost: a take compares the item tables with the copy (``O(items · (factors + cooc
+capacity))``, well under a millisecond per thousand items), and an apply re-copies
+them once per call (give it all the deltas that arrived). For catalogs of millions
+of items, dirty-row tracking in the steps would replace the comparison.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from homerec.errors import StateError
+from homerec.models.hybrid.tables import HybridTables
+from homerec.sharing import ItemDelta
+
+__all__ = ["ItemReplica"]
+
+_F64 = npt.NDArray[np.float64]
+_I64 = npt.NDArray[np.int64]
+
+
+def _pad(a: npt.NDArray[Any], n: int, fill: float = 0) -> npt.NDArray[Any]:
+    """``a`` with rows up to ``n`` (new ones ``fill``)."""
+    if a.shape[0] >= n:
+        return a[:n]
+    out = np.full((n, *a.shape[1:]), fill, a.dtype)
+    out[: a.shape[0]] = a
+    return out
+
+
+@dataclass(slots=True)
+class _Snapshot:
+    """The item side as of the last take or apply (first ``n`` item rows)."""
+
+    n: int
+    Q: npt.NDArray[np.float32]
+    b: npt.NDArray[np.float32]
+    ratings: _F64
+    count: npt.NDArray[np.float32]
+    pop: _F64
+    pop_slow: _F64
+    cooc_ids: npt.NDArray[np.int32]
+    cooc_counts: npt.NDArray[np.float32]
+    logD: npt.NDArray[np.float32]
+    w: _F64
+    rating_sum: _F64
+    buf_n: int
+
+    @classmethod
+    def of(cls, tables: HybridTables, count: npt.NDArray[np.float32], n: int) -> _Snapshot:
+        items, shared = tables.items, tables.shared
+        return cls(
+            n, items.Q[:n].copy(), items.b[:n].copy(), items.ratings[:n].copy(),
+            count[:n].copy(), items.pop.values(n).copy(), items.pop_slow.values(n).copy(),
+            items.cooc.ids[:n].copy(), items.cooc.counts[:n].copy(),
+            items.demo.logD[:, :n].copy(), shared.ranker.w.copy(), shared.ratings.copy(),
+            shared.buf_n,
+        )  # fmt: skip
+
+
+class ItemReplica:
+    """One member's view of the shared item side (see the module docstring).
+
+    ``member`` names this member's deltas; ``applied`` holds the last ``seq`` applied
+    per source (a redelivered or own delta is skipped). ``q_resid``/``w_resid``: what
+    float16/float32 rounding left out of the deltas sent so far (sent next time).
+    """
+
+    __slots__ = ("member", "seq", "applied", "_snap", "_q_resid", "_w_resid")
+
+    def __init__(self, member: str, tables: HybridTables, count: npt.NDArray[np.float32],
+                 n: int) -> None:  # fmt: skip
+        self.member = member
+        self.seq = 0
+        self.applied: dict[str, int] = {}
+        self._snap = _Snapshot.of(tables, count, n)
+        self._q_resid = np.zeros((0, tables.items.Q.shape[1]), np.float32)
+        self._w_resid = np.zeros_like(tables.shared.ranker.w)
+
+    def own_events(self, count: npt.NDArray[np.float32], n: int) -> int:
+        """Events learned since the snapshot (each adds one to its item's count)."""
+        return int(round(float((count[:n] - _pad(self._snap.count, n)).sum(dtype=np.float64))))
+
+    # -- take ---------------------------------------------------------------
+    def take(
+        self, tables: HybridTables, ids: Sequence[str], count: npt.NDArray[np.float32], n: int
+    ) -> ItemDelta:
+        """This member's changes since the snapshot, as one delta; the snapshot moves on.
+        ``ids``: item id per row; ``count``: events per item row; ``n``: items known."""
+        s, items, shared = self._snap, tables.items, tables.shared
+        count_inc = count[:n].astype(np.float64) - _pad(s.count, n)
+        events = int(round(float(count_inc.sum())))
+        ev_rows = np.flatnonzero(count_inc > 0)
+        # embeddings and biases: summed steps of the rows that moved, plus earlier rounding
+        dq = items.Q[:n] - _pad(s.Q, n)
+        db = items.b[:n] - _pad(s.b, n)
+        q_rows = np.flatnonzero(np.any(dq != 0, axis=1) | (db != 0))
+        self._q_resid = _pad(self._q_resid, n)
+        dq_rows = dq[q_rows] + self._q_resid[q_rows]
+        q16 = dq_rows.astype(np.float16)
+        self._q_resid[q_rows] = dq_rows - q16.astype(np.float32)
+        # popularity: values now minus the snapshot's values decayed by the own events
+        pop = items.pop.values(n)[ev_rows] - _pad(s.pop, n)[ev_rows] * 2.0 ** (
+            -events / items.pop.half_life
+        )
+        pop_slow = items.pop_slow.values(n)[ev_rows] - _pad(s.pop_slow, n)[ev_rows] * 2.0 ** (
+            -events / items.pop_slow.half_life
+        )
+        src, dst, cw = self._cooc_increments(tables, n)
+        g_idx, d_items, d_n = self._demo_increments(tables, n, ev_rows)
+        dr = items.ratings[:n] - _pad(s.ratings, n)
+        r_rows = np.flatnonzero(dr[:, 1] != 0)
+        dw = shared.ranker.w - s.w + self._w_resid
+        w32 = dw.astype(np.float32)
+        self._w_resid = dw - w32.astype(np.float64)
+        k = min(shared.buf_n - s.buf_n, len(shared.buffer))
+        recent = shared.buffer[(shared.buf_n - k + np.arange(k)) % len(shared.buffer)]
+        # every row named once, in the delta's own numbering
+        uniq = np.unique(np.concatenate([
+            ev_rows, q_rows, src, dst, d_items, r_rows, recent.astype(np.int64)
+        ]))  # fmt: skip
+        groups_used, g_local = np.unique(g_idx, return_inverse=True)
+        labels = tables.items.demo.ids.ids
+        delta = ItemDelta(
+            source=self.member, seq=self.seq + 1, events=events,
+            items=tuple(ids[r] for r in uniq.tolist()),
+            counts=count_inc[uniq].astype(np.float32),
+            q_idx=np.searchsorted(uniq, q_rows), q=q16, b=db[q_rows].astype(np.float32),
+            pop_idx=np.searchsorted(uniq, ev_rows), pop=pop.astype(np.float32),
+            pop_slow=pop_slow.astype(np.float32),
+            cooc_src=np.searchsorted(uniq, src), cooc_dst=np.searchsorted(uniq, dst),
+            cooc_w=cw,
+            groups=tuple(labels[g] for g in groups_used.tolist()),
+            demo_g=g_local.astype(np.int64).ravel(), demo_i=np.searchsorted(uniq, d_items),
+            demo_n=d_n,
+            ranker=w32, rating_idx=np.searchsorted(uniq, r_rows), ratings=dr[r_rows],
+            rating_sum=shared.ratings - s.rating_sum,
+            recent=np.searchsorted(uniq, recent.astype(np.int64)),
+        )  # fmt: skip
+        self.seq += 1
+        self._snap = _Snapshot.of(tables, count, n)
+        return delta
+
+    def _cooc_increments(
+        self, tables: HybridTables, n: int
+    ) -> tuple[_I64, _I64, npt.NDArray[np.float32]]:
+        """``(src, dst, weight)`` that the co-occurrence table gained since the snapshot
+        (pairs evicted meanwhile are not sent: the receivers evict on their own)."""
+        s, cooc = self._snap, tables.items.cooc
+        ids, counts = cooc.ids[:n], cooc.counts[:n]
+        sids, scounts = _pad(s.cooc_ids, n, -1), _pad(s.cooc_counts, n)
+        rows = np.flatnonzero(np.any((ids != sids) | (counts != scounts), axis=1))
+        span = n + 1
+        now_ids, now_c = ids[rows], counts[rows]
+        ok = now_ids >= 0
+        key_now = (rows[:, None].astype(np.int64) * span + now_ids)[ok]
+        c_now = now_c[ok]
+        old_ids = sids[rows]
+        ok_old = old_ids >= 0
+        key_old = (rows[:, None].astype(np.int64) * span + old_ids)[ok_old]
+        c_old = scounts[rows][ok_old]
+        order = np.argsort(key_old)
+        key_old, c_old = key_old[order], c_old[order]
+        pos = np.minimum(np.searchsorted(key_old, key_now), max(len(key_old) - 1, 0))
+        found = (key_old[pos] == key_now) if len(key_old) else np.zeros(len(key_now), bool)
+        prev = np.where(found, c_old[pos] if len(c_old) else 0.0, 0.0).astype(np.float32)
+        inc = c_now - prev
+        keep = inc > 0
+        key = key_now[keep]
+        return key // span, key % span, inc[keep].astype(np.float32)
+
+    def _demo_increments(
+        self, tables: HybridTables, n: int, ev_rows: _I64
+    ) -> tuple[_I64, _I64, npt.NDArray[np.int32]]:
+        """``(group row, item row, positives)`` added since the snapshot (only items
+        with events can have any)."""
+        demo = tables.items.demo
+        n_groups = len(demo.ids)
+        if not n_groups or not len(ev_rows):
+            no = np.zeros(0, np.int64)
+            return no, no, np.zeros(0, np.int32)
+        now = demo.logD[:n_groups][:, ev_rows].astype(np.float64)
+        old_full = np.zeros((n_groups, n), np.float32)  # log(prior) = 0: no positives
+        g0 = min(n_groups, self._snap.logD.shape[0])
+        old_full[:g0, : self._snap.n] = self._snap.logD[:g0, : min(self._snap.n, n)]
+        old = old_full[:, ev_rows].astype(np.float64)
+        inc = np.rint(np.expm1(now) - np.expm1(old)).astype(np.int32)
+        g, j = np.nonzero(inc > 0)
+        return g.astype(np.int64), ev_rows[j], inc[g, j]
+
+    # -- apply --------------------------------------------------------------
+    def apply(
+        self, deltas: Sequence[ItemDelta], tables: Callable[[], HybridTables],
+        count: Callable[[], npt.NDArray[np.float32]], seen: Callable[[], npt.NDArray[np.bool_]],
+        row_of: Callable[[str], tuple[int, bool]], n: Callable[[], int],
+    ) -> int:  # fmt: skip
+        """Add the deltas of other members (own and already applied ones are skipped),
+        then move the snapshot. The model's parts are passed as getters: adding an item
+        (``row_of`` returns its row and whether it is new) may reallocate them."""
+        if self.own_events(count(), n()) or bool(np.any(tables().shared.ranker.w != self._snap.w)):
+            raise StateError("take_item_delta() before applying other members' deltas")
+        done = 0
+        for delta in deltas:
+            if delta.source == self.member or delta.seq <= self.applied.get(delta.source, 0):
+                continue
+            self._apply_one(delta, tables, count, seen, row_of)
+            self.applied[delta.source] = delta.seq
+            done += 1
+        if done:
+            self._snap = _Snapshot.of(tables(), count(), n())
+        return done
+
+    def _apply_one(
+        self, delta: ItemDelta, tables_of: Callable[[], HybridTables],
+        count_of: Callable[[], npt.NDArray[np.float32]],
+        seen_of: Callable[[], npt.NDArray[np.bool_]], row_of: Callable[[str], tuple[int, bool]],
+    ) -> None:  # fmt: skip
+        mapped = [row_of(item) for item in delta.items]
+        rows = np.array([r for r, _ in mapped], np.int64)
+        fresh = np.array([new for _, new in mapped], bool)
+        tables, count, seen = tables_of(), count_of(), seen_of()
+        items, shared = tables.items, tables.shared
+        if fresh.any():  # the sender's vector is the whole vector (its first delta sends it all)
+            items.Q[rows[fresh]] = 0.0
+            items.b[rows[fresh]] = 0.0
+        count[rows] += delta.counts
+        seen[rows[delta.counts > 0]] = True
+        items.pop.tick(delta.events)
+        items.pop_slow.tick(delta.events)
+        items.pop.add_many(rows[delta.pop_idx], delta.pop)
+        items.pop_slow.add_many(rows[delta.pop_idx], delta.pop_slow)
+        q_rows = rows[delta.q_idx]
+        items.Q[q_rows] += delta.q.astype(np.float32)
+        items.b[q_rows] += delta.b
+        items.cooc.add_many(rows[delta.cooc_src], rows[delta.cooc_dst], delta.cooc_w)
+        if len(delta.demo_g):
+            demo = items.demo
+            g_rows = np.array(demo.rows_of(delta.groups), np.int64)
+            g = g_rows[delta.demo_g]
+            placed = g >= 0
+            item_rows, inv = np.unique(rows[delta.demo_i], return_inverse=True)
+            item_n = np.bincount(
+                inv.ravel(), weights=delta.demo_n.astype(np.float64), minlength=len(item_rows)
+            ).astype(np.float64)
+            demo.add_counts(
+                g[placed], rows[delta.demo_i][placed], delta.demo_n[placed], item_rows, item_n
+            )
+        if len(delta.ranker) == len(shared.ranker.w):
+            shared.ranker.w += delta.ranker
+        items.ratings[rows[delta.rating_idx]] += delta.ratings
+        shared.ratings += delta.rating_sum
+        recent = rows[delta.recent]
+        k = min(len(recent), len(shared.buffer))
+        if k:
+            pos = (shared.buf_n + np.arange(k)) % len(shared.buffer)
+            shared.buffer[pos] = recent[len(recent) - k :]
+            shared.buf_n += len(recent)
