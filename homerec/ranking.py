@@ -77,10 +77,9 @@ def top_k(
     break by lower column (for float32 scores also at the cut-off; otherwise which of
     several items tied there makes the list is not specified). With a tag cap, up to
     ``overfetch * k`` best columns are considered and any column whose tags already
-    fill their share is skipped; a row left short of ``k`` that holds more candidates is
-    ranked again over all of its columns, and the cap is soft: when the candidates
-    cannot fill a page within it, the best skipped ones fill it (never a short page
-    while candidates remain).
+    fill their share is skipped. The cap is soft: when those columns cannot fill a page
+    within it, the best skipped ones fill it (never a short page while candidates
+    remain: ``overfetch * k`` columns hold at least ``k`` whenever the row does).
     The rows whose best ``k`` already respect the cap (most) are found at once from
     ``tags``, :func:`tag_matrix` of ``item_tags`` (rows beyond it: no tags), built here
     unless the caller keeps one. ``columns`` (same shape as ``scores``) names
@@ -94,39 +93,6 @@ def top_k(
     if want <= 0 or n_rows == 0:
         empty = (np.zeros(0, np.intp), np.zeros(0, np.float32))
         return [empty for _ in range(n_rows)]
-    out = _top_k(scores, k, cap, want, item_tags, tags, columns)
-    if cap is not None and want < n_cols:
-        # a page short of k although the row holds more candidates than were looked at:
-        # rank that row again over all of its columns (rare: the cap skipped most of the
-        # overfetched head), so the page fills while candidates remain
-        short = [r for r, (cols, _) in enumerate(out) if len(cols) < k]
-        if short:
-            rows = np.array(short, np.intp)
-            deep = np.isfinite(scores[rows]).sum(axis=1) > want
-            again = rows[deep]
-            if len(again):
-                more = _top_k(
-                    scores[again], k, cap, n_cols, item_tags, tags,
-                    None if columns is None else columns[again],
-                )  # fmt: skip
-                for r, row in zip(again.tolist(), more, strict=True):
-                    out[r] = row
-    return out
-
-
-def _top_k(
-    scores: FloatArray,
-    k: int,
-    cap: int | None,
-    want: int,
-    item_tags: Sequence[Sequence[int]] | None,
-    tags: IndexArray | None,
-    columns: npt.NDArray[np.integer[Any]] | None,
-) -> list[tuple[IndexArray, FloatArray]]:
-    """:func:`top_k` looking at the ``want`` best columns of every row (all of them: the
-    cap gives way to fill a page)."""
-    n_rows, n_cols = scores.shape
-    fill = want >= n_cols
     if scores.dtype == np.float32:
         # compiled; with a tag cap, the best k of every row first: most rows respect the
         # cap already (a re-rank at 10,000 items: 998 in 1,000), and only the others are
@@ -134,7 +100,7 @@ def _top_k(
         head = min(k, want)
         part, part_scores = _compiled_best(scores, head, columns)
         if head == want:
-            return _finish(part, part_scores, k, cap, item_tags, tags, fill)
+            return _finish(part, part_scores, k, cap, item_tags, tags)
         assert cap is not None and item_tags is not None  # want > k only under a tag cap
         if tags is None:
             tags = tag_matrix(item_tags)
@@ -143,7 +109,7 @@ def _top_k(
         again = np.flatnonzero(~within)
         if len(again):
             more = _compiled_best(scores[again], want, None if columns is None else columns[again])
-            done = _finish(*more, k, cap, item_tags, tags, fill)
+            done = _finish(*more, k, cap, item_tags, tags)
             for r, row in zip(again.tolist(), done, strict=True):
                 out[r] = row
         return out
@@ -152,7 +118,7 @@ def _top_k(
     part, part_scores = _sorted_best(scores, want)
     if columns is not None:
         part = np.take_along_axis(columns, part, axis=1).astype(np.intp)
-    return _finish(part, part_scores, k, cap, item_tags, tags, fill)
+    return _finish(part, part_scores, k, cap, item_tags, tags)
 
 
 def _compiled_best(
@@ -176,10 +142,8 @@ def _finish(
     cap: int | None,
     item_tags: Sequence[Sequence[int]] | None,
     tags: IndexArray | None,
-    fill: bool,
 ) -> list[tuple[IndexArray, FloatArray]]:
-    """Rows of sorted best columns (``-inf``: none) cut to ``k`` lists under the tag cap
-    (``fill``: the rows hold every candidate, so the cap gives way to fill a page)."""
+    """Rows of sorted best columns (``-inf``: none) cut to ``k`` lists under the tag cap."""
     n_rows, want = part.shape
     finite = np.isfinite(part_scores)
     all_finite = bool(finite.all())
@@ -200,7 +164,7 @@ def _finish(
         if cap is None or item_tags is None:
             out.append((cols[:k], vals[:k]))
             continue
-        sel = np.asarray(_capped(cols.tolist(), item_tags, k, cap, fill), dtype=np.intp)
+        sel = np.asarray(_capped(cols.tolist(), item_tags, k, cap), dtype=np.intp)
         out.append((cols[sel], vals[sel]))
     return out
 
@@ -292,14 +256,11 @@ def _within_cap(head: IndexArray, tags: IndexArray, cap: int) -> npt.NDArray[np.
     return ok
 
 
-def _capped(
-    cols: list[int], item_tags: Sequence[Sequence[int]], k: int, cap: int, fill: bool = True
-) -> list[int]:
+def _capped(cols: list[int], item_tags: Sequence[Sequence[int]], k: int, cap: int) -> list[int]:
     """Positions in ``cols`` (best first) of the first ``k`` that keep every tag within ``cap``
     (the rows whose best ``k`` already do are found before, by :func:`_within_cap`).
 
-    With ``fill`` (``cols`` holds every candidate), a page the cap would leave short is
-    filled with the best skipped ones:
+    The cap is soft: a page it would leave short is filled with the best skipped ones:
 
     >>> _capped([0, 1, 2, 3], [(0,), (0,), (0,), (1,)], 2, 1)
     [0, 3]
@@ -321,8 +282,6 @@ def _capped(
         chosen.append(j)
         if len(chosen) == k:
             return chosen
-    if not fill:
-        return chosen
     # the cap is soft: a page it would leave short is filled with the best items it
     # skipped (never a short page while candidates remain), best first as ever
     return sorted(chosen + skipped[: k - len(chosen)])

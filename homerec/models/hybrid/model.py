@@ -91,11 +91,13 @@ class Hybrid(IndexedRecommender):
         ann_candidates: int = 0,
         ann_rebuild_every: int = 20_000,
         feedback: FeedbackWeights | None = None,
+        explore: float = 0.0,
         seed: int = 0,
     ) -> None:
         super().__init__(
-            candidates=candidates, max_tag_share=max_tag_share, feedback=feedback, seed=seed
-        )
+            candidates=candidates, max_tag_share=max_tag_share, feedback=feedback,
+            explore=explore, seed=seed,
+        )  # fmt: skip
         for name, value in (("n_factors", n_factors), ("n_negatives", n_negatives),
                             ("history_length", history_length), ("cooc_window", cooc_window),
                             ("cooc_capacity", cooc_capacity), ("tag_dims", tag_dims),
