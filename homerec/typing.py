@@ -15,8 +15,8 @@ __all__ = [
 UserId: TypeAlias = str
 ItemId: TypeAlias = str
 
-EventType: TypeAlias = Literal["view", "click", "share", "rating", "skip"]
-EVENT_TYPES: tuple[EventType, ...] = ("view", "click", "share", "rating", "skip")
+EventType: TypeAlias = Literal["view", "click", "share", "rating", "skip", "impression"]
+EVENT_TYPES: tuple[EventType, ...] = ("view", "click", "share", "rating", "skip", "impression")
 
 #: One entry of a ranked list: the item and its score (higher is better).
 Scored: TypeAlias = tuple[ItemId, float]

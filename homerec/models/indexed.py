@@ -97,6 +97,12 @@ class IndexedRecommender(Recommender):
         # pages this model published, or impression events once any arrived
         self._item_shown = np.zeros(0, np.float32)
         self._impressions = False
+        # per user row: the items of the page last shown, in order (what the ranker may
+        # learn from): the pages published when exploring (a model that explores publishes
+        # pages to be shown; ``homerec eval`` ranks without showing, exploration off), or
+        # the impressions reported. Not saved: after a restore, until the next page,
+        # models learn as they would without it
+        self._shown: dict[int, IndexArray] = {}
         self._item_tags: list[tuple[int, ...]] = []
         # bumped whenever an item's tags are set; the forms of _item_tags derived from them
         # (the padded array for top_k, the packed lists for state_dict) are keyed by it
@@ -156,6 +162,9 @@ class IndexedRecommender(Recommender):
             u = self._user_row(event.user)
             i = self._item_row(event.item)
             weight = self._fw.weight(event)
+            if event.type == "impression":
+                self._learn_impression(u, i, weight, event)
+                continue
             self._learn(u, i, weight, event)
             self._user_events[u] += 1
             self._item_seen[i] = True
@@ -171,6 +180,28 @@ class IndexedRecommender(Recommender):
         Called before the base bookkeeping (seen flag, counts, exclusions), so
         the model sees the state as it was when the event was ranked.
         """
+
+    def _learn_impression(self, u: int, i: int, weight: float, event: Event) -> None:
+        """The front end showed item row ``i`` to user row ``u`` at position ``event.value``:
+        the item's exposure grows by the position's examination prior, and from now on
+        exposure comes from impressions only (no longer from the pages this model
+        publishes). An impression neither hides the item from the user nor counts as an
+        event of the user or the item. Models learn shown-and-not-clicked in
+        :meth:`_impressed` (``weight``: the signed, examination-scaled feedback)."""
+        if not self._impressions:  # the front end reports what it showed: trust it alone
+            self._impressions = True
+            self._shown.clear()
+        # the user's recent impressions (the page as reported, newest last)
+        page = self._shown.get(u)
+        page = np.array([i], np.intp) if page is None else np.append(page[-31:], i)
+        self._shown[u] = page
+        position = np.array([max(0, int(event.value or 0))])
+        self._item_shown[i] += float(examination(position)[0])
+        self._impressed(u, i, weight)
+        self._version += 1
+
+    def _impressed(self, u: int, i: int, weight: float) -> None:  # noqa: B027 - optional hook
+        """Learn that the user was shown item ``i`` (``weight``: signed, scaled)."""
 
     def _interacted(self, u: int, i: int) -> bool:
         buf = self._user_items[u]
@@ -303,6 +334,8 @@ class IndexedRecommender(Recommender):
                 if not self._impressions:  # the front end does not say what it showed
                     at = np.array([c for c, _, _, _ in page], np.intp)
                     self._item_shown[at] += examination(np.arange(len(at))).astype(np.float32)
+                    if self.explore and block[b] >= 0:  # pages that explore are shown
+                        self._shown[int(block[b])] = at
                 out.append([(ids[c], float(v), e, p) for c, v, e, p in page])
         return out
 

@@ -250,11 +250,19 @@ class Hybrid(IndexedRecommender):
         rating = None
         if event.type == "rating" and event.value is not None:
             rating = float(event.value)
+        shown = self._shown.get(u)
         eligible = Eligible(
             self._item_seen, self._item_catalog, self._item_active,
             self.candidates == "catalog", self._user_items,
+            shown if shown is not None and (shown == i).any() else None,
         )  # fmt: skip
         self._learner.learn(self._tables, self._book(), self._rng, eligible, u, i, weight, rating)
+
+    def _impressed(self, u: int, i: int, weight: float) -> None:
+        """Shown and not (yet) clicked: a logistic step pushing ``P[u]·Q[i] + b[i]`` down by
+        the impression's weight (a click that follows lifts it again)."""
+        if weight < 0 and self.negative_weight > 0:
+            self._learner.push_down(self._tables, u, i, -weight * self.negative_weight)
 
     # -- state (each table writes and reads its own keys) ---------------
     def _extra_state(self, n_users: int, n_items: int) -> dict[str, Any]:
