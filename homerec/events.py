@@ -28,7 +28,14 @@ class Event:
     >>> Event.from_dict({"user": "u1", "item": "i9", "type": "like", "ts": 1700000000000})
     Traceback (most recent call last):
     ...
-    homerec.errors.InvalidEvent: unknown_type: 'type' must be one of view, click, share, rating, skip; got 'like'
+    homerec.errors.InvalidEvent: unknown_type: 'type' must be one of view, click, share, rating, skip, impression; got 'like'
+
+    An ``impression`` says the front end showed the item, ``value`` its position on the
+    page (0-based, required):
+
+    >>> Event.from_dict({"user": "u1", "item": "i9", "type": "impression", "ts": 1700000000000,
+    ...                  "value": 2}).value
+    2.0
     """
 
     user: UserId
@@ -123,6 +130,10 @@ def _check_value(value: object, etype: EventType, limits: Limits) -> float | Non
     if value is None:
         if etype == "rating":
             raise InvalidEvent("missing_field", "'value' is required for a rating")
+        if etype == "impression":
+            raise InvalidEvent(
+                "missing_field", "'value' (the position) is required for an impression"
+            )
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidEvent("wrong_type", f"'value' must be a number, got {type(value).__name__}")
@@ -134,6 +145,11 @@ def _check_value(value: object, etype: EventType, limits: Limits) -> float | Non
             raise InvalidEvent(
                 "out_of_range",
                 f"rating {v:g} outside [{limits.rating_min:g}, {limits.rating_max:g}]",
+            )
+    elif etype == "impression":
+        if v < 0 or v != int(v) or v > limits.max_abs_value:
+            raise InvalidEvent(
+                "out_of_range", f"an impression's position must be a whole number >= 0, got {v:g}"
             )
     elif abs(v) > limits.max_abs_value:
         raise InvalidEvent("out_of_range", f"'value' {v:g} exceeds {limits.max_abs_value:g}")

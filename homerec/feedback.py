@@ -31,7 +31,14 @@ class FeedbackWeights:
     share      2.0    shared it: strong positive
     rating    scaled  ``(value - neutral) / half_range``: 5 → +1, 1 → -1
     skip      -0.5    scrolled past / dismissed: negative
+    impr.     -0.1    shown, not (yet) clicked: a weak negative, scaled
+                      by how likely its position was looked at
     ========  ======  ==============================================
+
+    An ``impression`` (``value``: the position) is learned from as shown-and-not-clicked:
+    its weight times the examination prior of the position
+    (:func:`homerec.exploration.examination`); it also counts the item's exposure, and
+    never hides the item from the user nor warms it up.
 
     >>> fw = FeedbackWeights()
     >>> fw.weight(Event("u", "i", "rating", 1_700_000_000_000, 5.0))
@@ -48,6 +55,7 @@ class FeedbackWeights:
     click: float = 1.0
     share: float = 2.0
     skip: float = -0.5
+    impression: float = -0.1
     #: Multiplier of a rating's scaled value.
     rating: float = 1.0
     rating_min: float = 1.0
@@ -75,13 +83,16 @@ class FeedbackWeights:
             )
             return self.rating * (value - self.rating_neutral) / half
         w: float = getattr(self, event.type)
+        if event.type == "impression":
+            position = max(0.0, event.value or 0.0)
+            return w / math.log2(2.0 + position)  # homerec.exploration.examination
         return w
 
     def is_positive(self, event: Event) -> bool:
         """Whether the event says the user liked the item (a test case in evaluation)."""
         if event.type == "rating":
             return event.value is not None and event.value >= self.rating_positive
-        return self.weight(event) > 0 and event.type != "view"
+        return self.weight(event) > 0 and event.type not in ("view", "impression")
 
     @classmethod
     def parse(cls, spec: str) -> FeedbackWeights:

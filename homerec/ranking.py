@@ -2,7 +2,8 @@
 
 One :func:`top_k` call ranks a whole block of users: the best ``k`` (or a few
 more when a tag cap needs room) of every row, sorted, then, if asked, filtered so
-that no single genre/tag fills more than ``max_tag_share`` of the page. Float32
+that no single genre/tag fills more than ``max_tag_share`` of the page while other
+candidates can fill it (the cap never leaves a page short). Float32
 scores (the models' re-rank) go through one compiled pass per row
 (:func:`homerec.kernels.top_columns`; under a tag cap the best ``k`` first, and only
 the rows over the cap again with room to skip); others through a two-stage numpy
@@ -13,7 +14,7 @@ selection (group maxima, then ``np.argpartition`` over the best groups).
 [[1, 2], [0, 1]]
 >>> tags = [(0,), (0,), (0,), (1,)]
 >>> [[int(i) for i in row] for row, _ in top_k(s, 2, item_tags=tags, max_tag_share=0.5)]
-[[1], [0, 3]]
+[[1, 2], [0, 3]]
 """
 
 from __future__ import annotations
@@ -76,7 +77,9 @@ def top_k(
     break by lower column (for float32 scores also at the cut-off; otherwise which of
     several items tied there makes the list is not specified). With a tag cap, up to
     ``overfetch * k`` best columns are considered and any column whose tags already
-    fill their share is skipped.
+    fill their share is skipped. The cap is soft: when those columns cannot fill a page
+    within it, the best skipped ones fill it (never a short page while candidates
+    remain: ``overfetch * k`` columns hold at least ``k`` whenever the row does).
     The rows whose best ``k`` already respect the cap (most) are found at once from
     ``tags``, :func:`tag_matrix` of ``item_tags`` (rows beyond it: no tags), built here
     unless the caller keeps one. ``columns`` (same shape as ``scores``) names
@@ -106,7 +109,8 @@ def top_k(
         again = np.flatnonzero(~within)
         if len(again):
             more = _compiled_best(scores[again], want, None if columns is None else columns[again])
-            for r, row in zip(again.tolist(), _finish(*more, k, cap, item_tags, tags), strict=True):
+            done = _finish(*more, k, cap, item_tags, tags)
+            for r, row in zip(again.tolist(), done, strict=True):
                 out[r] = row
         return out
     if n_rows == 1 and cap is None:
@@ -256,19 +260,28 @@ def _capped(cols: list[int], item_tags: Sequence[Sequence[int]], k: int, cap: in
     """Positions in ``cols`` (best first) of the first ``k`` that keep every tag within ``cap``
     (the rows whose best ``k`` already do are found before, by :func:`_within_cap`).
 
-    >>> _capped([0, 1, 2, 3], [(0,), (0,), (0,), (1,)], 3, 1)
+    The cap is soft: a page it would leave short is filled with the best skipped ones:
+
+    >>> _capped([0, 1, 2, 3], [(0,), (0,), (0,), (1,)], 2, 1)
     [0, 3]
+    >>> _capped([0, 1, 2, 3], [(0,), (0,), (0,), (1,)], 3, 1)
+    [0, 1, 3]
     """
     n_tags = len(item_tags)
     counts: dict[int, int] = {}
     chosen: list[int] = []
+    skipped: list[int] = []
     for j, c in enumerate(cols):
         tags = item_tags[c] if c < n_tags else ()
         if any(counts.get(t, 0) >= cap for t in tags):
+            if len(skipped) < k:
+                skipped.append(j)
             continue
         for t in tags:
             counts[t] = counts.get(t, 0) + 1
         chosen.append(j)
         if len(chosen) == k:
-            break
-    return chosen
+            return chosen
+    # the cap is soft: a page it would leave short is filled with the best items it
+    # skipped (never a short page while candidates remain), best first as ever
+    return sorted(chosen + skipped[: k - len(chosen)])

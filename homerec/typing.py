@@ -9,17 +9,20 @@ import numpy.typing as npt
 
 __all__ = [
     "EVENT_TYPES", "AnyIntArray", "EventType", "FloatArray", "IndexArray", "IntArray", "ItemId",
-    "Scored", "UserId",
+    "Scored", "Shown", "UserId",
 ]  # fmt: skip
 
 UserId: TypeAlias = str
 ItemId: TypeAlias = str
 
-EventType: TypeAlias = Literal["view", "click", "share", "rating", "skip"]
-EVENT_TYPES: tuple[EventType, ...] = ("view", "click", "share", "rating", "skip")
+EventType: TypeAlias = Literal["view", "click", "share", "rating", "skip", "impression"]
+EVENT_TYPES: tuple[EventType, ...] = ("view", "click", "share", "rating", "skip", "impression")
 
 #: One entry of a ranked list: the item and its score (higher is better).
 Scored: TypeAlias = tuple[ItemId, float]
+#: One entry of a published page: item, score, whether the slot was explored and the
+#: probability with which the policy put the item there (``1.0``: the model's own best).
+Shown: TypeAlias = tuple[ItemId, float, bool, float]
 
 #: The model tables' floats (embeddings, scores): float32 keeps a million users in memory.
 FloatArray: TypeAlias = npt.NDArray[np.float32]

@@ -46,9 +46,12 @@ MODELS: Mapping[str, Callable[..., Recommender]] = MappingProxyType(
 DEFAULT_MODEL = "hybrid"
 
 #: Constructor arguments the streaming worker should add to any model: rank seen items *and*
-#: active catalog items never interacted with (so brand-new items get shown), and cap one
-#: tag's share of a page. ``homerec eval`` keeps the protocol's ``candidates="seen"``.
-WORKER_PARAMS: Mapping[str, Any] = MappingProxyType({"candidates": "catalog", "max_tag_share": 0.5})
+#: active catalog items never interacted with (so brand-new items get shown), cap one
+#: tag's share of a page, and explore one slot in ten (:mod:`homerec.exploration`).
+#: ``homerec eval`` keeps the protocol's ``candidates="seen"`` and no exploration.
+WORKER_PARAMS: Mapping[str, Any] = MappingProxyType(
+    {"candidates": "catalog", "max_tag_share": 0.5, "explore": 0.1}
+)
 
 
 def make_model(name: str = DEFAULT_MODEL, **params: Any) -> Recommender:

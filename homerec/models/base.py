@@ -15,7 +15,7 @@ from typing import Any, Self
 from homerec.events import Event
 from homerec.items import Item
 from homerec.profiles import UserProfile
-from homerec.typing import ItemId, Scored, UserId
+from homerec.typing import ItemId, Scored, Shown, UserId
 
 __all__ = ["Recommender"]
 
@@ -54,6 +54,15 @@ class Recommender(abc.ABC):
     @abc.abstractmethod
     def recommend_many(self, users: Sequence[UserId], k: int) -> list[list[Scored]]:
         """Top-``k`` (item, score) lists, best first, one per user, business rules applied."""
+
+    def recommend_logged(self, users: Sequence[UserId], k: int) -> list[list[Shown]]:
+        """:meth:`recommend_many` with each item's ``explore`` flag and propensity ``p`` (the
+        probability that the policy put it there), as the worker publishes them. Models
+        that do not explore: every item ``(item, score, False, 1.0)``."""
+        return [
+            [(item, score, False, 1.0) for item, score in page]
+            for page in self.recommend_many(users, k)
+        ]
 
     def recommend(self, user: UserId, k: int) -> list[Scored]:
         """Top-``k`` list for one user."""

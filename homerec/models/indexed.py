@@ -10,7 +10,9 @@ that must behave identically in the worker and in ``homerec eval``:
   items are never candidates;
 * per-user exclusions: every item the user interacted with (any event type);
 * one vectorised top-K per block of users, then the tag-share cap
-  (:mod:`homerec.ranking`);
+  (:mod:`homerec.ranking`), then, with ``explore``, a share of every page drawn by
+  :mod:`homerec.exploration` (items the model knows least about, brand-new ones first),
+  each published item with its ``explore`` flag and propensity;
 * state: ``state_dict`` / ``user_state`` / ``item_state`` for the base part;
 * forgetting: :meth:`IndexedRecommender.forget_users` removes users' rows (the
   rows after them move up), so no table and no id list keeps a trace of them.
@@ -30,6 +32,7 @@ import numpy.typing as npt
 
 from homerec.errors import ConfigError, StateError
 from homerec.events import Event
+from homerec.exploration import DEFAULT_BONUS, examination, explore_probabilities, slots
 from homerec.feedback import FeedbackWeights
 from homerec.items import Item
 from homerec.models.base import Recommender
@@ -43,8 +46,8 @@ from homerec.models.storage import (
     unpack_lists,
 )
 from homerec.profiles import UserProfile
-from homerec.ranking import tag_matrix, top_k
-from homerec.typing import FloatArray, IndexArray, IntArray, ItemId, Scored, UserId
+from homerec.ranking import tag_cap, tag_matrix, top_k
+from homerec.typing import FloatArray, IndexArray, IntArray, ItemId, Scored, Shown, UserId
 
 __all__ = ["Candidates", "IndexedRecommender"]
 
@@ -65,18 +68,24 @@ class IndexedRecommender(Recommender):
         candidates: Candidates = "seen",
         max_tag_share: float | None = None,
         feedback: FeedbackWeights | None = None,
+        explore: float = 0.0,
         seed: int = 0,
     ) -> None:
         if candidates not in ("seen", "catalog"):
             raise ConfigError(f"candidates must be 'seen' or 'catalog', got {candidates!r}")
         if max_tag_share is not None and not 0.0 < max_tag_share <= 1.0:
             raise ConfigError("max_tag_share must be in (0, 1]")
+        if not 0.0 <= explore < 1.0:
+            raise ConfigError(f"explore must be in [0, 1), got {explore}")
         self.candidates: Candidates = candidates
         self.max_tag_share = max_tag_share
         self.feedback = feedback
+        self.explore = explore
         self.seed = seed
         self._fw = feedback or FeedbackWeights()
         self._rng = np.random.default_rng(seed)
+        # the exploration's own draws: turning it on leaves the learning's draws as they were
+        self._explore_rng = np.random.default_rng((seed, 17))
         self._users = IdIndex()
         self._items = IdIndex()
         self._tags = IdIndex()
@@ -86,6 +95,16 @@ class IndexedRecommender(Recommender):
         self._item_catalog = np.zeros(0, bool)
         self._item_active = np.zeros(0, bool)
         self._item_count = np.zeros(0, np.float32)
+        # examination-weighted times each item was shown (see homerec.exploration): the
+        # pages this model published, or impression events once any arrived
+        self._item_shown = np.zeros(0, np.float32)
+        self._impressions = False
+        # per user row: the items of the page last shown, in order (what the ranker may
+        # learn from): the pages published when exploring (a model that explores publishes
+        # pages to be shown; ``homerec eval`` ranks without showing, exploration off), or
+        # the impressions reported. Not saved: after a restore, until the next page,
+        # models learn as they would without it
+        self._shown: dict[int, IndexArray] = {}
         self._item_tags: list[tuple[int, ...]] = []
         # bumped whenever an item's tags are set; the forms of _item_tags derived from them
         # (the padded array for top_k, the packed lists for state_dict) are keyed by it
@@ -114,6 +133,7 @@ class IndexedRecommender(Recommender):
             self._item_catalog = grow(self._item_catalog, n)
             self._item_active = grow(self._item_active, n, fill=True)
             self._item_count = grow(self._item_count, n)
+            self._item_shown = grow(self._item_shown, n)
             while len(self._item_tags) <= row:
                 self._item_tags.append(())
             self._grow_items(len(self._item_seen))
@@ -144,6 +164,9 @@ class IndexedRecommender(Recommender):
             u = self._user_row(event.user)
             i = self._item_row(event.item)
             weight = self._fw.weight(event)
+            if event.type == "impression":
+                self._learn_impression(u, i, weight, event)
+                continue
             self._learn(u, i, weight, event)
             self._user_events[u] += 1
             self._item_seen[i] = True
@@ -159,6 +182,28 @@ class IndexedRecommender(Recommender):
         Called before the base bookkeeping (seen flag, counts, exclusions), so
         the model sees the state as it was when the event was ranked.
         """
+
+    def _learn_impression(self, u: int, i: int, weight: float, event: Event) -> None:
+        """The front end showed item row ``i`` to user row ``u`` at position ``event.value``:
+        the item's exposure grows by the position's examination prior, and from now on
+        exposure comes from impressions only (no longer from the pages this model
+        publishes). An impression neither hides the item from the user nor counts as an
+        event of the user or the item. Models learn shown-and-not-clicked in
+        :meth:`_impressed` (``weight``: the signed, examination-scaled feedback)."""
+        if not self._impressions:  # the front end reports what it showed: trust it alone
+            self._impressions = True
+            self._shown.clear()
+        # the user's recent impressions (the page as reported, newest last)
+        page = self._shown.get(u)
+        page = np.array([i], np.intp) if page is None else np.append(page[-31:], i)
+        self._shown[u] = page
+        position = np.array([max(0, int(event.value or 0))])
+        self._item_shown[i] += float(examination(position)[0])
+        self._impressed(u, i, weight)
+        self._version += 1
+
+    def _impressed(self, u: int, i: int, weight: float) -> None:  # noqa: B027 - optional hook
+        """Learn that the user was shown item ``i`` (``weight``: signed, scaled)."""
 
     def _interacted(self, u: int, i: int) -> bool:
         buf = self._user_items[u]
@@ -276,6 +321,12 @@ class IndexedRecommender(Recommender):
         """Scores of all items (``len(items)`` columns) for user rows (``-1`` = unknown user)."""
 
     def recommend_many(self, users: Sequence[UserId], k: int) -> list[list[Scored]]:
+        return [
+            [(item, score) for item, score, _, _ in page]
+            for page in self.recommend_logged(users, k)
+        ]
+
+    def recommend_logged(self, users: Sequence[UserId], k: int) -> list[list[Shown]]:
         n = len(self._items)
         if n == 0 or k <= 0:
             return [[] for _ in users]
@@ -283,7 +334,7 @@ class IndexedRecommender(Recommender):
         rows = np.array([(-1 if (r := get(u)) is None else r) for u in users], dtype=np.int32)
         blocked = ~self.candidate_mask()
         ids = self._items.ids
-        out: list[list[Scored]] = []
+        out: list[list[Shown]] = []
         for start in range(0, len(rows), _BLOCK):
             block = rows[start : start + _BLOCK]
             columns = None
@@ -299,17 +350,87 @@ class IndexedRecommender(Recommender):
                 pad = columns >= n
                 scores[pad | blocked[np.where(pad, 0, columns)]] = -np.inf
                 self._exclude_seen(block, columns, scores, n)
-            for cols, vals in top_k(
+            ranked = top_k(
                 scores,
                 k,
                 item_tags=self._item_tags,
                 max_tag_share=self.max_tag_share,
                 tags=self._item_tag_matrix() if self.max_tag_share is not None else None,
                 columns=columns,
-            ):
-                out.append(
-                    [(ids[c], float(v)) for c, v in zip(cols.tolist(), vals.tolist(), strict=True)]
+            )
+            for b, (cols, vals) in enumerate(ranked):
+                page: list[tuple[int, float, bool, float]] = [
+                    (c, v, False, 1.0) for c, v in zip(cols.tolist(), vals.tolist(), strict=True)
+                ]
+                m = slots(k, self.explore, self._explore_rng) if self.explore else 0
+                if m:
+                    page = self._explored(
+                        page, k, m, scores[b], None if columns is None else columns[b]
+                    )
+                if not self._impressions:  # the front end does not say what it showed
+                    at = np.array([c for c, _, _, _ in page], np.intp)
+                    self._item_shown[at] += examination(np.arange(len(at))).astype(np.float32)
+                    if self.explore and block[b] >= 0:  # pages that explore are shown
+                        self._shown[int(block[b])] = at
+                out.append([(ids[c], float(v), e, p) for c, v, e, p in page])
+        return out
+
+    def _explored(
+        self,
+        page: list[tuple[int, float, bool, float]],
+        k: int,
+        m: int,
+        row: FloatArray,
+        columns: npt.NDArray[np.integer[Any]] | None,
+    ) -> list[tuple[int, float, bool, float]]:
+        """``page`` (the model's best, as ``(item row, score, explore, p)``) with ``m`` of
+        its ``k`` slots given to items drawn by :func:`~homerec.exploration.explore_probabilities`
+        among the user's other candidates (``row``: their scores, ``-inf`` for none; at
+        ``columns``' items if given), each at a position drawn uniformly. A drawn item
+        keeps the tag cap with the kept ones while the candidates allow it."""
+        rng = self._explore_rng
+        kept = page[: max(0, min(len(page), k - m))]
+        finite = np.isfinite(row)
+        cand = np.flatnonzero(finite)
+        items = cand if columns is None else columns[cand].astype(np.intp)
+        taken = np.array([c for c, _, _, _ in kept], np.intp)
+        free = ~np.isin(items, taken)
+        cand, items = cand[free], items[free]
+        if not len(items):
+            return page
+        cap = tag_cap(k, self.max_tag_share)
+        full: set[int] = set()
+        counts: dict[int, int] = {}
+        if cap is not None:
+            for c, _, _, _ in kept:
+                for t in self._item_tags[c]:
+                    counts[t] = counts.get(t, 0) + 1
+            full = {t for t, n_t in counts.items() if n_t >= cap}
+        out = list(kept)
+        for _ in range(min(m, k - len(kept), len(items))):
+            allowed = np.ones(len(items), bool)
+            if full:
+                allowed = np.array(
+                    [not full.intersection(self._item_tags[i]) for i in items.tolist()], bool
                 )
+                if not allowed.any():
+                    allowed[:] = True  # the cap gives way rather than leave the slot empty
+            pool, at = items[allowed], cand[allowed]
+            probs = explore_probabilities(row[at], self._item_shown[pool], DEFAULT_BONUS)
+            j = int(rng.choice(len(pool), p=probs))
+            item = int(pool[j])
+            out.insert(
+                int(rng.integers(0, len(out) + 1)), (item, float(row[at[j]]), True, float(probs[j]))
+            )
+            keep = items != item
+            items, cand = items[keep], cand[keep]
+            if cap is not None:
+                for t in self._item_tags[item]:
+                    counts[t] = counts.get(t, 0) + 1
+                    if counts[t] >= cap:
+                        full.add(t)
+            if not len(items):
+                break
         return out
 
     def _item_tag_matrix(self) -> IndexArray:
@@ -342,6 +463,9 @@ class IndexedRecommender(Recommender):
             "item_catalog": self._item_catalog[:ni].copy(),
             "item_active": self._item_active[:ni].copy(),
             "item_count": self._item_count[:ni].copy(),
+            "item_shown": self._item_shown[:ni].copy(),
+            "impressions": self._impressions,
+            "explore_rng": _rng_state(self._explore_rng),
             "item_tags_offsets": t_off,
             "item_tags": t_dat,
             "rng": _rng_state(self._rng),
@@ -364,6 +488,11 @@ class IndexedRecommender(Recommender):
             self._item_catalog = np.array(state["item_catalog"], bool)
             self._item_active = np.array(state["item_active"], bool)
             self._item_count = np.array(state["item_count"], np.float32)
+            # (states written before exploration: nothing shown yet)
+            self._item_shown = np.array(state.get("item_shown", np.zeros(ni)), np.float32)
+            self._impressions = bool(state.get("impressions", False))
+            if "explore_rng" in state:
+                self._explore_rng.bit_generator.state = _rng_from_state(state["explore_rng"])
             self._item_tags = [
                 tuple(np.frombuffer(b, "<i4").tolist())
                 for b in unpack_lists(state["item_tags_offsets"], state["item_tags"])
@@ -432,6 +561,7 @@ class IndexedRecommender(Recommender):
                 "catalog": bool(self._item_catalog[i]),
                 "active": bool(self._item_active[i]),
                 "count": float(self._item_count[i]),
+                "shown": float(self._item_shown[i]),
                 "tags": [tag_ids[t] for t in self._item_tags[i]],
             }
             state.update(self._extra_item_state(i))
@@ -447,6 +577,7 @@ class IndexedRecommender(Recommender):
             self._item_catalog[i] = bool(state["catalog"])
             self._item_active[i] = bool(state["active"])
             self._item_count[i] = float(state["count"])
+            self._item_shown[i] = float(state.get("shown", 0.0))
             self._item_tags[i] = tuple(self._tags.add(t) for t in state["tags"])
             self._tags_set += 1
             self._load_extra_item_state(i, state)

@@ -43,11 +43,13 @@ class ItemKNN(IndexedRecommender):
         candidates: Candidates = "seen",
         max_tag_share: float | None = None,
         feedback: FeedbackWeights | None = None,
+        explore: float = 0.0,
         seed: int = 0,
     ) -> None:
         super().__init__(
-            candidates=candidates, max_tag_share=max_tag_share, feedback=feedback, seed=seed
-        )
+            candidates=candidates, max_tag_share=max_tag_share, feedback=feedback,
+            explore=explore, seed=seed,
+        )  # fmt: skip
         self.history_length = history_length
         self.capacity = capacity
         self.alpha = alpha

@@ -35,11 +35,13 @@ class Popularity(IndexedRecommender):
         candidates: Candidates = "seen",
         max_tag_share: float | None = None,
         feedback: FeedbackWeights | None = None,
+        explore: float = 0.0,
         seed: int = 0,
     ) -> None:
         super().__init__(
-            candidates=candidates, max_tag_share=max_tag_share, feedback=feedback, seed=seed
-        )
+            candidates=candidates, max_tag_share=max_tag_share, feedback=feedback,
+            explore=explore, seed=seed,
+        )  # fmt: skip
 
     def _learn(self, u: int, i: int, weight: float, event: Event) -> None:
         pass  # the base class counts events per item

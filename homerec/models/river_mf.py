@@ -44,11 +44,13 @@ class RiverBiasedMF(IndexedRecommender):
         candidates: Candidates = "seen",
         max_tag_share: float | None = None,
         feedback: FeedbackWeights | None = None,
+        explore: float = 0.0,
         seed: int = 0,
     ) -> None:
         super().__init__(
-            candidates=candidates, max_tag_share=max_tag_share, feedback=feedback, seed=seed
-        )
+            candidates=candidates, max_tag_share=max_tag_share, feedback=feedback,
+            explore=explore, seed=seed,
+        )  # fmt: skip
         self.n_factors = n_factors
         self.lr = lr
         self.l2 = l2

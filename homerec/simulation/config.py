@@ -69,6 +69,10 @@ class SimulationConfig:
     rating_noise: float = 0.5
     #: Probability that an examined item not clicked is skipped explicitly.
     skip_prob: float = 0.3
+    #: The front end reports what it showed: an ``impression`` event (``value``: the
+    #: position) for every examined position of a page, before that position's click or
+    #: skip. Off by default (the world of the issue's figures); it draws no random number.
+    impressions: bool = False
     #: Probability per session that the user also finds an item through search (a ``view``).
     organic_rate: float = 0.3
     #: Items a search offers (random, active, not consumed); one is opened ∝ its relevance.

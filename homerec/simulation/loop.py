@@ -143,8 +143,16 @@ def compare(
 ) -> tuple[SimulationReport, dict[str, SimulationReport]]:
     """Run ``policy`` and each of ``baselines`` (other than itself) on the same world and
     seed: the policy's report with its CTR ratios, and the baselines' reports."""
-    main = simulate(policy, config, progress=progress)
+    cfg = config or SimulationConfig()
+    main = simulate(policy, cfg, progress=progress)
+
+    def reference(name: str, world: World) -> Policy:
+        # the baselines do not explore: the yardsticks stay the plain models
+        return make_policy(name, world, seed=cfg.seed, explore=0.0)
+
     others = {
-        name: simulate(name, config, progress=progress) for name in baselines if name != policy
+        name: simulate(name, cfg, progress=progress, make=reference)
+        for name in baselines
+        if name != policy
     }
     return main.with_baselines(others), others

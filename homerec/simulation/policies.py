@@ -140,12 +140,17 @@ class OraclePolicy(_WorldPolicy):
         return out
 
 
-def make_policy(name: str, world: World, *, seed: int = 0) -> Policy:
-    """The policy ``name`` (see :data:`POLICIES`) for ``world``."""
+def make_policy(name: str, world: World, *, seed: int = 0, explore: float | None = None) -> Policy:
+    """The policy ``name`` (see :data:`POLICIES`) for ``world``; ``explore`` overrides the
+    worker's share of explored slots (``0.0``: the model's own best only, as the baselines
+    that a run is compared with are built)."""
     if name == "random":
         return RandomPolicy(world, seed)
     if name == "oracle":
         return OraclePolicy(world)
     if name not in MODELS:
         raise ConfigError(f"unknown policy {name!r}; choose from {', '.join(POLICIES)}")
-    return ModelPolicy(make_model(name, **WORKER_PARAMS, seed=seed))
+    params = dict(WORKER_PARAMS)
+    if explore is not None:
+        params["explore"] = explore
+    return ModelPolicy(make_model(name, **params, seed=seed))

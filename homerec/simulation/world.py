@@ -260,18 +260,23 @@ class World:
         o_noise = o_rng.standard_normal(b)
         o_pool = o_rng.random((b, cfg.organic_pool))
         live = np.flatnonzero(self.active)
-        act = set(np.flatnonzero((click | skip).any(axis=1)).tolist())
+        report = examined if cfg.impressions else click | skip
+        act = set(np.flatnonzero(report.any(axis=1)).tolist())
         for r in range(b):
             s, u = int(sessions[r]), int(users[r])
             ts = self.ts(s)
             user = uid[u]
             if r in act:
-                for p in np.flatnonzero(click[r] | skip[r]).tolist():
+                for p in np.flatnonzero(report[r]).tolist():
                     i = int(grid[r, p])
                     if self.consumed[u, i]:  # a page of the batch's start, acted on already
                         continue
-                    self.consumed[u, i] = True
                     item = iid[i]
+                    if cfg.impressions:
+                        events.append(Event(user, item, "impression", ts, float(p)))
+                    if not (click[r, p] or skip[r, p]):
+                        continue
+                    self.consumed[u, i] = True
                     if click[r, p]:
                         clicks[r] += 1
                         events.append(Event(user, item, "click", ts))

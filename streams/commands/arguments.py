@@ -21,6 +21,7 @@ import argparse
 import math
 
 __all__ = [
+    "explore_share",
     "finite_float",
     "non_negative_float",
     "non_negative_int",
@@ -85,6 +86,14 @@ def share(text: str) -> float:
     value = finite_float(text)
     if not 0 < value <= 1:
         raise argparse.ArgumentTypeError(f"must be a number in (0, 1], got {text}")
+    return value
+
+
+def explore_share(text: str) -> float:
+    """A fraction in [0, 1) (the share of a page's slots that exploration fills)."""
+    value = finite_float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1), got {text}")
     return value
 
 

@@ -63,6 +63,12 @@ def register(sub: Any) -> None:
         default=d.batch,
         help=f"sessions between learning steps (default {d.batch})",
     )
+    parser.add_argument(
+        "--impressions",
+        action="store_true",
+        help="the world's front end reports what it showed: an impression event per examined "
+        "position (off by default)",
+    )
     parser.add_argument("--json", action="store_true", help="end stdout with one JSON object")
     parser.add_argument("--plot", metavar="FILE.png", help="write the metrics along the run (PNG)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
@@ -95,7 +101,7 @@ def format_table(reports: list[SimulationReport]) -> str:
 def _run(args: argparse.Namespace) -> int:
     config = SimulationConfig(
         n_users=args.users, n_items=args.items, n_sessions=args.sessions, seed=args.seed,
-        k=args.k, batch=args.batch,
+        k=args.k, batch=args.batch, impressions=args.impressions,
     )  # fmt: skip
     baselines = REFERENCE_POLICIES if args.baselines else ()
     if args.plot:

@@ -16,6 +16,7 @@ from homerec.models import DEFAULT_MODEL, MODELS, WORKER_PARAMS
 from homerec.profiles import ProfileSchema
 from streams import logs
 from streams.commands.arguments import (
+    explore_share,
     finite_float,
     non_negative_float,
     non_negative_int,
@@ -80,6 +81,14 @@ def register(sub: Any) -> None:
         default=model_params["max_tag_share"],
         help="most of a page that one tag (genre, section) may take, in (0, 1]; 1 = no cap "
         f"(default {model_params['max_tag_share']:g})",
+    )
+    parser.add_argument(
+        "--explore",
+        type=explore_share,
+        default=model_params["explore"],
+        help="share of every page's slots filled by exploration (items the model knows "
+        "least about, brand-new ones first; each published item says whether it was "
+        f"explored and with what probability), in [0, 1); 0 = off (default {model_params['explore']:g})",
     )
     parser.add_argument(
         "--ann-candidates",
@@ -260,6 +269,7 @@ def _run(args: argparse.Namespace) -> int:
         feedback=feedback,
         candidates=args.candidates,
         max_tag_share=None if args.max_tag_share >= 1 else args.max_tag_share,
+        explore=args.explore,
         **extra,
     )
     # one clear line instead of the client's retries when the broker is not there; once

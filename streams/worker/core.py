@@ -40,7 +40,7 @@ from homerec.live_quality import LiveHitRate
 from homerec.models.base import Recommender
 from homerec.models.stateful import Forgetful, ItemStateful, Sized, UserStateful
 from homerec.state_io import packb
-from homerec.typing import Scored, UserId
+from homerec.typing import Shown, UserId
 from streams import kafka_compat
 from streams import metrics as m
 from streams.codec import encode_homepage
@@ -312,7 +312,7 @@ class Worker:
         self._items.touched(e.item for e in batch.events)
         # rank every user the batch touched, in one vectorised call
         users = list(batch.source)
-        lists = self.model.recommend_many(users, self.config.k) if users else []
+        lists = self.model.recommend_logged(users, self.config.k) if users else []
         # records: lists and user states, dead letters, item snapshots
         self._delivery.begin()
         pages = self._publish(batch, zip(users, lists, strict=True))
@@ -366,7 +366,7 @@ class Worker:
         m.QUALITY_HIT_RATE.set(self._quality.hit_rate)
 
     def _publish(
-        self, batch: Batch, ranked: Iterable[tuple[UserId, list[Scored]]]
+        self, batch: Batch, ranked: Iterable[tuple[UserId, list[Shown]]]
     ) -> list[Homepage]:
         """Send each user's list and, with the changelog, its state."""
         model, newest = self.model, self._coverage.newest_ts
@@ -377,7 +377,11 @@ class Worker:
         for user, items in ranked:
             event_ts = batch.newest_ts.get(user) or newest.get(user, 0)
             newest[user] = event_ts
-            page = Homepage(user, tuple(items), now, event_ts, model.n_events(user))
+            page = Homepage(
+                user, tuple((item, score) for item, score, _, _ in items), now, event_ts,
+                model.n_events(user), explore=tuple(e for _, _, e, _ in items),
+                p=tuple(p for _, _, _, p in items),
+            )  # fmt: skip
             pages.append(page)
             key, value = encode_homepage(page)
             source = batch.source[user]

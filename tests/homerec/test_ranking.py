@@ -27,6 +27,31 @@ def test_tag_cap_limits_share() -> None:
     assert tag_cap(10, 0.3) == 3
 
 
+def test_tag_cap_never_leaves_a_page_short() -> None:
+    """A hand-made catalog: 60 items of tag 0 score best, then 5 of tag 1, then 3 untagged.
+    The cap (5 per tag on a page of 10) skips every item of the overfetched head after the
+    fifth: the page still fills, with the best of the items it skipped."""
+    n = 68
+    scores = np.arange(n, 0, -1, dtype=np.float32)[None, :].copy()  # column 0 best
+    tags: list[tuple[int, ...]] = [(0,)] * 60 + [(1,)] * 5 + [()] * 3
+    for dtype in (np.float32, np.float64):
+        ((cols, vals),) = top_k(scores.astype(dtype), 10, item_tags=tags, max_tag_share=0.5)
+        assert cols.tolist() == list(range(10))
+        assert (np.diff(vals) < 0).all()
+    # within the overfetched head, the cap keeps its share: tag 1 fills the other half
+    tags = [(0,)] * 20 + [(1,)] * 45 + [()] * 3
+    ((cols, _),) = top_k(scores, 10, item_tags=tags, max_tag_share=0.5)
+    assert cols.tolist() == [0, 1, 2, 3, 4, 20, 21, 22, 23, 24]
+    # one tag only: the cap gives way to the best left
+    scores[0, 20:] = -np.inf
+    ((cols, _),) = top_k(scores, 10, item_tags=tags, max_tag_share=0.5)
+    assert cols.tolist() == list(range(10))
+    # every candidate shown when there are fewer than k
+    scores[0, 3:] = -np.inf
+    ((cols, _),) = top_k(scores, 10, item_tags=tags, max_tag_share=0.5)
+    assert cols.tolist() == [0, 1, 2]
+
+
 def _reference(
     row: np.ndarray, k: int, tags: list[tuple[int, ...]] | None, cap: int | None
 ) -> list[int]:
@@ -42,8 +67,10 @@ def _reference(
             counts[t] = counts.get(t, 0) + 1
         chosen.append(c)
         if len(chosen) == k:
-            break
-    return chosen
+            return chosen
+    # the cap is soft: the best skipped items fill a page it would leave short
+    fill = [c for c in order if c not in chosen][: k - len(chosen)]
+    return sorted(chosen + fill, key=lambda c: (-row[c], c))
 
 
 # float32: the compiled selection; float64: the numpy one

@@ -96,11 +96,13 @@ class Hybrid(IndexedRecommender):
         ann_candidates: int = 0,
         ann_rebuild_every: int = 20_000,
         feedback: FeedbackWeights | None = None,
+        explore: float = 0.0,
         seed: int = 0,
     ) -> None:
         super().__init__(
-            candidates=candidates, max_tag_share=max_tag_share, feedback=feedback, seed=seed
-        )
+            candidates=candidates, max_tag_share=max_tag_share, feedback=feedback,
+            explore=explore, seed=seed,
+        )  # fmt: skip
         for name, value in (("n_factors", n_factors), ("n_negatives", n_negatives),
                             ("history_length", history_length), ("cooc_window", cooc_window),
                             ("cooc_capacity", cooc_capacity), ("tag_dims", tag_dims),
@@ -262,11 +264,19 @@ class Hybrid(IndexedRecommender):
         rating = None
         if event.type == "rating" and event.value is not None:
             rating = float(event.value)
+        shown = self._shown.get(u)
         eligible = Eligible(
             self._item_seen, self._item_catalog, self._item_active,
             self.candidates == "catalog", self._user_items,
+            shown if shown is not None and (shown == i).any() else None,
         )  # fmt: skip
         self._learner.learn(self._tables, self._book(), self._rng, eligible, u, i, weight, rating)
+
+    def _impressed(self, u: int, i: int, weight: float) -> None:
+        """Shown and not (yet) clicked: a logistic step pushing ``P[u]·Q[i] + b[i]`` down by
+        the impression's weight (a click that follows lifts it again)."""
+        if weight < 0 and self.negative_weight > 0:
+            self._learner.push_down(self._tables, u, i, -weight * self.negative_weight)
 
     # -- state (each table writes and reads its own keys) ---------------
     def _extra_state(self, n_users: int, n_items: int) -> dict[str, Any]:

@@ -16,10 +16,11 @@ from tests.homerec.models.hybrid.fixtures import train
 
 
 def _ann_model(n_items: int, n_events: int, **kw: object) -> tuple[Hybrid, list[str]]:
-    """A hybrid as the worker builds it (WORKER_PARAMS), and its users plus an unknown one."""
+    """A hybrid as the worker builds it (WORKER_PARAMS, but no exploration: the tests
+    compare exact lists), and its users plus an unknown one."""
     from homerec.models import WORKER_PARAMS
 
-    m = train(n_items, n_events, **WORKER_PARAMS, **kw)
+    m = train(n_items, n_events, **{**WORKER_PARAMS, "explore": 0.0}, **kw)
     return m, [f"u{u}" for u in range(40)] + ["nobody"]
 
 
