@@ -80,10 +80,13 @@ def ann_stage_row(
             seed=seed,
         )
     )
-    exact = make_model("hybrid", **WORKER_PARAMS)
+    # exploration off: the stage is compared list for list with the exact re-rank, and the
+    # explored slots are random draws in either
+    params = {**WORKER_PARAMS, "explore": 0.0}
+    exact = make_model("hybrid", **params)
     # never rebuilt during the run: the stale measurement uses the first index
     staged = make_model(
-        "hybrid", **WORKER_PARAMS, ann_candidates=candidates, ann_rebuild_every=10**9
+        "hybrid", **params, ann_candidates=candidates, ann_rebuild_every=10**9
     )
     for model in (exact, staged):
         warm_model(model, workload)

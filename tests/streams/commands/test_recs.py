@@ -81,7 +81,13 @@ def test_json_output_and_missing_users(
     data = json.loads(captured.out)
     assert list(data) == ["alice", "carol", "nobody"]
     assert [e["item"] for e in data["alice"]["items"]] == ["m4", "m1", "m9"]
-    assert data["alice"]["items"][0] == {"item": "m4", "score": 0.95, "title": "Heat"}
+    assert data["alice"]["items"][0] == {
+        "item": "m4",
+        "score": 0.95,
+        "explore": False,
+        "p": 1.0,
+        "title": "Heat",
+    }
     assert "title" not in data["alice"]["items"][2]
     assert data["alice"]["ts"] == 1_700_000_001_000
     assert data["carol"] is None  # deleted by the tombstone
