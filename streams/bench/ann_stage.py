@@ -85,9 +85,7 @@ def ann_stage_row(
     params = {**WORKER_PARAMS, "explore": 0.0}
     exact = make_model("hybrid", **params)
     # never rebuilt during the run: the stale measurement uses the first index
-    staged = make_model(
-        "hybrid", **params, ann_candidates=candidates, ann_rebuild_every=10**9
-    )
+    staged = make_model("hybrid", **params, ann_candidates=candidates, ann_rebuild_every=10**9)
     for model in (exact, staged):
         warm_model(model, workload)
         model.learn_many(workload.events[:2_000])
