@@ -307,8 +307,11 @@ def _print_page(
         f"   homepage after {page.events} events{', earlier runs included,' if earlier else ''} "
         f"published {_lag_ms(page)} ms after the newest event:"
     )
-    for rank, (item, score) in enumerate(page.items, 1):
+    explored = page.explore or (False,) * len(page.items)
+    for rank, ((item, score), explore) in enumerate(zip(page.items, explored, strict=True), 1):
         entry = catalog.get(item)
         title = entry.title if entry else item
         itags = ", ".join(entry.tags) if entry else ""
-        print(f"   {rank:2d}. {title:38s} [{itags}]  score {score:.3f}")
+        # an explored slot is drawn, not ranked: its score need not follow the others'
+        mark = "  (explored)" if explore else ""
+        print(f"   {rank:2d}. {title:38s} [{itags}]  score {score:.3f}{mark}")
