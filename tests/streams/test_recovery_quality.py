@@ -4,6 +4,11 @@ Issue 4 asks for HR@10 after recovery within 1 % of an uninterrupted run. The re
 worker loads the last whole-model checkpoint and replays the events since, so its state
 is the uninterrupted one (tests/streams/test_checkpoint_restore.py compares it array by
 array); here the same is shown end to end, with ``kill -9`` of a worker process.
+
+Exploration is off in both runs: its draws depend on serving-side exposure counts that a
+restart does not replay (README, Guarantees), so an explored slot may differ after a kill,
+and one hit among the ~350 cases moves the hit rate by 0.003, twice the tolerance (1 % of
+a 0.14 hit rate). What the issue asks about is the learned model, which this compares.
 """
 
 from __future__ import annotations
@@ -63,7 +68,7 @@ def _run(
     create_topics(settings, partitions=1)
     send_items(producer, settings, world.items())
     args = ("--bootstrap", bootstrap, "--topic-prefix", settings.topic_prefix)
-    args += ("--max-batch", "100", "--checkpoint-interval", "1")
+    args += ("--max-batch", "100", "--checkpoint-interval", "1", "--explore", "0")
     if kill_at is None:
         send_events(producer, settings, train)
     else:
