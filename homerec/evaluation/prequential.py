@@ -124,6 +124,8 @@ def evaluate(
     fw = feedback or FeedbackWeights()
     result = EvalResult(model=model.name, k=k)
     events = dataset.events if max_events is None else dataset.events[:max_events]
+    from river import metrics  # imported here (it pulls in SciPy), before the clock starts
+
     t0 = time.perf_counter()
     for item in dataset.items:
         model.update_item(item)
@@ -133,8 +135,6 @@ def evaluate(
     item_seen: dict[str, int] = {}
     user_seen: dict[str, int] = {}
     recommended: set[str] = set()
-    from river import metrics
-
     river_metrics: Any = metrics  # River is untyped
     mae, rmse = river_metrics.MAE(), river_metrics.RMSE()
     window: list[bool] = []
