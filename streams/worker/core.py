@@ -203,6 +203,7 @@ class Worker:
                 "model": self.model.name,
                 "guarantee": self.config.processing_guarantee,
                 "k": str(self.config.k),
+                "hiding": self.config.hiding.spec(),
             }
         )
         log.info(
