@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from homerec.errors import ConfigError
@@ -57,3 +59,15 @@ def test_bad_values_are_refused() -> None:
         HidingRules(view=True)
     with pytest.raises(ConfigError):
         HidingRules(view="later")  # type: ignore[arg-type]
+
+
+def test_the_readme_table_shows_the_presets() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    rows = {
+        cells[0].strip("` ").removesuffix("` (default)"): cells[1:6]
+        for line in readme.splitlines()
+        if line.startswith("| `") and (cells := [c.strip() for c in line.strip("|").split("|")])
+    }
+    for name, rules in PRESETS.items():
+        assert rows[name] == [str(getattr(rules, t)) for t in HIDING_TYPES], name
+    assert f"| `{DEFAULT_PRESET}` (default) |" in readme
