@@ -25,6 +25,7 @@ import numpy as np
 
 from homerec.errors import StateError
 from homerec.feedback import FeedbackWeights
+from homerec.hiding import HidingRules
 from homerec.models.base import Recommender
 
 __all__ = ["FORMAT_VERSION", "dumps_state", "iter_packb_map", "loads_state", "packb", "unpackb"]
@@ -104,6 +105,8 @@ def loads_state(data: bytes) -> Recommender:
     params = dict(state.get("params", {}))
     if isinstance(params.get("feedback"), Mapping):
         params["feedback"] = FeedbackWeights(**params["feedback"])
+    if isinstance(params.get("hiding"), Mapping):
+        params["hiding"] = HidingRules.from_dict(params["hiding"])
     model = make_model(str(envelope["model"]), **params)
     model.load_state_dict(state)
     return model

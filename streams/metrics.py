@@ -1,7 +1,7 @@
 """Prometheus metrics of the worker: module-level objects, bounded label sets.
 
 Every name is ``homerec_<area>_<name>``. Label values are bounded: event
-``type`` (5 values), ``outcome`` (4), DLQ ``reason`` (the fixed reason codes of
+``type`` (6 values), ``outcome`` (4), list ``slot`` (2), DLQ ``reason`` (the fixed reason codes of
 :mod:`homerec.errors` callers plus codec reasons), ``partition`` (the number of
 partitions of the events topic).
 """
@@ -24,6 +24,7 @@ __all__ = [
     "QUALITY_HITS",
     "QUALITY_HIT_RATE",
     "RECS_PUBLISHED",
+    "RECS_SLOTS",
     "USERS_FORGOTTEN",
     "STATE_ITEMS",
     "MODEL_CHECKPOINT_BYTES",
@@ -101,6 +102,12 @@ QUALITY_HITS = Counter(
 )
 RECS_PUBLISHED = Counter(
     "homerec_recs_published_total", "Recommendation lists published to the recommendations topic."
+)
+RECS_SLOTS = Counter(
+    "homerec_recs_slots_total",
+    "Items in the published lists, by how their slot was filled: ranked (the model's best) "
+    "or explored (drawn by exploration, --explore).",
+    ["slot"],
 )
 OFFSET_COMMIT_AGE = Gauge(
     "homerec_offset_commit_age_seconds",

@@ -8,7 +8,9 @@ that must behave identically in the worker and in ``homerec eval``:
   an event — the evaluation protocol) or ``"catalog"`` (also active catalog
   items never interacted with, so brand-new items can be shown); inactive
   items are never candidates;
-* per-user exclusions: every item the user interacted with (any event type);
+* per-user exclusions: the items the user's events hide, for good or until some later
+  events of the user, by event type (:class:`~homerec.hiding.HidingRules`; by default
+  any event but an impression hides its item for good);
 * one vectorised top-K per block of users, then the tag-share cap
   (:mod:`homerec.ranking`), then, with ``explore``, a share of every page drawn by
   :mod:`homerec.exploration` (items the model knows least about, brand-new ones first),
@@ -34,6 +36,7 @@ from homerec.errors import ConfigError, StateError
 from homerec.events import Event
 from homerec.exploration import DEFAULT_BONUS, examination, explore_probabilities, slots
 from homerec.feedback import FeedbackWeights
+from homerec.hiding import HidingRules
 from homerec.items import Item
 from homerec.models.base import Recommender
 from homerec.models.storage import (
@@ -69,6 +72,7 @@ class IndexedRecommender(Recommender):
         max_tag_share: float | None = None,
         feedback: FeedbackWeights | None = None,
         explore: float = 0.0,
+        hiding: HidingRules | None = None,
         seed: int = 0,
     ) -> None:
         if candidates not in ("seen", "catalog"):
@@ -81,8 +85,10 @@ class IndexedRecommender(Recommender):
         self.max_tag_share = max_tag_share
         self.feedback = feedback
         self.explore = explore
+        self.hiding = hiding
         self.seed = seed
         self._fw = feedback or FeedbackWeights()
+        self._hiding = hiding or HidingRules()
         self._rng = np.random.default_rng(seed)
         # the exploration's own draws: turning it on leaves the learning's draws as they were
         self._explore_rng = np.random.default_rng((seed, 17))
@@ -90,7 +96,11 @@ class IndexedRecommender(Recommender):
         self._items = IdIndex()
         self._tags = IdIndex()
         self._user_events = np.zeros(0, np.int64)
+        # per user row: the items hidden for good (int32 rows; "interacted with" under the
+        # default rules), and, for users with some, the items hidden for a while: int32
+        # pairs (item row, the user's event count at which the item shows again)
         self._user_items: list[bytearray] = []
+        self._hidden: dict[int, bytearray] = {}
         self._item_seen = np.zeros(0, bool)
         self._item_catalog = np.zeros(0, bool)
         self._item_active = np.zeros(0, bool)
@@ -171,8 +181,7 @@ class IndexedRecommender(Recommender):
             self._user_events[u] += 1
             self._item_seen[i] = True
             self._item_count[i] += 1.0
-            if not self._interacted(u, i):
-                append_row(self._user_items[u], i)
+            self._hide(u, i, self._hiding.events(event.type))
             self._version += 1
 
     @abc.abstractmethod
@@ -206,8 +215,59 @@ class IndexedRecommender(Recommender):
         """Learn that the user was shown item ``i`` (``weight``: signed, scaled)."""
 
     def _interacted(self, u: int, i: int) -> bool:
+        """Whether item row ``i`` is hidden from user row ``u`` for good."""
         buf = self._user_items[u]
         return contains_row(buf, i)
+
+    def _hide(self, u: int, i: int, events: int | None) -> None:
+        """Hide item row ``i`` from user row ``u`` for good (``events`` None) or for the
+        user's next ``events`` events (0: not at all); called once the event is counted.
+        A hide never shortens another; expired ones are dropped here, so a user keeps at
+        most as many as the longest rule's events."""
+        count = int(self._user_events[u])
+        if u in self._hidden:
+            self._expire(u, count)
+        if events == 0 or self._interacted(u, i):
+            return
+        if events is None:
+            append_row(self._user_items[u], i)
+            return
+        until = count + events
+        buf = self._hidden.setdefault(u, bytearray())
+        pairs = np.frombuffer(buf, "<i4").reshape(-1, 2)  # a view: writes go to buf
+        at = np.flatnonzero(pairs[:, 0] == i)
+        if len(at):
+            pairs[at[0], 1] = max(int(pairs[at[0], 1]), until)
+            return
+        del pairs, at  # no view of buf may remain while it grows
+        append_row(buf, i)
+        append_row(buf, until)
+
+    def _expire(self, u: int, count: int) -> None:
+        """Drop user row ``u``'s hides that end at or before its event ``count``."""
+        pairs = np.frombuffer(bytes(self._hidden[u]), "<i4").reshape(-1, 2)
+        live = pairs[:, 1] > count
+        if live.all():
+            return
+        if live.any():
+            self._hidden[u] = bytearray(pairs[live].tobytes())
+        else:
+            del self._hidden[u]
+
+    def _excluded(self, u: int) -> IntArray | None:
+        """The item rows hidden from user row ``u`` now (None: none)."""
+        forever = self._user_items[u]
+        temp = self._hidden.get(u)
+        if temp is None:
+            return as_rows(forever) if forever else None
+        pairs = as_rows(temp).reshape(-1, 2)
+        rows = pairs[pairs[:, 1] > self._user_events[u], 0]
+        return np.concatenate((as_rows(forever), rows)) if forever else rows
+
+    def _n_excluded(self, u: int) -> int:
+        """How many items are hidden from user row ``u`` (an upper bound)."""
+        temp = self._hidden.get(u)
+        return (len(self._user_items[u]) + (len(temp) // 2 if temp else 0)) // 4
 
     def update_item(self, item: Item) -> None:
         self._version += 1
@@ -256,6 +316,9 @@ class IndexedRecommender(Recommender):
         self._users = IdIndex([u for u, k in zip(ids, keep.tolist(), strict=True) if k])
         self._user_events = self._user_events[:n][keep]
         self._user_items = [b for b, k in zip(self._user_items, keep.tolist(), strict=True) if k]
+        # the rows keyed in dicts move up too (and the forgotten users' entries go)
+        self._hidden = _shift_rows(self._hidden, rows)
+        self._shown = _shift_rows(self._shown, rows)
         self._forget_rows(np.asarray(rows, np.int64))
         return forgotten
 
@@ -303,9 +366,9 @@ class IndexedRecommender(Recommender):
         who: list[int] = []
         seen: list[IntArray] = []
         for b, u in enumerate(rows.tolist()):
-            if u >= 0 and self._user_items[u]:
+            if u >= 0 and (hidden := self._excluded(u)) is not None and len(hidden):
                 who.append(b)
-                seen.append(as_rows(self._user_items[u]))
+                seen.append(np.unique(hidden))
         if not seen:
             return
         span = n + 1
@@ -343,8 +406,8 @@ class IndexedRecommender(Recommender):
                 scores = self._score(block)
                 scores[:, blocked] = -np.inf
                 for b, u in enumerate(block.tolist()):
-                    if u >= 0 and self._user_items[u]:
-                        scores[b, as_rows(self._user_items[u])] = -np.inf
+                    if u >= 0 and (hidden := self._excluded(u)) is not None:
+                        scores[b, hidden] = -np.inf
             else:  # scores of a few candidate columns per user (padding: column n)
                 columns, scores = found
                 pad = columns >= n
@@ -459,6 +522,7 @@ class IndexedRecommender(Recommender):
             "user_events": self._user_events[:nu].copy(),
             "user_items_offsets": u_off,
             "user_items": u_dat,
+            **self._hidden_state(),
             "item_seen": self._item_seen[:ni].copy(),
             "item_catalog": self._item_catalog[:ni].copy(),
             "item_active": self._item_active[:ni].copy(),
@@ -484,6 +548,7 @@ class IndexedRecommender(Recommender):
             nu, ni = len(self._users), len(self._items)
             self._user_events = np.array(state["user_events"], np.int64)
             self._user_items = unpack_lists(state["user_items_offsets"], state["user_items"])
+            self._load_hidden_state(state)
             self._item_seen = np.array(state["item_seen"], bool)
             self._item_catalog = np.array(state["item_catalog"], bool)
             self._item_active = np.array(state["item_active"], bool)
@@ -505,6 +570,30 @@ class IndexedRecommender(Recommender):
         except (KeyError, ValueError, TypeError) as exc:
             raise StateError(f"cannot restore {self.name} state: {exc!r}") from exc
 
+    def _hidden_state(self) -> dict[str, IntArray]:
+        """The hides for a while as three flat arrays, by user row (then as kept)."""
+        users = sorted(self._hidden)
+        pairs = [as_rows(self._hidden[u]).reshape(-1, 2) for u in users]
+        lengths = [len(p) for p in pairs]
+        flat = np.concatenate(pairs) if pairs else np.zeros((0, 2), np.int32)
+        return {
+            "hidden_users": np.repeat(np.asarray(users, np.int32), lengths),
+            "hidden_items": flat[:, 0].astype(np.int32),
+            "hidden_until": flat[:, 1].astype(np.int32),
+        }
+
+    def _load_hidden_state(self, state: Mapping[str, Any]) -> None:
+        """Inverse of :meth:`_hidden_state` (states written before it: none)."""
+        users = np.asarray(state.get("hidden_users", ()), np.int32)
+        items = np.asarray(state.get("hidden_items", ()), np.int32)
+        until = np.asarray(state.get("hidden_until", ()), np.int32)
+        if not len(users) == len(items) == len(until):
+            raise StateError("hidden_users, hidden_items and hidden_until differ in length")
+        self._hidden = {}
+        pairs = np.stack((items, until), axis=1).astype("<i4")
+        for u in np.unique(users).tolist():
+            self._hidden[int(u)] = bytearray(pairs[users == u].tobytes())
+
     def _extra_state(self, n_users: int, n_items: int) -> dict[str, Any]:
         """Model-specific learned state (arrays trimmed to the used rows)."""
         return {}
@@ -523,6 +612,9 @@ class IndexedRecommender(Recommender):
             "events": int(self._user_events[u]),
             "items": [ids[i] for i in as_rows(self._user_items[u]).tolist()],
         }
+        if u in self._hidden:  # [item, the user's event count at which it shows again]
+            pairs = as_rows(self._hidden[u]).reshape(-1, 2).tolist()
+            state["hidden"] = [[ids[i], until] for i, until in pairs]
         state.update(self._extra_user_state(u))
         return state
 
@@ -536,6 +628,13 @@ class IndexedRecommender(Recommender):
             for item in state["items"]:
                 append_row(buf, self._item_row(item))
             self._user_items[u] = buf
+            self._hidden.pop(u, None)
+            if state.get("hidden"):
+                temp = bytearray()
+                for item, until in state["hidden"]:
+                    append_row(temp, self._item_row(item))
+                    append_row(temp, int(until))
+                self._hidden[u] = temp
             self._load_extra_user_state(u, state)
         except (KeyError, ValueError, TypeError) as exc:
             # no user id in the message: errors end up in logs
@@ -594,7 +693,7 @@ class IndexedRecommender(Recommender):
 def _plain_params(params: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in params.items():
-        if isinstance(value, FeedbackWeights):
+        if isinstance(value, FeedbackWeights | HidingRules):
             out[key] = dict(value.as_dict())
         else:
             out[key] = value
@@ -612,3 +711,15 @@ def _rng_from_state(raw: Mapping[str, Any]) -> dict[str, Any]:
     st = dict(raw)
     st["state"] = {k: int(v) for k, v in dict(st["state"]).items()}
     return st
+
+
+def _shift_rows(table: dict[int, Any], removed: list[int]) -> dict[int, Any]:
+    """``table`` keyed by user row once the sorted rows ``removed`` are gone: their entries
+    dropped, the rows after them moved up as :meth:`IndexedRecommender.forget_users` moves
+    them.
+
+    >>> _shift_rows({0: "a", 2: "b", 5: "c"}, [1, 2])
+    {0: 'a', 3: 'c'}
+    """
+    gone, order = set(removed), np.asarray(removed, np.int64)
+    return {u - int(np.searchsorted(order, u)): v for u, v in table.items() if u not in gone}

@@ -13,6 +13,7 @@ import numpy as np
 from homerec.cooccurrence import CooccurrenceTable
 from homerec.events import Event
 from homerec.feedback import FeedbackWeights
+from homerec.hiding import HidingRules
 from homerec.models.indexed import Candidates, IndexedRecommender
 from homerec.models.storage import append_row, as_rows, pack_lists, unpack_lists
 from homerec.typing import FloatArray, IntArray
@@ -44,11 +45,12 @@ class ItemKNN(IndexedRecommender):
         max_tag_share: float | None = None,
         feedback: FeedbackWeights | None = None,
         explore: float = 0.0,
+        hiding: HidingRules | None = None,
         seed: int = 0,
     ) -> None:
         super().__init__(
             candidates=candidates, max_tag_share=max_tag_share, feedback=feedback,
-            explore=explore, seed=seed,
+            explore=explore, hiding=hiding, seed=seed,
         )  # fmt: skip
         self.history_length = history_length
         self.capacity = capacity

@@ -8,6 +8,7 @@ import numpy as np
 
 from homerec.events import Event
 from homerec.feedback import FeedbackWeights
+from homerec.hiding import HidingRules
 from homerec.models.indexed import Candidates, IndexedRecommender
 from homerec.typing import FloatArray, IntArray
 
@@ -36,11 +37,12 @@ class Popularity(IndexedRecommender):
         max_tag_share: float | None = None,
         feedback: FeedbackWeights | None = None,
         explore: float = 0.0,
+        hiding: HidingRules | None = None,
         seed: int = 0,
     ) -> None:
         super().__init__(
             candidates=candidates, max_tag_share=max_tag_share, feedback=feedback,
-            explore=explore, seed=seed,
+            explore=explore, hiding=hiding, seed=seed,
         )  # fmt: skip
 
     def _learn(self, u: int, i: int, weight: float, event: Event) -> None:

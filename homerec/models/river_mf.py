@@ -16,6 +16,7 @@ from river import optim, reco
 
 from homerec.events import Event
 from homerec.feedback import FeedbackWeights
+from homerec.hiding import HidingRules
 from homerec.models.indexed import Candidates, IndexedRecommender
 from homerec.models.storage import grow
 from homerec.typing import FloatArray, IntArray, ItemId, UserId
@@ -45,11 +46,12 @@ class RiverBiasedMF(IndexedRecommender):
         max_tag_share: float | None = None,
         feedback: FeedbackWeights | None = None,
         explore: float = 0.0,
+        hiding: HidingRules | None = None,
         seed: int = 0,
     ) -> None:
         super().__init__(
             candidates=candidates, max_tag_share=max_tag_share, feedback=feedback,
-            explore=explore, seed=seed,
+            explore=explore, hiding=hiding, seed=seed,
         )  # fmt: skip
         self.n_factors = n_factors
         self.lr = lr

@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from homerec.hiding import HidingRules
 from homerec.simulation.config import SimulationConfig
 from homerec.simulation.metrics import Tally, censored_quantile
 from homerec.simulation.policies import Policy, make_policy
@@ -46,13 +47,15 @@ def simulate(
     *,
     progress: bool = False,
     make: Callable[[str, World], Policy] | None = None,
+    hiding: HidingRules | None = None,
 ) -> SimulationReport:
     """Run ``policy`` (a :data:`~homerec.simulation.policies.POLICIES` name) in the world
-    of ``config``; ``make`` builds the policy instead of :func:`make_policy`."""
+    of ``config``; ``make`` builds the policy instead of :func:`make_policy`; ``hiding``:
+    a model's hiding rules (default: each item hidden for good once the user acted on it)."""
     cfg = config or SimulationConfig()
     t0 = time.perf_counter()
     world = World(cfg)
-    pol = make(policy, world) if make else make_policy(policy, world, seed=cfg.seed)
+    pol = make(policy, world) if make else make_policy(policy, world, seed=cfg.seed, hiding=hiding)
     tally = Tally(cfg.n_sessions, world.n_total, cfg.k)
     for item in world.catalog():
         pol.update_item(item)
@@ -140,15 +143,18 @@ def compare(
     *,
     baselines: Sequence[str] = REFERENCE_POLICIES,
     progress: bool = False,
+    hiding: HidingRules | None = None,
 ) -> tuple[SimulationReport, dict[str, SimulationReport]]:
     """Run ``policy`` and each of ``baselines`` (other than itself) on the same world and
-    seed: the policy's report with its CTR ratios, and the baselines' reports."""
+    seed: the policy's report with its CTR ratios, and the baselines' reports. ``hiding``
+    applies to the policy and to the baseline models alike."""
     cfg = config or SimulationConfig()
-    main = simulate(policy, cfg, progress=progress)
+    main = simulate(policy, cfg, progress=progress, hiding=hiding)
 
     def reference(name: str, world: World) -> Policy:
-        # the baselines do not explore: the yardsticks stay the plain models
-        return make_policy(name, world, seed=cfg.seed, explore=0.0)
+        # the baselines do not explore: the yardsticks stay the plain models (with the
+        # same business rules)
+        return make_policy(name, world, seed=cfg.seed, explore=0.0, hiding=hiding)
 
     others = {
         name: simulate(name, cfg, progress=progress, make=reference)

@@ -21,6 +21,7 @@ import numpy as np
 
 from homerec.errors import ConfigError
 from homerec.events import Event
+from homerec.hiding import HidingRules
 from homerec.items import Item
 from homerec.models import MODELS, WORKER_PARAMS, make_model
 from homerec.models.base import Recommender
@@ -140,10 +141,19 @@ class OraclePolicy(_WorldPolicy):
         return out
 
 
-def make_policy(name: str, world: World, *, seed: int = 0, explore: float | None = None) -> Policy:
+def make_policy(
+    name: str,
+    world: World,
+    *,
+    seed: int = 0,
+    explore: float | None = None,
+    hiding: HidingRules | None = None,
+) -> Policy:
     """The policy ``name`` (see :data:`POLICIES`) for ``world``; ``explore`` overrides the
     worker's share of explored slots (``0.0``: the model's own best only, as the baselines
-    that a run is compared with are built)."""
+    that a run is compared with are built); ``hiding``: the model's hiding rules (the
+    references never show an item the user consumed, as the world never acts on one
+    again)."""
     if name == "random":
         return RandomPolicy(world, seed)
     if name == "oracle":
@@ -153,4 +163,6 @@ def make_policy(name: str, world: World, *, seed: int = 0, explore: float | None
     params = dict(WORKER_PARAMS)
     if explore is not None:
         params["explore"] = explore
+    if hiding is not None:
+        params["hiding"] = hiding
     return ModelPolicy(make_model(name, **params, seed=seed))

@@ -20,9 +20,14 @@ from __future__ import annotations
 import argparse
 import math
 
+from homerec.errors import ConfigError
+from homerec.hiding import PRESETS, HidingRules
+
 __all__ = [
     "explore_share",
     "finite_float",
+    "hiding_help",
+    "hiding_rules",
     "non_negative_float",
     "non_negative_int",
     "port",
@@ -103,3 +108,29 @@ def port(text: str) -> int:
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"must be a port number in 0..65535, got {value}")
     return value
+
+
+def hiding_rules(text: str) -> HidingRules:
+    """Hiding rules from a preset name and/or ``TYPE=forever|EVENTS`` overrides
+    (:meth:`homerec.hiding.HidingRules.parse`)."""
+    try:
+        return HidingRules.parse(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def hiding_help(default: str) -> str:
+    """The ``--hiding`` help text, the same for every command that takes it."""
+    return (
+        "which events hide their item from the user's lists, and for how long: a preset ("
+        + "; ".join(f"{name}: {_differences(rules)}" for name, rules in PRESETS.items())
+        + "), then TYPE=forever|N overrides (N: for the user's next N events; 0: not "
+        "hidden), "
+        f"e.g. 'news,skip=50'. Impressions never hide (default {default}; README 'Hiding rules')"
+    )
+
+
+def _differences(rules: HidingRules) -> str:
+    """The rules that do not hide for good, or "all forever"."""
+    rest = [f"{t}={v}" for t, v in rules.as_dict().items() if v != "forever"]
+    return ",".join(rest) or "every type forever"

@@ -26,8 +26,9 @@ from homerec.errors import ConfigError
 from homerec.evaluation.prequential import EvalResult, evaluate
 from homerec.evaluation.sharded import DEFAULT_EXCHANGE_LAG, ShardedModel
 from homerec.evaluation.split import SplitGroup, SplitResult, evaluate_split
+from homerec.hiding import DEFAULT_PRESET, HidingRules
 from homerec.models import DEFAULT_MODEL, MODELS, make_model
-from streams.commands.arguments import finite_float, positive_int
+from streams.commands.arguments import finite_float, hiding_help, hiding_rules, positive_int
 
 __all__ = ["BASELINES", "PROTOCOLS", "register"]
 
@@ -103,6 +104,13 @@ def register(sub: Any) -> None:
         default=[],
         metavar="NAME=VALUE",
         help="model constructor argument (repeatable), e.g. --param n_factors=16",
+    )
+    parser.add_argument(
+        "--hiding",
+        type=hiding_rules,
+        default=HidingRules(),
+        metavar="PRESET[,TYPE=forever|N...]",
+        help=hiding_help(DEFAULT_PRESET) + "; the baselines follow the same rules",
     )
     parser.add_argument(
         "--max-events", type=positive_int, default=None, metavar="N", help="stop after N events"
@@ -212,7 +220,7 @@ def _run(args: argparse.Namespace) -> int:
     dataset = load_dataset(args.data, args.format)
     if args.no_profiles:
         dataset = dataclasses.replace(dataset, profiles=())
-    params = _parse_params(args.param)
+    params = {**_parse_params(args.param), "hiding": args.hiding}
     if args.protocol == "split":
         if args.workers > 1:
             raise ConfigError("--workers runs the prequential protocol only")
@@ -238,7 +246,11 @@ def _run(args: argparse.Namespace) -> int:
             if name == args.model:
                 continue
             other = evaluate(
-                make_model(name), dataset, args.k, progress=progress, max_events=args.max_events
+                make_model(name, hiding=args.hiding),
+                dataset,
+                args.k,
+                progress=progress,
+                max_events=args.max_events,
             )
             others.append(other)
             print(_line(other), flush=True)
@@ -254,6 +266,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         summary = result.as_dict()
         summary["protocol"] = "prequential"
+        summary["hiding"] = args.hiding.spec()
         summary["dataset"] = dataset.name
         summary["workers"] = args.workers
         summary["exchange_lag"] = args.exchange_lag if args.workers > 1 else None
@@ -272,7 +285,7 @@ def _run_split(args: argparse.Namespace, dataset: Dataset, params: dict[str, Any
         names += [name for name in BASELINES if name != args.model]
     results: list[SplitResult] = []
     for n, name in enumerate(names):
-        model = make_model(name, **params) if n == 0 else make_model(name)
+        model = make_model(name, **params) if n == 0 else make_model(name, hiding=args.hiding)
         result = evaluate_split(
             model, dataset, args.k, train_share=args.train_share,
             profiles=not args.no_profiles, progress=not args.no_progress,

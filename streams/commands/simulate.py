@@ -16,6 +16,7 @@ import argparse
 import json
 from typing import Any
 
+from homerec.hiding import DEFAULT_PRESET, HidingRules
 from homerec.simulation import (
     POLICIES,
     REFERENCE_POLICIES,
@@ -23,6 +24,7 @@ from homerec.simulation import (
     SimulationReport,
     compare,
 )
+from streams.commands.arguments import hiding_help, hiding_rules
 
 __all__ = ["format_table", "register"]
 
@@ -69,6 +71,14 @@ def register(sub: Any) -> None:
         help="the world's front end reports what it showed: an impression event per examined "
         "position (off by default)",
     )
+    parser.add_argument(
+        "--hiding",
+        type=hiding_rules,
+        default=HidingRules(),
+        metavar="PRESET[,TYPE=forever|N...]",
+        help=hiding_help(DEFAULT_PRESET) + "; the popularity baseline follows the same rules. "
+        "The simulated users never act on an item again once they clicked or skipped it",
+    )
     parser.add_argument("--json", action="store_true", help="end stdout with one JSON object")
     parser.add_argument("--plot", metavar="FILE.png", help="write the metrics along the run (PNG)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
@@ -109,10 +119,13 @@ def _run(args: argparse.Namespace) -> int:
 
         pyplot()  # no matplotlib: fail before simulating, not after
 
-    main, others = compare(args.policy, config, baselines=baselines, progress=not args.no_progress)
+    main, others = compare(
+        args.policy, config, baselines=baselines, progress=not args.no_progress,
+        hiding=args.hiding,
+    )  # fmt: skip
     reports = [main, *others.values()]
     print(f"{args.sessions:,} sessions, {args.users:,} users, {args.items:,} items, "
-          f"k={args.k}, batch={args.batch}, seed={args.seed}")  # fmt: skip
+          f"k={args.k}, batch={args.batch}, seed={args.seed}, hiding {args.hiding.spec()}")  # fmt: skip
     print(format_table(reports))
     if main.relative_last_quarter:
         ratios = ", ".join(f"{v:.2f} x {n}" for n, v in main.relative_last_quarter.items())
@@ -124,5 +137,6 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         out = main.as_dict()
         out["baselines"] = {n: r.as_dict() for n, r in others.items()}
+        out["hiding"] = args.hiding.spec()
         print(json.dumps(out, sort_keys=True))
     return 0

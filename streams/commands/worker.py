@@ -11,6 +11,7 @@ from typing import Any, get_args
 
 from homerec.errors import ConfigError
 from homerec.feedback import FeedbackWeights
+from homerec.hiding import DEFAULT_PRESET
 from homerec.limits import Limits
 from homerec.models import DEFAULT_MODEL, MODELS, WORKER_PARAMS
 from homerec.profiles import ProfileSchema
@@ -18,6 +19,8 @@ from streams import logs
 from streams.commands.arguments import (
     explore_share,
     finite_float,
+    hiding_help,
+    hiding_rules,
     non_negative_float,
     non_negative_int,
     port,
@@ -89,6 +92,13 @@ def register(sub: Any) -> None:
         help="share of every page's slots filled by exploration (items the model knows "
         "least about, brand-new ones first; each published item says whether it was "
         f"explored and with what probability), in [0, 1); 0 = off (default {model_params['explore']:g})",
+    )
+    parser.add_argument(
+        "--hiding",
+        type=hiding_rules,
+        default=config.hiding,
+        metavar="PRESET[,TYPE=forever|N...]",
+        help=hiding_help(DEFAULT_PRESET),
     )
     parser.add_argument(
         "--ann-candidates",
@@ -251,6 +261,7 @@ def _run(args: argparse.Namespace) -> int:
         processing_guarantee=args.processing_guarantee,
         limits=limits,
         feedback=feedback,
+        hiding=args.hiding,
         dedup_window=args.dedup_window,
         profile_schema=ProfileSchema.parse(
             args.profile_fields, attrs=not args.no_profile_attrs, age_edges=args.age_buckets
@@ -270,6 +281,7 @@ def _run(args: argparse.Namespace) -> int:
         candidates=args.candidates,
         max_tag_share=None if args.max_tag_share >= 1 else args.max_tag_share,
         explore=args.explore,
+        hiding=args.hiding,
         **extra,
     )
     # one clear line instead of the client's retries when the broker is not there; once

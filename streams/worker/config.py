@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from homerec.feedback import FeedbackWeights
+from homerec.hiding import HidingRules
 from homerec.limits import Limits
 from homerec.profiles import ProfileSchema
 
@@ -24,6 +25,9 @@ class WorkerConfig:
     processing_guarantee: Guarantee = "at-least-once"
     limits: Limits = field(default_factory=Limits)
     feedback: FeedbackWeights = field(default_factory=FeedbackWeights)
+    #: Which events hide their item from the user's lists, and for how long (the model
+    #: applies them; kept here for the worker's info metric and logs).
+    hiding: HidingRules = field(default_factory=HidingRules)
     dedup_window: int = 100_000
     #: Which profile fields form the model's demographic groups, and the age buckets.
     profile_schema: ProfileSchema = field(default_factory=ProfileSchema)

@@ -203,6 +203,7 @@ class Worker:
                 "model": self.model.name,
                 "guarantee": self.config.processing_guarantee,
                 "k": str(self.config.k),
+                "hiding": self.config.hiding.spec(),
             }
         )
         log.info(
@@ -411,6 +412,9 @@ class Worker:
             if page.event_ts:
                 m.FRESHNESS.observe(max(0.0, (acked - page.event_ts) / 1000.0))
         m.RECS_PUBLISHED.inc(len(sent.pages))
+        explored = sum(sum(page.explore) for page in sent.pages)
+        m.RECS_SLOTS.labels(slot="ranked").inc(sum(len(p.items) for p in sent.pages) - explored)
+        m.RECS_SLOTS.labels(slot="explored").inc(explored)
         sized = self.model if isinstance(self.model, Sized) else None
         m.STATE_USERS.set(sized.n_users if sized is not None else 0)
         m.STATE_ITEMS.set(sized.n_items if sized is not None else 0)

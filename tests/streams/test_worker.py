@@ -10,6 +10,9 @@ import pytest
 
 from homerec.events import Event
 from homerec.items import Item
+from homerec.models import Popularity
+from streams import metrics
+from streams.codec import decode_homepage
 from streams.config import Settings
 from streams.worker import Worker, WorkerConfig
 from tests.streams.counting_model import CountingModel
@@ -18,6 +21,7 @@ from tests.streams.fixtures import (
     counts_per_user,
     dead_letters,
     latest_pages,
+    read_all,
     send_events,
     send_items,
     send_raw,
@@ -141,6 +145,39 @@ def test_malformed_messages_go_to_the_dlq_and_valid_ones_are_processed(
     for letter in letters:
         assert letter.topic == settings.topic("events") and letter.detail
         assert letter.offset >= 0 and 0 <= letter.partition < 4
+
+
+def _count(metric: object, **labels: str) -> float:
+    return float(metric.labels(**labels)._value.get())  # type: ignore[attr-defined]
+
+
+def test_published_slots_and_impressions_are_counted(settings: Settings, producer) -> None:  # type: ignore[no-untyped-def]
+    """Every published item is counted once, as ranked or explored (no user label)."""
+    items = [Item(f"i{n}", f"Item {n}", ("a",), True, TS) for n in range(40)]
+    send_items(producer, settings, items)
+    events = _events(15, 40, 300)
+    shown = [Event(f"u{n}", "i3", "impression", TS + 1_000 + n, 2.0) for n in range(7)]
+    send_events(producer, settings, [*events, *shown])
+    before = {slot: _count(metrics.RECS_SLOTS, slot=slot) for slot in ("ranked", "explored")}
+    impressions = _count(metrics.EVENTS_CONSUMED, type="impression", outcome="applied")
+    model = Popularity(candidates="catalog", explore=0.3)
+    worker = ThreadWorker(Worker(settings, model, WorkerConfig(k=5))).start()
+    try:
+        expected = counts_per_user(events)
+        wait_for(
+            lambda: {u: p.events for u, p in latest_pages(settings).items()} == expected,
+            what="every user's final list",
+        )
+    finally:
+        worker.stop()
+    published = [decode_homepage(r.value) for r in read_all(settings, "recommendations")]
+    explored = sum(sum(page.explore) for page in published)
+    ranked = sum(len(page.items) for page in published) - explored
+    assert explored > 0 and ranked > explored
+    assert _count(metrics.RECS_SLOTS, slot="explored") - before["explored"] == explored
+    assert _count(metrics.RECS_SLOTS, slot="ranked") - before["ranked"] == ranked
+    after = _count(metrics.EVENTS_CONSUMED, type="impression", outcome="applied")
+    assert after - impressions == len(shown)
 
 
 def test_restart_after_clean_stop_resumes_with_state(settings: Settings, producer) -> None:  # type: ignore[no-untyped-def]

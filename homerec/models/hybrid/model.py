@@ -13,6 +13,7 @@ from homerec.candidates import AnnCandidates
 from homerec.errors import ConfigError, StateError
 from homerec.events import Event
 from homerec.feedback import FeedbackWeights
+from homerec.hiding import HidingRules
 from homerec.items import Item
 from homerec.models.hybrid.candidate_stage import candidate_scores
 from homerec.models.hybrid.item_tables import ItemTables
@@ -97,11 +98,12 @@ class Hybrid(IndexedRecommender):
         ann_rebuild_every: int = 20_000,
         feedback: FeedbackWeights | None = None,
         explore: float = 0.0,
+        hiding: HidingRules | None = None,
         seed: int = 0,
     ) -> None:
         super().__init__(
             candidates=candidates, max_tag_share=max_tag_share, feedback=feedback,
-            explore=explore, seed=seed,
+            explore=explore, hiding=hiding, seed=seed,
         )  # fmt: skip
         for name, value in (("n_factors", n_factors), ("n_negatives", n_negatives),
                             ("history_length", history_length), ("cooc_window", cooc_window),
@@ -230,9 +232,9 @@ class Hybrid(IndexedRecommender):
         (:func:`~homerec.models.hybrid.candidate_stage.candidate_scores`)."""
         if self._ann is None:
             return None
-        # seen items are excluded afterwards: fetch as many more as the block's users
-        # have seen (up to ann_candidates more; 4 bytes per int32 row in _user_items)
-        seen = max((len(self._user_items[u]) for u in rows.tolist() if u >= 0), default=0) // 4
+        # hidden items are excluded afterwards: fetch as many more as the block's users
+        # have hidden (up to ann_candidates more)
+        seen = max((self._n_excluded(u) for u in rows.tolist() if u >= 0), default=0)
         return candidate_scores(self._scorer, self._ann, self._tables, self._book(), rows, seen)
 
     def features(self, user_row: int, cols: IntArray | IndexArray) -> npt.NDArray[np.float64]:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from homerec.hiding import HidingRules
 from streams.cli import build_parser, main
 
 
@@ -134,6 +135,20 @@ def test_workers_in_the_json(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert main([*argv, "--workers", "3", "--no-share"]) == 0
     alone = _json(capsys)
     assert alone["shared"] is False and "exchange" not in alone
+
+
+def test_hiding_rules_in_the_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = _tiny(tmp_path)
+    argv = ["eval", "--data", str(data), "--format", "events-jsonl", "--json", "--no-progress",
+            "--model", "popularity", "--k", "1"]  # fmt: skip
+    assert main(argv) == 0
+    once = _json(capsys)
+    assert once["hiding"] == HidingRules().spec()
+    # ratings hide nothing: u1 and u2 are offered "a" again, which they already rated
+    assert main([*argv, "--hiding", "rating=0"]) == 0
+    again = _json(capsys)
+    assert again["hiding"].endswith("rating=0,skip=forever")
+    assert again["hr"] < once["hr"]
 
 
 def test_workers_are_for_the_prequential_protocol(

@@ -32,6 +32,18 @@ def test_simulate_without_baselines(capsys: pytest.CaptureFixture[str]) -> None:
     assert summary["baselines"] == {} and summary["relative_last_quarter"] == {}
 
 
+def test_simulate_hiding_rules(capsys: pytest.CaptureFixture[str]) -> None:
+    """The simulated users never act on an item again: one that comes back is a lost slot."""
+    argv = [*TINY, "--policy", "popularity", "--no-baselines", "--json"]
+    assert main([*argv, "--sessions", "400"]) == 0
+    once = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert once["hiding"].endswith("skip=forever")
+    assert main([*argv, "--sessions", "400", "--hiding", "click=1,skip=1"]) == 0
+    again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert again["hiding"] == "view=forever,click=1,share=forever,rating=forever,skip=1"
+    assert again["clicks"] < once["clicks"]
+
+
 def test_simulate_bad_setting(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([*TINY, "--k", "0"]) == 2
     assert "k must be a positive integer" in capsys.readouterr().err

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from homerec.feedback import FeedbackWeights
+from homerec.hiding import PRESETS, HidingRules
 from homerec.limits import Limits
 from homerec.models import WORKER_PARAMS
 from streams.cli import build_parser
@@ -39,6 +40,12 @@ def test_defaults_are_the_worker_configs() -> None:
     assert (args.rating_min, args.rating_max) == (limits.rating_min, limits.rating_max)
     assert args.candidates == WORKER_PARAMS["candidates"]
     assert args.max_tag_share == WORKER_PARAMS["max_tag_share"]
+    assert args.hiding == config.hiding == PRESETS["once"]
+
+
+def test_hiding_takes_a_preset_and_overrides() -> None:
+    args = build_parser().parse_args(["worker", "--hiding", "news,skip=5"])
+    assert args.hiding == HidingRules.parse("news,skip=5") != PRESETS["news"]
 
 
 def test_help_shows_the_true_defaults(capsys: pytest.CaptureFixture[str]) -> None:
@@ -48,6 +55,8 @@ def test_help_shows_the_true_defaults(capsys: pytest.CaptureFixture[str]) -> Non
     assert f"(default {WorkerConfig().max_batch})" in text
     assert f"(default {Limits().max_message_bytes})" in text
     assert f"skip={FeedbackWeights().skip:g}" in text
+    assert "video: view=200,click=200,share=0,rating=0,skip=30" in text
+    assert "(default once;" in text
 
 
 @pytest.mark.parametrize(
@@ -64,6 +73,8 @@ def test_help_shows_the_true_defaults(capsys: pytest.CaptureFixture[str]) -> Non
         (["--max-id-length", "0"], "argument --max-id-length: must be a positive integer"),
         (["--ann-candidates", "-5"], "argument --ann-candidates: must be an integer >= 0"),
         (["--model", "nope"], "argument --model: invalid choice: 'nope'"),
+        (["--hiding", "sports"], "argument --hiding: unknown hiding preset 'sports'"),
+        (["--hiding", "skip=-2"], "argument --hiding: hiding skip must be in [0, 1,000,000]"),
     ],
 )
 def test_nonsense_numbers_are_rejected(
