@@ -14,7 +14,6 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from homerec.models.hybrid.cold_start import demo_share
 from homerec.models.hybrid.demographics import DEMO_PRIOR
 from homerec.models.hybrid.planes import N_PLANES, Plane, factor_weights, tag_weights
 from homerec.models.hybrid.scoring import Bookkeeping
@@ -103,7 +102,7 @@ def scores(
     s: npt.NDArray[np.float64] = np.einsum("f,bfn->bn", w[:N_PLANES], X)
     s += (P * w[factor_weights(d)]) @ items.Q[:n].T
     s += (items.T[:n] @ w[tag_weights(d)])[None, :] + ranker.bias
-    beta = demo_share([float(x) for x in w[:N_PLANES]])
+    beta = tables.shared.cold.beta
     for r, u in enumerate(rows.tolist()):
         if u < 0 or book.user_events[u] == 0:
             s[r] = X[r, Plane.POP_SLOW] + beta * X[r, Plane.DEMO]

@@ -14,7 +14,7 @@ is one product ``[P | U | Ut | G](u) · [Q | scalars | tags | logD](i)``:
 * ``G``, ``logD``: the profile groups' rows of the demographic logs.
 
 A user with no event yet is scored by :mod:`~homerec.models.hybrid.cold_start`'s rule
-instead (``pop_slow`` plus a share of the demo lift), through the same product: their
+instead (``pop_slow`` plus a validated share β of the demo lift), through the same product: their
 ``P`` and the weights of the first two scalars are zero, the fifth's is one.
 
 The item factors (:class:`ItemSide`) depend on the model's version only and are
@@ -36,7 +36,6 @@ import numpy as np
 import numpy.typing as npt
 
 from homerec.kernels import add_cooc_terms
-from homerec.models.hybrid.cold_start import demo_share
 from homerec.models.hybrid.demographics import DEMO_PRIOR
 from homerec.models.hybrid.planes import N_PLANES, Plane, factor_weights, tag_weights
 from homerec.models.hybrid.tables import HybridTables
@@ -299,7 +298,7 @@ class Scorer:
         fresh = n_ev == 0
         P[fresh] = 0.0
         U[fresh] = (0.0, 0.0, 0.0, 0.0, 1.0)
-        demo_w[fresh] = demo_share(wf)
+        demo_w[fresh] = tables.shared.cold.beta
         t = item_side.tags.shape[1] // 2  # tag columns in use (see item_side)
         prof = np.zeros((B, t), np.float32)
         hist = users.block_histories(rows, self.long_pows, self.recent_pows)
