@@ -46,6 +46,10 @@ the score (:mod:`~homerec.models.hybrid.scoring`, checked against
 (:mod:`~homerec.models.hybrid.learning`); and :class:`Hybrid`, which holds the
 hyperparameters and calls them (:mod:`~homerec.models.hybrid.model`).
 
+A user with no event yet is ranked by long-horizon popularity tilted towards their
+profile groups by a validated share (:mod:`~homerec.models.hybrid.cold_start`), not by
+the ranker's item-only terms.
+
 Business rules come from :class:`~homerec.models.indexed.IndexedRecommender`:
 consumed items and inactive items are never shown; ``max_tag_share`` caps one
 tag's share of a page.

@@ -1,5 +1,9 @@
 """The hybrid's per-event learning steps, in the order an event applies them.
 
+0. for a positive of a user with a profile and fewer than ``cold_scale`` events, a
+   validation case of the first list's blend
+   (:class:`~homerec.models.hybrid.cold_start.ColdStartBlend`), with the state *before*
+   the event;
 1. the **online ranker** (:class:`~homerec.ranker.OnlineRanker`): a sampled-softmax
    step that lifts the event's item above up to ``ranker_sample`` candidates, over the
    feature planes computed with the state *before* the event (one compiled call,
@@ -89,6 +93,8 @@ class Learner:
             shared.add_rating(rating)
         items.tick()
         if weight > 0:
+            if book.user_events[u] < self.cold_scale:
+                self.validate_cold_start(tables, book, eligible, u, i)
             shared.n_positive += 1
             if shared.n_positive % self.ranker_every == 0:
                 self.ranker_step(tables, book, rng, eligible, u, i, weight)
@@ -109,6 +115,34 @@ class Learner:
     def step_weight(self, weight: float) -> float:
         """How strongly a positive of feedback ``weight`` moves the ranker and the embeddings."""
         return min(weight, 2.0) if self.weighted_positives else 1.0
+
+    # -- the first list's blend ------------------------------------------
+    def validate_cold_start(
+        self, tables: HybridTables, book: Bookkeeping, eligible: Eligible, u: int, pos: int
+    ) -> None:
+        """A validation case of :class:`~homerec.models.hybrid.cold_start.ColdStartBlend`:
+        where each candidate ``β`` would have ranked ``pos`` for user row ``u`` (with
+        profile groups; others are skipped, the lift being zero for them) among the
+        user's candidates, as the tables are before the event."""
+        items, blend = tables.items, tables.shared.cold
+        demo = items.demo
+        groups = tables.users.groups[u]
+        groups = groups[groups >= 0]
+        if not len(groups) or demo.total() <= 0 or not eligible.seen[pos]:
+            return
+        looked = blend.columns(book.n_items)
+        ok = eligible.active[looked] & (
+            eligible.catalog[looked] if eligible.use_catalog else eligible.seen[looked]
+        )
+        ok &= looked != pos
+        if eligible.user_items[u]:
+            ok &= ~np.isin(looked, as_rows(eligible.user_items[u]))
+        cols = np.concatenate(([pos], looked[ok])).astype(np.int64)
+        pop_slow = np.log1p(np.maximum(items.pop_slow.values_at(cols), 1e-30))
+        # the lift up to a constant: mean over the groups of logD[g] minus the overall log
+        lift = demo.logD[groups][:, cols].astype(np.float64).mean(axis=0)
+        lift -= demo.logD_item[cols]
+        blend.validate(pop_slow, lift, book.n_items / len(looked))
 
     # -- ranker -----------------------------------------------------------
     def ranker_step(

@@ -92,7 +92,8 @@ def scores(
     long_pows: FloatArray, recent_pows: FloatArray,
 ) -> npt.NDArray[np.float64]:  # fmt: skip
     """The ranker's linear score ``(B, n_items)``: ``w·x + bias`` of the :func:`planes`,
-    the per-factor product and the per-tag item biases."""
+    the per-factor product and the per-tag item biases; for a user with no event
+    (unknown users too), :mod:`~homerec.models.hybrid.cold_start`'s ``pop_slow + β·demo``."""
     X, P = planes(tables, book, rows, cold_scale=cold_scale, long_pows=long_pows,
                   recent_pows=recent_pows)  # fmt: skip
     ranker, items = tables.shared.ranker, tables.items
@@ -101,6 +102,10 @@ def scores(
     s: npt.NDArray[np.float64] = np.einsum("f,bfn->bn", w[:N_PLANES], X)
     s += (P * w[factor_weights(d)]) @ items.Q[:n].T
     s += (items.T[:n] @ w[tag_weights(d)])[None, :] + ranker.bias
+    beta = tables.shared.cold.beta
+    for r, u in enumerate(rows.tolist()):
+        if u < 0 or book.user_events[u] == 0:
+            s[r] = X[r, Plane.POP_SLOW] + beta * X[r, Plane.DEMO]
     return s
 
 

@@ -6,12 +6,16 @@ is :mod:`~homerec.models.hybrid.reference`). Regrouped, everything but co-occurr
 is one product ``[P | U | Ut | G](u) · [Q | scalars | tags | logD](i)``:
 
 * ``P``, ``Q``: the embeddings, the user's scaled by the ``mf`` and per-factor weights;
-* ``U``, ``scalars``: four item scalars (the item-only planes and the biases, the
-  ``pop_fast`` of the cold-user plane, the overall part of the demo lift, ones) and
-  their per-user weights;
+* ``U``, ``scalars``: five item scalars (the item-only planes and the biases, the
+  ``pop_fast`` of the cold-user plane, the overall part of the demo lift, ones, the
+  ``pop_slow`` plane) and their per-user weights;
 * ``Ut``, ``tags``: the user's unit tag profile against the items' tag vectors and
   tag vectors times item coldness (``content``, ``content_cold``, ``content_new``);
 * ``G``, ``logD``: the profile groups' rows of the demographic logs.
+
+A user with no event yet is scored by :mod:`~homerec.models.hybrid.cold_start`'s rule
+instead (``pop_slow`` plus a validated share β of the demo lift), through the same product: their
+``P`` and the weights of the first two scalars are zero, the fifth's is one.
 
 The item factors (:class:`ItemSide`) depend on the model's version only and are
 cached; the user factors (:class:`UserSide`) are built per block of users. The
@@ -66,7 +70,7 @@ class Bookkeeping:
 @dataclass(frozen=True, slots=True)
 class ItemSide:
     """The item factors of one model version (see the module docstring): ``scalars``
-    (4 × items), ``tags`` (items × 2·tags in use), ``1/sqrt(count + 1)`` per item and
+    (5 × items), ``tags`` (items × 2·tags in use), ``1/sqrt(count + 1)`` per item and
     ``log(D_g + a·n)`` per group (None without demographic counts)."""
 
     scalars: FloatArray
@@ -81,7 +85,7 @@ class UserSide:
     with, and the histories whose co-occurrence terms are added to the products."""
 
     P: FloatArray  # embeddings, weighted (B, n_factors)
-    U: FloatArray  # weights of the four item scalars (B, 4)
+    U: FloatArray  # weights of the five item scalars (B, 5)
     Ut: FloatArray  # weights of the tag block (B, 2 * tags in use)
     G: FloatArray  # weights of the profile-group rows of logD (B, groups in use)
     histories: Histories
@@ -214,7 +218,7 @@ class Scorer:
             if len(moved):
                 self._V[moved, t:] = T[moved, :t] * item_cold[moved, None]
                 self._V_counts[moved] = counts[moved]
-        scalars = np.empty((4, n), np.float32)
+        scalars = np.empty((5, n), np.float32)
         scalars[0] = (
             wf[Plane.POP_FAST] * pop_f + wf[Plane.POP_SLOW] * pop_s
             + wf[Plane.ITEM_COLD] * item_cold + wf[Plane.MF] * items.b[:n]
@@ -228,7 +232,8 @@ class Scorer:
             scalars[3] = 1.0
             demo_norm = np.log(demo.D_tot + DEMO_PRIOR * n)
         else:
-            scalars[2:] = 0.0
+            scalars[2:4] = 0.0
+        scalars[4] = pop_s  # the first list of a user with no event (cold_start)
         self._items = ItemSide(scalars, self._V, inv_sqrt, demo_norm)
         self._items_key = key
         return self._items
@@ -285,10 +290,15 @@ class Scorer:
             n_ev[known] = book.user_events[rows[known]]
         user_cold = np.exp(-np.minimum(n_ev / self.cold_scale, 60.0)).astype(np.float32)
         P *= wf[Plane.MF] + w[factor_weights(d)]
-        U = np.zeros((B, 4), np.float32)  # weights of the item scalars, per user
+        U = np.zeros((B, 5), np.float32)  # weights of the item scalars, per user
         U[:, 0] = 1.0
         U[:, 1] = wf[Plane.POP_COLD] * user_cold
         demo_w = (wf[Plane.DEMO] + wf[Plane.DEMO_COLD] * user_cold).astype(np.float32)
+        # no event yet: the cold-start rule, pop_slow + β·demo (cold_start)
+        fresh = n_ev == 0
+        P[fresh] = 0.0
+        U[fresh] = (0.0, 0.0, 0.0, 0.0, 1.0)
+        demo_w[fresh] = tables.shared.cold.beta
         t = item_side.tags.shape[1] // 2  # tag columns in use (see item_side)
         prof = np.zeros((B, t), np.float32)
         hist = users.block_histories(rows, self.long_pows, self.recent_pows)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from homerec.models.hybrid.cold_start import ColdStartBlend
 from homerec.models.hybrid.item_tables import ItemTables
 from homerec.models.hybrid.user_tables import UserTables
 from homerec.ranker import OnlineRanker
@@ -28,7 +29,9 @@ __all__ = ["HybridTables", "SharedTables"]
 class SharedTables:
     """What belongs to neither one user nor one item: the ranker's weights, the ring of
     recent event items that popular negatives are drawn from, the positives counted
-    (the ranker steps on every ``ranker_every``-th) and the overall rating sums.
+    (the ranker steps on every ``ranker_every``-th), the overall rating sums and the
+    validation of the first list's blend (:class:`ColdStartBlend`; each member of a
+    group validates on its own users, it is not exchanged).
 
     >>> s = SharedTables.empty(OnlineRanker(2), sample_buffer=2)
     >>> for i in (4, 5, 6):
@@ -42,10 +45,14 @@ class SharedTables:
     buf_n: int
     n_positive: int
     ratings: npt.NDArray[np.float64]
+    cold: ColdStartBlend
 
     @classmethod
     def empty(cls, ranker: OnlineRanker, sample_buffer: int) -> SharedTables:
-        return cls(ranker, np.full(sample_buffer, -1, np.int32), 0, 0, np.zeros(2, np.float64))
+        return cls(
+            ranker, np.full(sample_buffer, -1, np.int32), 0, 0, np.zeros(2, np.float64),
+            ColdStartBlend.empty(),
+        )  # fmt: skip
 
     def remember(self, i: int) -> None:
         """Item row ``i`` enters the ring of recent event items."""
@@ -67,6 +74,7 @@ class SharedTables:
             "n_positive": self.n_positive,
             "rat_g": self.ratings.copy(),
             "ranker": self.ranker.state(),
+            **self.cold.state(),
         }
 
     @classmethod
@@ -77,6 +85,7 @@ class SharedTables:
             buf_n=int(state["buf_n"]),
             n_positive=int(state["n_positive"]),
             ratings=np.array(state["rat_g"], np.float64),
+            cold=ColdStartBlend.from_state(state),
         )
 
 

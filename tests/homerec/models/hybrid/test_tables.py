@@ -156,7 +156,8 @@ def test_each_side_writes_its_own_keys(trained: Trained) -> None:
     assert set(users) == {"P", "hist_offsets", "hist", "groups", "rat_u"}
     assert set(items) == {"Q", "b", "T", "group_ids", "logD", "D_tot", "logD_item", "cooc",
                           "pop", "pop_slow", "rat_i"}  # fmt: skip
-    assert set(shared) == {"buffer", "buf_n", "n_positive", "rat_g", "ranker"}
+    assert set(shared) == {"buffer", "buf_n", "n_positive", "rat_g", "ranker", "cold_gain",
+                           "cold_cases"}  # fmt: skip
     # the item side alone restores the item side (what a shared item store would hold)
     back = ItemTables.from_state(items, 5, n_factors=m.n_factors, tag_dims=m.tag_dims,
                                  max_groups=m.profile_groups)  # fmt: skip
