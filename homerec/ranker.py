@@ -52,6 +52,16 @@ class OnlineRanker:
         self.step(weight * (p @ x))
 
     @property
+    def beta_1(self) -> float:
+        """Adam's decay of the first moment per step."""
+        return float(self._opt.beta_1)
+
+    @property
+    def beta_2(self) -> float:
+        """Adam's decay of the second moment per step."""
+        return float(self._opt.beta_2)
+
+    @property
     def steps(self) -> int:
         """Optimizer steps taken so far."""
         return int(self._opt.n_iterations)
@@ -59,6 +69,26 @@ class OnlineRanker:
     def step(self, grad: _Vector) -> None:
         """One optimizer step with a precomputed loss gradient (River's Adam, vector path)."""
         self._opt.step(self.w, grad)
+
+    def moments(self) -> tuple[_Vector, _Vector, int]:
+        """Adam's first and second moments (copies; zeros before the first step) and steps."""
+        if self._opt.m is None:
+            zero = np.zeros_like(self.w)
+            return zero, zero.copy(), self.steps
+        return np.array(self._opt.m, np.float64), np.array(self._opt.v, np.float64), self.steps
+
+    def merge_moments(self, v: _Vector, steps: int) -> None:
+        """Fold another replica's ``steps`` Adam steps into the second moment and the step
+        count: the own ``v`` decays as if those steps had been taken here, then gains
+        their contribution ``v`` (what they added to the other replica's). The first
+        moment stays this replica's own: its steps already moved the other replicas'
+        weights, and a momentum that carried them too would step along them again."""
+        if steps <= 0:
+            return
+        own_m, own_v, _ = self.moments()
+        self._opt.m = own_m
+        self._opt.v = own_v * self.beta_2**steps + v
+        self._opt.n_iterations += steps
 
     def state(self) -> dict[str, Any]:
         return {

@@ -15,8 +15,13 @@ list). Everything in a delta is additive, so deltas from different members commu
   clock counts the events of all members (a shared event clock);
 - ``cooc``: co-occurrence increments ``(src, dst, weight)``;
 - ``demo``: positives per (profile group label, item);
-- ``ranker``: the ranker's weight change (each member keeps its own Adam moments:
-  asynchronous data-parallel SGD);
+- ``ranker``: the ranker's weight change; ``ranker_v``, ``ranker_steps``: what the
+  member's own Adam steps added to its second moment, and how many there were.
+  Receivers fold them into theirs (:meth:`~homerec.ranker.OnlineRanker.merge_moments`),
+  so every replica's Adam scales its steps by the group's gradients and step count
+  rather than by its own share of them; the first moment stays per member (its steps
+  reach the others through ``ranker``). Of the item side, the ranker replicated by
+  deltas is what loses most against one model; empty in older writers' records;
 - ``ratings``, ``rating_sum``: per-item and overall rating sums and counts;
 - ``recent``: the items of the batch's events, for popularity-sampled negatives.
 
@@ -33,7 +38,7 @@ identify the delta: a member skips its own and any it has applied already.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -68,6 +73,7 @@ _ARRAYS: dict[str, str] = {
     "demo_i": "idx",
     "demo_n": "<i4",
     "ranker": "<f4",
+    "ranker_v": "<f4",
     "rating_idx": "idx",
     "ratings": "<f8",
     "rating_sum": "<f8",
@@ -111,6 +117,8 @@ class ItemDelta:
     ratings: _F64
     rating_sum: _F64
     recent: _Idx
+    ranker_v: _F32 = field(default_factory=lambda: np.zeros(0, np.float32))
+    ranker_steps: int = 0
 
     @classmethod
     def empty(cls, source: str, seq: int, *, n_factors: int) -> ItemDelta:
@@ -139,6 +147,7 @@ class ItemDelta:
             "groups": list(self.groups),
             "idx": idx,
             "n_factors": int(self.q.shape[1]),
+            "ranker_steps": self.ranker_steps,
         }
         for name, dtype in _ARRAYS.items():
             value = np.asarray(getattr(self, name))
@@ -156,7 +165,9 @@ class ItemDelta:
                 raise InvalidDelta(f"bad index width {idx!r}")
             arrays: dict[str, Any] = {}
             for name, dtype in _ARRAYS.items():
-                arr = np.frombuffer(raw[name], idx if dtype == "idx" else dtype)
+                optional = name == "ranker_v"  # not in older writers' records
+                buf = raw.get(name, b"") if optional else raw[name]
+                arr = np.frombuffer(buf, idx if dtype == "idx" else dtype)
                 arrays[name] = arr.astype(np.int64) if dtype == "idx" else arr.copy()
             d = int(raw["n_factors"])
             arrays["q"] = arrays["q"].reshape(-1, d)
@@ -167,6 +178,7 @@ class ItemDelta:
                 events=int(raw["events"]),
                 items=tuple(str(i) for i in raw["items"]),
                 groups=tuple(str(g) for g in raw["groups"]),
+                ranker_steps=int(raw.get("ranker_steps", 0)),
                 **arrays,
             )
         except (KeyError, TypeError, ValueError) as exc:
@@ -194,6 +206,8 @@ class ItemDelta:
                 bound = g if f.name == "demo_g" else n
                 if len(arr) and (int(arr.min()) < 0 or int(arr.max()) >= bound):
                     raise InvalidDelta(f"{f.name} points outside its {bound} entries")
+        if len(self.ranker_v) not in (0, len(self.ranker)) or self.ranker_steps < 0:
+            raise InvalidDelta("bad ranker moments or steps")
         if len(self.rating_sum) != 2 or self.events < 0:
             raise InvalidDelta("bad rating_sum or events")
 

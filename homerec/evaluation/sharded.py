@@ -46,6 +46,11 @@ from homerec.typing import ItemId, Scored, UserId
 __all__ = ["DEFAULT_EXCHANGE_LAG", "ExchangeStats", "ShardedModel"]
 
 #: Events of the stream between two exchanges of item deltas (``--exchange-lag``).
+#: A worker exchanges after each batch, and a batch is what arrived since its last
+#: poll (up to ``--max-batch``): the lag in stream events is about members × batch.
+#: 500 is 8 members that each exchange after about 60 of their own events (a worker
+#: that keeps up with its partitions); a loaded worker's batches are longer, and a
+#: larger lag measures what that costs.
 DEFAULT_EXCHANGE_LAG = 500
 
 

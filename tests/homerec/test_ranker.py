@@ -23,3 +23,33 @@ def test_state_round_trip_continues_identically() -> None:
     a.learn_softmax(x)
     b.learn_softmax(x)
     assert np.array_equal(a.w, b.w)
+
+
+def test_merged_second_moment_is_what_one_optimizer_would_hold() -> None:
+    rng = np.random.default_rng(1)
+    grads = rng.normal(size=(6, 3))
+    one, a, b = OnlineRanker(3, lr=0.1), OnlineRanker(3, lr=0.1), OnlineRanker(3, lr=0.1)
+    for g in grads:
+        one.step(g)
+    for g in grads[:4]:
+        a.step(g)
+    _, v0, t0 = b.moments()
+    for g in grads[4:]:
+        b.step(g)
+    _, v1, t1 = b.moments()
+    a.merge_moments(v1 - v0 * b.beta_2 ** (t1 - t0), t1 - t0)  # b's two steps, after a's four
+    m_a, v_a, steps = a.moments()
+    np.testing.assert_allclose(v_a, one.moments()[1], rtol=1e-12)
+    assert steps == one.steps == 6
+    # the first moment stays a's own: b's steps reached a through its weights, not momentum
+    lone = OnlineRanker(3, lr=0.1)
+    for g in grads[:4]:
+        lone.step(g)
+    np.testing.assert_array_equal(m_a, lone.moments()[0])
+
+
+def test_merging_no_steps_changes_nothing() -> None:
+    r = OnlineRanker(2)
+    r.merge_moments(np.ones(2), 0)
+    m, v, steps = r.moments()
+    assert steps == 0 and not m.any() and not v.any()

@@ -57,6 +57,8 @@ class _Snapshot:
     cooc_counts: npt.NDArray[np.float32]
     logD: npt.NDArray[np.float32]
     w: _F64
+    adam_v: _F64
+    adam_t: int
     rating_sum: _F64
     buf_n: int
 
@@ -67,8 +69,8 @@ class _Snapshot:
             n, items.Q[:n].copy(), items.b[:n].copy(), items.ratings[:n].copy(),
             count[:n].copy(), items.pop.values(n).copy(), items.pop_slow.values(n).copy(),
             items.cooc.ids[:n].copy(), items.cooc.counts[:n].copy(),
-            items.demo.logD[:, :n].copy(), shared.ranker.w.copy(), shared.ratings.copy(),
-            shared.buf_n,
+            items.demo.logD[:, :n].copy(), shared.ranker.w.copy(), *shared.ranker.moments()[1:],
+            shared.ratings.copy(), shared.buf_n,
         )  # fmt: skip
 
 
@@ -127,6 +129,10 @@ class ItemReplica:
         dw = shared.ranker.w - s.w + self._w_resid
         w32 = dw.astype(np.float32)
         self._w_resid = dw - w32.astype(np.float64)
+        # the own Adam steps' share of the second moment (beyond the snapshot's decay)
+        _, adam_v, adam_t = shared.ranker.moments()
+        steps = adam_t - s.adam_t
+        opt_v = adam_v - s.adam_v * shared.ranker.beta_2**steps
         k = min(shared.buf_n - s.buf_n, len(shared.buffer))
         recent = shared.buffer[(shared.buf_n - k + np.arange(k)) % len(shared.buffer)]
         # every row named once, in the delta's own numbering
@@ -150,6 +156,7 @@ class ItemReplica:
             ranker=w32, rating_idx=np.searchsorted(uniq, r_rows), ratings=dr[r_rows],
             rating_sum=shared.ratings - s.rating_sum,
             recent=np.searchsorted(uniq, recent.astype(np.int64)),
+            ranker_v=opt_v.astype(np.float32), ranker_steps=steps,
         )  # fmt: skip
         self.seq += 1
         self._snap = _Snapshot.of(tables, count, n)
@@ -261,6 +268,8 @@ class ItemReplica:
             )
         if len(delta.ranker) == len(shared.ranker.w):
             shared.ranker.w += delta.ranker
+        if len(delta.ranker_v) == len(shared.ranker.w):
+            shared.ranker.merge_moments(delta.ranker_v.astype(np.float64), delta.ranker_steps)
         items.ratings[rows[delta.rating_idx]] += delta.ratings
         shared.ratings += delta.rating_sum
         recent = rows[delta.recent]

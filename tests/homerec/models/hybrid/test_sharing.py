@@ -150,3 +150,24 @@ def test_apply_before_take_is_refused() -> None:
 def test_sharing_must_start_first() -> None:
     with pytest.raises(StateError, match="share_items"):
         Hybrid().take_item_delta()
+
+
+def test_the_ranker_second_moment_and_steps_reach_the_other_member() -> None:
+    a, b = Hybrid(**PARAMS, seed=1), Hybrid(**PARAMS, seed=2)  # type: ignore[arg-type]
+    known = [Event("u0", f"i{k}", "rating", T0, 5.0) for k in range(20)]
+    for m in (a, b):
+        m.learn_many(known)
+        m.share_items(f"m{m.seed}")
+    _, v_a0, t_a0 = a.tables.shared.ranker.moments()
+    a.learn_many(_stream(60))
+    _, v_a1, t_a1 = a.tables.shared.ranker.moments()
+    m_b0, v_b0, t_b0 = b.tables.shared.ranker.moments()
+    delta = a.take_item_delta()
+    b.take_item_delta()
+    assert delta.ranker_steps == t_a1 - t_a0 > 0
+    assert b.apply_item_deltas([delta]) == 1
+    m_b1, v_b1, t_b1 = b.tables.shared.ranker.moments()
+    assert t_b1 == t_b0 + delta.ranker_steps
+    beta = b.tables.shared.ranker.beta_2**delta.ranker_steps
+    np.testing.assert_allclose(v_b1, v_b0 * beta + (v_a1 - v_a0 * beta), rtol=1e-5, atol=1e-12)
+    np.testing.assert_array_equal(m_b1, m_b0)
