@@ -19,7 +19,7 @@ from __future__ import annotations
 import gc
 import logging
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -292,14 +292,23 @@ class Recovery:
         log.info("restored %d item states", len(items))
 
     # -- partitions (assignment, rollback) -----------------------------------------
-    def restore(self, model: Recommender, consumer: Any, partitions: list[TopicPartition]) -> None:
+    def restore(
+        self,
+        model: Recommender,
+        consumer: Any,
+        partitions: list[TopicPartition],
+        *,
+        choose: Callable[[Mapping[int, tuple[int, int]]], set[int]] | None = None,
+    ) -> None:
         """Bring the state of newly assigned ``partitions`` up to their committed offsets.
 
         A partition the model covers (from a checkpoint, because this worker processed it,
         or from offset 0 when the model has never seen it) replays its events from there,
         if the log still starts at or before that offset (retention) and within
         ``max_replay`` events in all: exact. Any other partition loads its users' latest
-        changelog records.
+        changelog records. ``choose`` (a shared item side: :mod:`streams.worker.sharing`)
+        is given the replay ranges and returns the partitions that may be replayed; the
+        others load the changelog.
         """
         started = time.perf_counter()
         cov = self._coverage
@@ -322,6 +331,11 @@ class Recovery:
                 budget -= stop - start
             else:
                 from_changelog.append(tp)
+        if choose is not None:
+            allowed = choose(replay)
+            for p in sorted(set(replay) - allowed):
+                del replay[p]
+                from_changelog.append(TopicPartition(self._events_topic, p))
         self._restore_users(model, from_changelog, committed)
         replayed = self._replay(model, replay)
         cov.restored_to(committed, committed)
