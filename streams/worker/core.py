@@ -537,7 +537,7 @@ class Worker:
         if self._sharing.enabled:
             model = self.model
 
-            def choose(ranges: Mapping[int, tuple[int, int]]) -> set[int]:
+            def choose(ranges: Mapping[int, tuple[int, int]]) -> dict[int, tuple[int, int]]:
                 return self._sharing.choose_replay(model, ranges)
 
         self._recovery.restore(self.model, self._clients.consumer, partitions, choose=choose)

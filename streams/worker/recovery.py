@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kafka.structs import TopicPartition
+from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from homerec.errors import StateError
 from homerec.events import Event
@@ -298,7 +298,7 @@ class Recovery:
         consumer: Any,
         partitions: list[TopicPartition],
         *,
-        choose: Callable[[Mapping[int, tuple[int, int]]], set[int]] | None = None,
+        choose: Callable[[Mapping[int, tuple[int, int]]], dict[int, tuple[int, int]]] | None = None,
     ) -> None:
         """Bring the state of newly assigned ``partitions`` up to their committed offsets.
 
@@ -307,7 +307,8 @@ class Recovery:
         if the log still starts at or before that offset (retention) and within
         ``max_replay`` events in all: exact. Any other partition loads its users' latest
         changelog records. ``choose`` (a shared item side: :mod:`streams.worker.sharing`)
-        is given the replay ranges and returns the partitions that may be replayed; the
+        is given the replay ranges and returns those that may be replayed, each perhaps
+        reaching beyond the committed offset (then committed after the replay); the
         others load the changelog.
         """
         started = time.perf_counter()
@@ -331,13 +332,22 @@ class Recovery:
                 budget -= stop - start
             else:
                 from_changelog.append(tp)
+        ahead: dict[int, int] = {}
         if choose is not None:
             allowed = choose(replay)
-            for p in sorted(set(replay) - allowed):
+            for p in sorted(set(replay) - set(allowed)):
                 del replay[p]
                 from_changelog.append(TopicPartition(self._events_topic, p))
+            for p, (start, stop) in allowed.items():
+                if stop > committed[p]:
+                    ahead[p] = stop  # processed and shared, not committed yet: replayed too
+                replay[p] = (start, stop)
         self._restore_users(model, from_changelog, committed)
         replayed = self._replay(model, replay)
+        if ahead:
+            # what the replay learned beyond the committed offsets is not consumed again
+            self._skip_ahead(consumer, ahead)
+            committed.update(ahead)
         cov.restored_to(committed, committed)
         freeze_heap("restore", enabled=self._freeze)
         elapsed = time.perf_counter() - started
@@ -350,6 +360,15 @@ class Recovery:
             replayed,
             sorted(tp.partition for tp in from_changelog),
         )
+
+    def _skip_ahead(self, consumer: Any, offsets: Mapping[int, int]) -> None:
+        """Commit ``offsets`` and move the consumer there (at-least-once only: a shared
+        batch's output was acknowledged, the worker died before committing its offsets)."""
+        tps = {TopicPartition(self._events_topic, p): o for p, o in offsets.items()}
+        consumer.commit({tp: OffsetAndMetadata(o, "", -1) for tp, o in tps.items()})
+        for tp, o in tps.items():
+            consumer.seek(tp, o)
+        log.info("replayed beyond the committed offsets, up to %s", offsets)
 
     def take_stale(self) -> list[Forget]:
         """The users whose tombstones are to be sent again (see :attr:`stale`)."""

@@ -42,11 +42,12 @@ changelog records and offsets commit together, and everything is read
 ``read_committed``, so the deltas in the log cover exactly the committed events:
 what the checkpoint and the left-out deltas do not hold is applied once, what the
 replay learns is left out once. At-least-once: a batch's delta is acknowledged
-before its offsets are committed. A crash after the acknowledgements and before
-the commit leaves a delta whose events are consumed again: their users are
-restored from the changelog *ahead* of the committed offset (their records were
-acknowledged with the delta) and skip them, so they are not learned again. The
-window left is a crash (or a failed delivery) while a batch's records are only
+before its offsets are committed (which may lag by ``commit_interval_s``). A crash
+in between leaves deltas for events that would be consumed again: the replay
+learns them instead and the worker commits past them (or, on the changelog path,
+their users are restored *ahead* of the committed offset, their records having
+been acknowledged with the delta, and skip them), so they are not learned and
+shared again. The window left is a crash (or a failed delivery) while a batch's records are only
 partly acknowledged: that batch's item side can then be counted twice or not at
 all, at most one batch per crash (exactly-once has no such window).
 """
@@ -154,27 +155,27 @@ class ItemSharing:
         self._fresh = False
         self._start(model)
 
-    def choose_replay(self, model: Recommender, ranges: Ranges) -> set[int]:
-        """The partitions of ``ranges`` (what :class:`Recovery` would replay) that may be
-        replayed; the first call after :meth:`reset` catches up with the topic first."""
-        empty = {p for p, (start, stop) in ranges.items() if stop <= start}
+    def choose_replay(self, model: Recommender, ranges: Ranges) -> dict[int, tuple[int, int]]:
+        """The ranges of ``ranges`` (what :class:`Recovery` would replay: ``(start, committed
+        offset)``) that may be replayed, a stop moved up to the end of the deltas published
+        beyond the committed offset; the first call after :meth:`reset` catches up first."""
+        empty = {p: r for p, r in ranges.items() if r[1] <= r[0]}
         if not self.enabled:
-            return set(ranges)
+            return dict(ranges)
         if self.live:
             return empty  # the item side holds every delta of those events already
         pending = self._read_pending()
-        replay = set(ranges) - empty
+        replay = set(ranges) - set(empty)
 
         def where(u: ItemUpdate) -> set[str]:
-            """Per range of ``u``: "in" the replay, "out" of it, or "across" its bounds."""
+            """Per range of ``u``: "in" the replay, "out" of it, or "across" its start."""
             out = set()
             for p, (lo, hi) in u.events.items():
-                start, stop = ranges.get(p, (0, 0))
-                if p not in replay or hi < start:
+                if p not in replay or hi < ranges[p][0]:
                     out.add("out")
-                elif lo >= start and hi < stop:
+                elif lo >= ranges[p][0]:
                     out.add("in")
-                else:  # partly before the replay, or beyond the committed offset
+                else:
                     out.add("across")
             return out
 
@@ -187,6 +188,13 @@ class ItemSharing:
                     replay -= set(u.events)
                     mixed = True
         todo = [u.delta for u in pending if "in" not in where(u)]
+        # at-least-once: deltas acknowledged for events whose offsets were not committed
+        # (the worker died in between): the replay learns those events too
+        stops = {p: ranges[p][1] for p in replay}
+        for u in pending:
+            for p, (_, hi) in u.events.items():
+                if p in replay:
+                    stops[p] = max(stops[p], hi + 1)
         assert isinstance(model, ItemShared)
         n = model.apply_item_deltas(todo)
         m.ITEM_UPDATES_APPLIED.inc(n)
@@ -199,7 +207,7 @@ class ItemSharing:
         self.live = True
         self._fresh = True
         self._update_lag()
-        return replay | empty
+        return {**empty, **{p: (ranges[p][0], stops[p]) for p in replay}}
 
     def after_restore(self, model: Recommender) -> None:
         """After the catching-up restore: share under a fresh name, so that what the
