@@ -19,23 +19,27 @@ newest checkpoint and, at its first restore of partitions, catches up:
 
 1. it reads item-updates from the checkpoint's offsets (from the beginning
    without one) to the end, leaving out the writer's own deltas up to its ``seq``;
-2. the partitions :class:`~streams.worker.recovery.Recovery` would replay from the
-   checkpoint's event offsets are kept for replay only if every delta that covers
-   any of their events *after* those offsets covers nothing else: such deltas are
-   left out (the replay learns their events again), the others applied. A delta
-   that mixes replayed events with others (its batch held several partitions, not
-   all replayed here) cannot be split, so its partitions restore their users from
-   the changelog instead, and the delta is applied: the item side comes from the
-   deltas, the user side from the changelog, each event counted once;
+2. if every one of those deltas was learned from events that
+   :class:`~streams.worker.recovery.Recovery` would replay (the checkpoint covers
+   their partitions, the events follow its offsets) — a worker alone, or one whose
+   group published nothing else since — the deltas are left out and the replay
+   learns their events again, in the order they were first learned: the state is
+   the one an uninterrupted worker would hold. A left-out delta that reaches
+   beyond the committed offset (at-least-once: see below) extends the replay to
+   its last event, and the offsets are committed past it. Otherwise (other
+   members' deltas came in between, which a replay could not interleave as they
+   were) every delta is applied and every user restored from the changelog, so
+   the item side is exactly the group's and each event counted once;
 3. after the replay the member starts sharing under a fresh name, so what the
    replay learned (already in the group's item side, as the left-out deltas) is
    never published again.
 
 A member that is already caught up never replays a newly assigned partition: its
 item side holds the deltas of those events already, so their users come from the
-changelog. Hence, with a shared item side, the replay is the exact path of a
-member that restarts with the partitions it had, the changelog the path of a
-partition that moves.
+changelog. Hence, with a shared item side, the replay is the path of a worker
+that restarts alone (or into a quiet group), the changelog (on by default) the
+path of a partition that moves and of a member that restarts in a busy group:
+without the changelog, those users start afresh.
 
 **Why this holds in both guarantees.** Exactly-once: a delta, its batch's lists,
 changelog records and offsets commit together, and everything is read
@@ -47,9 +51,10 @@ in between leaves deltas for events that would be consumed again: the replay
 learns them instead and the worker commits past them (or, on the changelog path,
 their users are restored *ahead* of the committed offset, their records having
 been acknowledged with the delta, and skip them), so they are not learned and
-shared again. The window left is a crash (or a failed delivery) while a batch's records are only
-partly acknowledged: that batch's item side can then be counted twice or not at
-all, at most one batch per crash (exactly-once has no such window).
+shared again. The window left is a crash (or a failed delivery) while a batch's
+records are only partly acknowledged: that batch's item side can then be counted
+twice or not at all, at most one batch per crash (exactly-once has no such
+window).
 """
 
 from __future__ import annotations
@@ -115,6 +120,7 @@ class ItemSharing:
         self._partitions: list[int] = []
         #: from the loaded checkpoint: where to read from, and its writer's own deltas
         self._from: dict[int, int] = {}
+        self._cp_partitions: set[int] | None = None
         self._cp_member = ""
         self._cp_seq = 0
         self._fresh = False
@@ -149,6 +155,8 @@ class ItemSharing:
         shared = checkpoint.shared if checkpoint is not None else {}
         offsets = shared.get("offsets", {})
         self._from = {int(p): int(o) for p, o in offsets.items()} if offsets else {}
+        #: the events partitions the checkpoint's state covers (None: no checkpoint)
+        self._cp_partitions = set(checkpoint.offsets) if checkpoint is not None else None
         self._cp_member = str(shared.get("member", ""))
         self._cp_seq = int(shared.get("seq", 0))
         self.live = False
@@ -166,35 +174,30 @@ class ItemSharing:
             return empty  # the item side holds every delta of those events already
         pending = self._read_pending()
         replay = set(ranges) - set(empty)
+        if self._cp_partitions is not None:
+            # a partition the checkpoint does not cover would be replayed from offset 0,
+            # but the checkpoint's item side holds its events already (as deltas)
+            replay &= self._cp_partitions
 
-        def where(u: ItemUpdate) -> set[str]:
-            """Per range of ``u``: "in" the replay, "out" of it, or "across" its start."""
-            out = set()
-            for p, (lo, hi) in u.events.items():
-                if p not in replay or hi < ranges[p][0]:
-                    out.add("out")
-                elif lo >= ranges[p][0]:
-                    out.add("in")
-                else:
-                    out.add("across")
-            return out
+        def replayed(u: ItemUpdate) -> bool:
+            return bool(u.events) and all(
+                p in replay and lo >= ranges[p][0] for p, (lo, _) in u.events.items()
+            )
 
-        mixed = True
-        while mixed:  # a partition dropped from the replay can make other deltas mixed
-            mixed = False
+        if all(replayed(u) for u in pending):
+            # the replay learns what these deltas hold, in the order it was first learned
+            todo: list[ItemDelta] = []
+            stops = {p: ranges[p][1] for p in replay}
             for u in pending:
-                kinds = where(u)
-                if "across" in kinds or kinds == {"in", "out"}:
-                    replay -= set(u.events)
-                    mixed = True
-        todo = [u.delta for u in pending if "in" not in where(u)]
-        # at-least-once: deltas acknowledged for events whose offsets were not committed
-        # (the worker died in between): the replay learns those events too
-        stops = {p: ranges[p][1] for p in replay}
-        for u in pending:
-            for p, (_, hi) in u.events.items():
-                if p in replay:
+                # at-least-once: deltas acknowledged for events whose offsets were not
+                # committed (the worker died in between): the replay learns those too
+                for p, (_, hi) in u.events.items():
                     stops[p] = max(stops[p], hi + 1)
+        else:
+            # other members' learning came in between: the item side comes from the deltas,
+            # every user from the changelog
+            todo = [u.delta for u in pending]
+            replay, stops = set(), {}
         assert isinstance(model, ItemShared)
         n = model.apply_item_deltas(todo)
         m.ITEM_UPDATES_APPLIED.inc(n)

@@ -28,7 +28,7 @@ from homerec.partitioning import partition_of
 from homerec.profiles import UserProfile
 from streams.codec import decode_item_update, encode_profile
 from streams.config import Settings
-from streams.worker import Worker, WorkerConfig
+from streams.worker import Guarantee, Worker, WorkerConfig
 from tests.streams.fixtures import (
     ThreadWorker,
     counts_per_user,
@@ -201,3 +201,64 @@ def test_popularity_learned_by_one_member_moves_the_others_lists(
     page = latest_pages(settings)[newcomer]
     shown = [item for item, _ in page.items]
     assert (hot in shown) is share
+
+
+class _Crash(Exception):
+    """Stands for the process dying: nothing in the worker handles it."""
+
+
+class _Dies(Worker):
+    """Dies right after its ``n``-th offset commit (with overlapped acknowledgements, the
+    batch after it is sent: its delta is out, its offsets are not committed)."""
+
+    n = 2
+
+    def open(self) -> None:
+        super().open()
+        deliver = self._delivery.deliver
+        commits = 0
+
+        def dies(futures: Any, offsets: Any, **kwargs: Any) -> None:
+            nonlocal commits
+            deliver(futures, offsets, **kwargs)
+            commits += 1
+            if commits == self.n:
+                raise _Crash("killed")
+
+        self._delivery.deliver = dies  # type: ignore[method-assign]
+
+
+@pytest.mark.parametrize("guarantee", ["at-least-once", "exactly-once"])
+def test_a_member_that_dies_and_one_that_joins_start_from_the_groups_item_side(
+    settings: Settings, producer: KafkaProducer, guarantee: Guarantee
+) -> None:
+    """One of three members dies mid-stream, a new one joins: the survivors take over its
+    partitions, the newcomer restores the newest checkpoint and the item updates since;
+    every event is counted once, per user and in every member's item side."""
+    events = list(WORLD.events())
+    send_items(producer, settings, WORLD.items())
+    _send_profiles(producer, settings, WORLD.profiles())
+    cfg = WorkerConfig(k=10, max_batch=50, checkpoint_every_s=0.2, processing_guarantee=guarantee)
+    doomed = ThreadWorker(_Dies(settings, _model(), cfg)).start()
+    workers = [doomed] + [ThreadWorker(Worker(settings, _model(), cfg)).start() for _ in range(2)]
+    try:
+        _wait_assigned(workers)
+        send_events(producer, settings, events[:900])
+        doomed.thread.join(60)
+        assert isinstance(doomed.error, _Crash)
+        newcomer = ThreadWorker(Worker(settings, _model(), cfg)).start()
+        workers = [*workers[1:], newcomer]
+        _wait_assigned(workers)
+        send_events(producer, settings, events[900:])
+        wait_for(lambda: final_counts(settings) == counts_per_user(events), 90, "stream drained")
+        wait_for(lambda: _caught_up(settings, workers), 30, "item updates applied")
+    finally:
+        for w in workers:
+            w.stop()
+    models = [w.worker.model for w in workers]
+    sides = [_item_side(m) for m in models]  # type: ignore[arg-type]
+    for side in sides:
+        assert sum(v["count"] for v in side.values()) == len(events)
+    for side in sides[1:]:
+        _assert_same(sides[0], side)
+    assert newcomer.worker._sharing.member  # it shares under a name of its own
