@@ -23,9 +23,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kafka.structs import OffsetAndMetadata, TopicPartition
+from kafka.structs import TopicPartition
 
-from homerec.errors import StateError
+from homerec.errors import InvalidEvent, StateError
 from homerec.events import Event
 from homerec.models.base import Recommender
 from homerec.models.stateful import Forgetful, ItemStateful, Sized, UserStateful
@@ -33,6 +33,7 @@ from homerec.state_io import unpackb
 from homerec.typing import UserId
 from streams import checkpoint as ckpt
 from streams import metrics as m
+from streams.codec import decode_event
 from streams.config import Settings
 from streams.partition_reader import PartitionReader
 from streams.topics import CHANGELOG, EVENTS, ITEM_STATE
@@ -308,8 +309,8 @@ class Recovery:
         ``max_replay`` events in all: exact. Any other partition loads its users' latest
         changelog records. ``choose`` (a shared item side: :mod:`streams.worker.sharing`)
         is given the replay ranges and returns those that may be replayed, each perhaps
-        reaching beyond the committed offset (then committed after the replay); the
-        others load the changelog.
+        reaching beyond the committed offset (the users of those events are then
+        restored ahead, as from the changelog); the others load the changelog.
         """
         started = time.perf_counter()
         cov = self._coverage
@@ -343,11 +344,11 @@ class Recovery:
                     ahead[p] = stop  # processed and shared, not committed yet: replayed too
                 replay[p] = (start, stop)
         self._restore_users(model, from_changelog, committed)
-        replayed = self._replay(model, replay)
         if ahead:
-            # what the replay learned beyond the committed offsets is not consumed again
-            self._skip_ahead(consumer, ahead)
-            committed.update(ahead)
+            # what the replay learns beyond the committed offsets is consumed again: its
+            # users are "restored ahead", so the loop skips those events and republishes
+            self._mark_ahead({p: (committed[p], stop) for p, stop in ahead.items()}, committed)
+        replayed = self._replay(model, replay)
         cov.restored_to(committed, committed)
         freeze_heap("restore", enabled=self._freeze)
         elapsed = time.perf_counter() - started
@@ -361,14 +362,27 @@ class Recovery:
             sorted(tp.partition for tp in from_changelog),
         )
 
-    def _skip_ahead(self, consumer: Any, offsets: Mapping[int, int]) -> None:
-        """Commit ``offsets`` and move the consumer there (at-least-once only: a shared
-        batch's output was acknowledged, the worker died before committing its offsets)."""
-        tps = {TopicPartition(self._events_topic, p): o for p, o in offsets.items()}
-        consumer.commit({tp: OffsetAndMetadata(o, "", -1) for tp, o in tps.items()})
-        for tp, o in tps.items():
-            consumer.seek(tp, o)
-        log.info("replayed beyond the committed offsets, up to %s", offsets)
+    def _mark_ahead(
+        self, ranges: Mapping[int, tuple[int, int]], committed: Mapping[int, int]
+    ) -> None:
+        """The users of the events in ``ranges`` (beyond the committed offsets) are marked
+        restored up to their last event there (at-least-once only: a shared batch's output
+        was acknowledged, the worker died before committing its offsets)."""
+        newest: dict[UserId, Restored] = {}
+        reader = PartitionReader(self.settings, self._events_topic, client_id="homerec-replay")
+        try:
+            for rec in reader.read_range(ranges, 300.0):
+                try:
+                    event = decode_event(rec.key, rec.value)
+                except InvalidEvent:
+                    continue
+                ts = max(event.ts, newest[event.user].ts) if event.user in newest else event.ts
+                newest[event.user] = Restored(rec.partition, rec.offset, ts)
+        finally:
+            reader.close()
+        for user, restored in newest.items():
+            self._coverage.restore_user(user, restored, committed=committed[restored.partition])
+        log.info("replaying beyond the committed offsets, up to %s", dict(ranges))
 
     def take_stale(self) -> list[Forget]:
         """The users whose tombstones are to be sent again (see :attr:`stale`)."""

@@ -26,7 +26,8 @@ newest checkpoint and, at its first restore of partitions, catches up:
    learns their events again, in the order they were first learned: the state is
    the one an uninterrupted worker would hold. A left-out delta that reaches
    beyond the committed offset (at-least-once: see below) extends the replay to
-   its last event, and the offsets are committed past it. Otherwise (other
+   its last event, whose users are marked restored ahead (the loop skips their
+   events up to there, and publishes their lists). Otherwise (other
    members' deltas came in between, which a replay could not interleave as they
    were) every delta is applied and every user restored from the changelog, so
    the item side is exactly the group's and each event counted once;
@@ -48,7 +49,7 @@ what the checkpoint and the left-out deltas do not hold is applied once, what th
 replay learns is left out once. At-least-once: a batch's delta is acknowledged
 before its offsets are committed (which may lag by ``commit_interval_s``). A crash
 in between leaves deltas for events that would be consumed again: the replay
-learns them instead and the worker commits past them (or, on the changelog path,
+learns them instead and their users skip them as restored ahead (or, on the changelog path,
 their users are restored *ahead* of the committed offset, their records having
 been acknowledged with the delta, and skip them), so they are not learned and
 shared again. The window left is a crash (or a failed delivery) while a batch's
