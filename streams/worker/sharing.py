@@ -174,7 +174,8 @@ class ItemSharing:
         if self.live:
             return empty  # the item side holds every delta of those events already
         pending = self._read_pending()
-        replay = set(ranges) - set(empty)
+        # an empty range too: deltas beyond its committed offset extend it
+        replay = set(ranges)
         if self._cp_partitions is not None:
             # a partition the checkpoint does not cover would be replayed from offset 0,
             # but the checkpoint's item side holds its events already (as deltas)
@@ -185,6 +186,12 @@ class ItemSharing:
                 p in replay and lo >= ranges[p][0] for p, (lo, _) in u.events.items()
             )
 
+        log.debug(
+            "catch-up: replay candidates %s, checkpoint partitions %s, pending %s",
+            dict(ranges),
+            self._cp_partitions,
+            [u.events for u in pending],
+        )
         if all(replayed(u) for u in pending):
             # the replay learns what these deltas hold, in the order it was first learned
             todo: list[ItemDelta] = []
