@@ -17,7 +17,12 @@ that no item id can take (they start with a NUL byte)::
     \\0ckpt\\0<name>\\0<s><n>   chunk n in slot s (a or b) of checkpoint <name>:
                               {"id", "n", "data"}
     \\0ckpt\\0<name>            manifest, written after its chunks:
-                              {"id", "slot", "chunks", "offsets", "ids", "ts", "bytes"}
+                              {"id", "slot", "chunks", "offsets", "ids", "ts", "bytes",
+                               "shared"?}
+
+``shared`` (with a shared item side) says which item updates the state includes:
+the next offset per item-updates partition, and the writer's member name and the
+last ``seq`` of its own deltas (:mod:`streams.worker.sharing`).
 
 A checkpoint writes its chunks into the slot its name's current manifest does
 not use, so a write that dies between chunks and manifest leaves the previous
@@ -47,7 +52,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from homerec.errors import StateError
 from homerec.state_io import packb, unpackb
@@ -93,6 +98,7 @@ def encode(
     ts: int,
     slot: str = "a",
     chunk_bytes: int = CHUNK_BYTES,
+    shared: Mapping[str, Any] | None = None,
 ) -> list[tuple[bytes, bytes]]:
     """``(key, value)`` records of one checkpoint: the chunks (in ``slot``), then the manifest."""
     if "\x00" in name:
@@ -115,6 +121,8 @@ def encode(
         "ts": ts,
         "bytes": len(data),
     }
+    if shared:
+        manifest["shared"] = dict(shared)
     out.append((base, packb(manifest)))
     return out
 
@@ -130,6 +138,8 @@ class Checkpoint:
     #: the idempotence window (oldest first)
     ids: list[str]
     ts: int
+    #: which item updates the state includes (see the module docstring); empty without
+    shared: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -189,6 +199,7 @@ class Shelf:
         offsets = man.get("offsets")
         ids = man.get("ids")
         ts = man.get("ts")
+        shared = man.get("shared", {})
         if not isinstance(offsets, dict) or not isinstance(ids, list) or not isinstance(ts, int):
             return None
         return Checkpoint(
@@ -197,4 +208,5 @@ class Shelf:
             offsets={int(p): int(o) for p, o in offsets.items()},
             ids=[str(i) for i in ids],
             ts=ts,
+            shared=dict(shared) if isinstance(shared, dict) else {},
         )

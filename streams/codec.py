@@ -28,18 +28,22 @@ from homerec.homepage import Homepage
 from homerec.items import Item
 from homerec.limits import Limits
 from homerec.profiles import UserProfile
+from homerec.sharing import InvalidDelta, ItemDelta
 
 __all__ = [
     "DeadLetter",
+    "ItemUpdate",
     "decode_dead_letter",
     "decode_event",
     "decode_homepage",
     "decode_item",
+    "decode_item_update",
     "decode_profile",
     "encode_dead_letter",
     "encode_event",
     "encode_homepage",
     "encode_item",
+    "encode_item_update",
     "encode_profile",
     "packb",
     "unpackb",
@@ -166,6 +170,43 @@ def decode_homepage(value: bytes) -> Homepage:
     if not isinstance(raw, dict):
         raise HomerecError("recommendation record is not a map")
     return Homepage.from_dict(raw)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemUpdate:
+    """One record of the item-updates topic: a member's delta and the events it covers.
+
+    ``events`` maps each events partition to the ``(first, last)`` offsets of the batch
+    the delta was learned from: a member that restores from a checkpoint skips the
+    deltas of the events it replays itself (:mod:`streams.worker.sharing`).
+    """
+
+    delta: ItemDelta
+    events: dict[int, tuple[int, int]]
+
+
+def encode_item_update(update: ItemUpdate) -> tuple[bytes, bytes]:
+    """``(key, value)`` for the item-updates topic: key = the member's name."""
+    value = {
+        "delta": update.delta.to_dict(),
+        "events": {int(p): [int(a), int(b)] for p, (a, b) in update.events.items()},
+    }
+    return update.delta.source.encode("utf-8"), packb(value)
+
+
+def decode_item_update(value: bytes | None) -> ItemUpdate:
+    """Inverse of :func:`encode_item_update`; ``InvalidEvent('invalid_item_update')`` if
+    malformed (the worker sends it to the dead-letter topic and goes on)."""
+    if value is None:
+        raise InvalidEvent("invalid_item_update", "empty value")
+    raw = unpackb(value)
+    try:
+        if not isinstance(raw, dict):
+            raise InvalidDelta("not a map")
+        events = {int(p): (int(r[0]), int(r[1])) for p, r in dict(raw["events"]).items()}
+        return ItemUpdate(ItemDelta.from_dict(raw["delta"]), events)
+    except (InvalidDelta, KeyError, TypeError, ValueError, IndexError) as exc:
+        raise InvalidEvent("invalid_item_update", str(exc)[:200]) from None
 
 
 @dataclass(frozen=True, slots=True)

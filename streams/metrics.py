@@ -18,6 +18,11 @@ __all__ = [
     "DLQ_MESSAGES",
     "EVENTS_CONSUMED",
     "FRESHNESS",
+    "ITEM_UPDATES_APPLIED",
+    "ITEM_UPDATES_BYTES",
+    "ITEM_UPDATES_LAG_RECORDS",
+    "ITEM_UPDATES_LAG_SECONDS",
+    "ITEM_UPDATES_SENT",
     "ITEMS_CONSUMED",
     "PROFILES_CONSUMED",
     "QUALITY_CASES",
@@ -135,5 +140,29 @@ MODEL_CHECKPOINT_SNAPSHOT_SECONDS = Histogram(
 )
 MODEL_CHECKPOINT_BYTES = Gauge(
     "homerec_model_checkpoint_bytes", "Size of this worker's latest whole-model checkpoint."
+)
+ITEM_UPDATES_SENT = Counter(
+    "homerec_item_updates_sent_total",
+    "Item-side deltas this member published to the item-updates topic (one per batch that "
+    "changed the item side).",
+)
+ITEM_UPDATES_APPLIED = Counter(
+    "homerec_item_updates_applied_total",
+    "Other members' item-side deltas applied by this member (own ones and repeats skipped).",
+)
+ITEM_UPDATES_BYTES = Counter(
+    "homerec_item_updates_bytes_total",
+    "Bytes of item-updates records, by direction (sent, received); rate() gives bytes/s.",
+    ["direction"],
+)
+ITEM_UPDATES_LAG_RECORDS = Gauge(
+    "homerec_item_updates_lag_records",
+    "Records of the item-updates topic this member has not applied yet (its own included).",
+)
+ITEM_UPDATES_LAG_SECONDS = Gauge(
+    "homerec_item_updates_lag_seconds",
+    "How far this member's item side may be behind the group's: while item-updates records "
+    "wait to be applied, the seconds since the newest applied one was published (an upper "
+    "bound of the oldest waiting record's age); 0 when caught up.",
 )
 WORKER_INFO = Info("homerec_worker", "Version and settings of this worker.")

@@ -52,6 +52,25 @@ class PartitionReader:
         batch = self._consumer.poll(timeout_ms=timeout_ms)
         return [rec for recs in batch.values() for rec in recs]
 
+    def seek(self, offsets: Mapping[int, int]) -> None:
+        """Move assigned partitions to the given next offsets."""
+        for p, offset in offsets.items():
+            self._consumer.seek(TopicPartition(self.topic, p), offset)
+
+    def position(self, partition: int) -> int:
+        """The next offset this reader returns for ``partition`` (past transaction markers)."""
+        return int(self._consumer.position(TopicPartition(self.topic, partition)))
+
+    def end_offsets(self, partitions: Sequence[int]) -> dict[int, int]:
+        """The current end (high watermark; last stable offset with read_committed) of each."""
+        tps = [TopicPartition(self.topic, p) for p in partitions]
+        return {tp.partition: int(o) for tp, o in self._consumer.end_offsets(tps).items()}
+
+    def highwater(self, partition: int) -> int | None:
+        """The partition's end as of the last fetch, without asking the broker (None: unknown)."""
+        high = self._consumer.highwater(TopicPartition(self.topic, partition))
+        return None if high is None else int(high)
+
     def read_to_end(self, partitions: Sequence[int], timeout_s: float = 60.0) -> Iterator[Any]:
         """Yield every record of ``partitions`` from the beginning up to their current end."""
         self.assign(partitions)

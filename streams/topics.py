@@ -17,6 +17,10 @@ topic                           key       cleanup    value (msgpack map)
 ``<prefix>.changelog``          user id   compact    per-user model state (internal;
                                                      co-partitioned with events)
 ``<prefix>.item-state``         item id   compact    per-item model state (internal)
+``<prefix>.item-updates``       member    delete     one member's item-side delta per batch
+                                                     (``homerec.sharing.ItemDelta`` and the
+                                                     event offsets it covers; internal,
+                                                     one partition, read in full by all)
 ==============================  ========  =========  =====================================
 """
 
@@ -37,6 +41,7 @@ __all__ = [
     "EVENTS",
     "ITEMS",
     "ITEM_STATE",
+    "ITEM_UPDATES",
     "RECOMMENDATIONS",
     "USERS",
     "TopicSpec",
@@ -73,8 +78,11 @@ RECOMMENDATIONS = TopicSpec("recommendations", True, True, "latest top-K list; k
 DLQ = TopicSpec("events.dlq", False, False, "rejected messages with the reason")
 CHANGELOG = TopicSpec("changelog", True, True, "per-user model state (internal)")
 ITEM_STATE = TopicSpec("item-state", True, False, "per-item model state (internal)")
+# one partition: every member reads all of it, and one total order is simplest to cover
+# with the offsets a checkpoint records
+ITEM_UPDATES = TopicSpec("item-updates", False, False, "item-side deltas per batch (internal)")
 ALL_TOPICS: tuple[TopicSpec, ...] = (
-    EVENTS, ITEMS, USERS, RECOMMENDATIONS, DLQ, CHANGELOG, ITEM_STATE,
+    EVENTS, ITEMS, USERS, RECOMMENDATIONS, DLQ, CHANGELOG, ITEM_STATE, ITEM_UPDATES,
 )  # fmt: skip
 
 

@@ -225,6 +225,14 @@ def register(sub: Any) -> None:
         f"lost (default {config.max_replay})",
     )
     parser.add_argument(
+        "--no-share-items",
+        action="store_true",
+        help="learn the item side (embeddings, co-occurrence, popularity, demographic counts, "
+        "the ranker) only from this worker's own users; by default, when the model supports "
+        "it, each batch's item-side changes are published to <prefix>.item-updates and the "
+        "other members' are applied, so the group learns the item side from all users",
+    )
+    parser.add_argument(
         "--instance-id",
         default=config.instance_id,
         help="stable worker identity (transactional id suffix; default: random)",
@@ -273,6 +281,7 @@ def _run(args: argparse.Namespace) -> int:
         checkpoint_every_s=args.checkpoint_interval,
         max_replay=args.max_replay,
         instance_id=args.instance_id,
+        share_items=not args.no_share_items,
     )
     extra: dict[str, Any] = {"ann_candidates": args.ann_candidates} if args.ann_candidates else {}
     model = make_model(

@@ -96,9 +96,11 @@ class CheckpointSchedule:
         ids: Sequence[str],
         *,
         force: bool,
+        shared: Mapping[str, Any] | None = None,
     ) -> None:
-        """Snapshot ``model`` (covering ``offsets``, with the idempotence window ``ids``) and
-        hand it to the writer; ``force`` waits for a write in flight, then for this one."""
+        """Snapshot ``model`` (covering ``offsets``, with the idempotence window ``ids``, and
+        the item updates ``shared`` says) and hand it to the writer; ``force`` waits for a
+        write in flight, then for this one."""
         writer = self._writer
         if not offsets or writer is None:
             return
@@ -114,6 +116,7 @@ class CheckpointSchedule:
         name = self._instance_id or "p" + "-".join(str(p) for p in sorted(offsets))
         slot = ckpt.next_slot(self.slots.get(name))
         offsets, ids, ts = dict(offsets), list(ids), now_ms()
+        shared = dict(shared) if shared else None
 
         def encode() -> tuple[list[tuple[bytes, bytes]], int]:
             # packb({"state": state}), value by value, handing the GIL back in between
@@ -122,7 +125,9 @@ class CheckpointSchedule:
                 parts.append(part)
                 time.sleep(0)
             data = b"".join(parts)
-            records = ckpt.encode(name, data, offsets=offsets, ids=ids, ts=ts, slot=slot)
+            records = ckpt.encode(
+                name, data, offsets=offsets, ids=ids, ts=ts, slot=slot, shared=shared
+            )
             return records, len(data)
 
         writer.start(name, slot, encode)

@@ -40,6 +40,9 @@ class WorkerConfig:
     instance_id: str = ""
     #: Seconds between snapshots of the items that changed to the item-state topic.
     item_state_every_s: float = 5.0
+    #: Share the item side with the other members through ``<prefix>.item-updates`` when the
+    #: model can (``homerec.sharing.ItemShared``): the group learns it from all users.
+    share_items: bool = True
     #: Seconds between whole-model checkpoints (0: never; restore is then per user and item);
     #: at least 20 times the last checkpoint's duration.
     checkpoint_every_s: float = 15.0

@@ -10,9 +10,12 @@ One direction, no back and forth. Each :meth:`Worker.step`:
 2. polls up to ``max_batch`` events from the assigned partitions;
 3. decodes, validates and drops repeats (:mod:`~streams.worker.intake`);
 4. scores the live quality of the lists users were shown, then learns the batch;
-5. re-ranks every user the batch touched, in one vectorised call;
-6. publishes one list per touched user and their state to the changelog;
-7. has the broker acknowledge it and commits the offsets, or commits all of it in
+5. with a shared item side (:mod:`~streams.worker.sharing`), takes the delta of its
+   own learning and applies the other members' deltas that arrived;
+6. re-ranks every user the batch touched, in one vectorised call;
+7. publishes one list per touched user and their state to the changelog, and the
+   item delta;
+8. has the broker acknowledge it and commits the offsets, or commits all of it in
    one transaction (:mod:`~streams.worker.delivery`).
 
 Restores on assignment and rollbacks are :mod:`~streams.worker.recovery`'s,
@@ -28,7 +31,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from kafka import TopicPartition
@@ -39,6 +42,7 @@ from homerec.homepage import Homepage
 from homerec.live_quality import LiveHitRate
 from homerec.models.base import Recommender
 from homerec.models.stateful import Forgetful, ItemStateful, Sized, UserStateful
+from homerec.sharing import ItemShared
 from homerec.state_io import packb
 from homerec.typing import Shown, UserId
 from streams import kafka_compat
@@ -46,7 +50,16 @@ from streams import metrics as m
 from streams.codec import encode_homepage
 from streams.config import Settings
 from streams.errors import DeliveryFailed, StreamsError
-from streams.topics import CHANGELOG, DLQ, EVENTS, ITEM_STATE, ITEMS, RECOMMENDATIONS, USERS
+from streams.topics import (
+    CHANGELOG,
+    DLQ,
+    EVENTS,
+    ITEM_STATE,
+    ITEM_UPDATES,
+    ITEMS,
+    RECOMMENDATIONS,
+    USERS,
+)
 from streams.worker.catalog import Catalog
 from streams.worker.checkpointing import CheckpointSchedule, ItemSnapshots
 from streams.worker.clients import Clients
@@ -55,6 +68,7 @@ from streams.worker.delivery import Delivery, Sent, now_ms
 from streams.worker.intake import Batch, DeadLetterRecord, Intake, Record
 from streams.worker.progress import Progress, consumer_lag
 from streams.worker.recovery import Assignment, Coverage, Recovery, freeze_heap
+from streams.worker.sharing import ItemSharing, event_ranges
 from streams.worker.users import Forget, Users
 
 __all__ = ["Worker"]
@@ -103,10 +117,25 @@ class Worker:
         self._lag = 0
         self._topic = {
             t.name: settings.topic(t.name)
-            for t in (EVENTS, RECOMMENDATIONS, DLQ, CHANGELOG, ITEMS, ITEM_STATE, USERS)
+            for t in (
+                EVENTS,
+                RECOMMENDATIONS,
+                DLQ,
+                CHANGELOG,
+                ITEMS,
+                ITEM_STATE,
+                ITEM_UPDATES,
+                USERS,
+            )
         }
         self._user_state = cfg.changelog and isinstance(model, UserStateful)
         self._clients = Clients(settings, cfg.instance_id or uuid.uuid4().hex[:12])
+        self._sharing = ItemSharing(
+            settings,
+            self._topic[ITEM_UPDATES.name],
+            instance=self._clients.instance,
+            enabled=cfg.share_items and isinstance(model, ItemShared),
+        )
         self._quality = LiveHitRate(cfg.quality_window)
         self._progress = Progress(cfg.log_every_s)
         #: user -> ``ts`` of its deletion request (the users table's tombstones): shared by
@@ -134,11 +163,13 @@ class Worker:
             instance_id=cfg.instance_id,
         )
         # per-item snapshots: the approximate item-side restore when checkpoints are off
+        # (a shared item side restores from the item updates instead)
         self._items = ItemSnapshots(
             self._topic[ITEM_STATE.name],
             enabled=cfg.changelog
             and isinstance(model, ItemStateful)
-            and not self._checkpoints.enabled,
+            and not self._checkpoints.enabled
+            and not self._sharing.enabled,
             every_s=cfg.item_state_every_s,
         )
         self._catalog = Catalog(settings, self._topic[ITEMS.name], limits=cfg.limits)
@@ -186,6 +217,7 @@ class Worker:
                 self._checkpoints.open(c.checkpoint_producer)
             self._catalog.open()
             self._users.open()
+            self._sharing.open()
             self._restore_shared_state()
             c.join(
                 self._topic[EVENTS.name],
@@ -250,6 +282,7 @@ class Worker:
                 log.exception("final item-state snapshot failed (snapshots are best effort)")
         self._checkpoints.wait()  # a half-written checkpoint is of no use to anyone
         c.close()
+        self._sharing.close()
         self._catalog.close()
         self._users.close()
         m.CONSUMER_ASSIGNED.set(0)
@@ -279,10 +312,12 @@ class Worker:
                 self._process(records)
                 m.BATCH_DURATION.observe(time.perf_counter() - started)
                 m.BATCH_SIZE.observe(len(records))
-            elif self._checkpoints.urgent:
-                # asked for by a deletion request while a write was on its way: idle, the
-                # loop would not try again
-                self._maybe_checkpoint(force=False)
+            else:
+                self._share_idle()
+                if self._checkpoints.urgent:
+                    # asked for by a deletion request while a write was on its way: idle,
+                    # the loop would not try again
+                    self._maybe_checkpoint(force=False)
         except DeliveryFailed as exc:
             if isinstance(exc.cause, _FATAL):
                 self._broken = True
@@ -311,17 +346,41 @@ class Worker:
         self._delivery.learned(batch)  # the model is now ahead of what is committed
         self.model.learn_many(batch.events)
         self._items.touched(e.item for e in batch.events)
+        # shared item side: own learning out, the other members' in (take first)
+        delta = self._sharing.take(self.model)
+        self._sharing.apply_new(self.model)
         # rank every user the batch touched, in one vectorised call
         users = list(batch.source)
         lists = self.model.recommend_logged(users, self.config.k) if users else []
-        # records: lists and user states, dead letters, item snapshots
+        # records: lists and user states, item delta, dead letters, item snapshots
         self._delivery.begin()
         pages = self._publish(batch, zip(users, lists, strict=True))
-        self._send_dead_letters(batch.dead + self._catalog.take_dead() + self._users.take_dead())
+        if delta is not None:
+            self._sharing.send(delta, event_ranges(records), self._send)
+        self._send_dead_letters(
+            batch.dead
+            + self._catalog.take_dead()
+            + self._users.take_dead()
+            + self._sharing.take_dead()
+        )
         self._items.send(self.model, self._send, force=False)
         # commit (overlapped: the batch before this one)
         self._delivery.end(batch, pages)
         self._maybe_checkpoint(force=False)
+
+    def _share_idle(self) -> None:
+        """No events: send what the item side changed anyway, apply the others' deltas."""
+        if not self._sharing.live:
+            return
+        delta = self._sharing.take(self.model)
+        dead = self._sharing.take_dead()
+        if delta is not None or dead:
+            self._delivery.begin()
+            if delta is not None:
+                self._sharing.send(delta, {}, self._send)
+            self._send_dead_letters(dead)
+            self._delivery.complete_or_fail(30.0)
+        self._sharing.apply_new(self.model)
 
     def _forget(self, forgets: list[Forget]) -> None:
         """Carry out deletion requests now: erase every trace of the users in this process,
@@ -430,6 +489,8 @@ class Worker:
         """
         if self._broken or self._coverage.restored or self._assignment.pending:
             return
+        if self._sharing.enabled and not self._sharing.live:
+            return  # its item side is not the group's yet
         if not self._checkpoints.due(force=force):
             return
         # the checkpoint covers what is committed: the batch in flight is settled first, and
@@ -438,7 +499,13 @@ class Worker:
         if not self._delivery.committed:
             return
         offsets = self._coverage.offsets(self._assignment.assigned)
-        self._checkpoints.take(self.model, offsets, self._intake.window.to_list(), force=force)
+        self._checkpoints.take(
+            self.model,
+            offsets,
+            self._intake.window.to_list(),
+            force=force,
+            shared=self._sharing.checkpoint_info(),
+        )
 
     def _restore_shared_state(self) -> None:
         """Start from the newest checkpoint, then the catalog; per-item snapshots otherwise.
@@ -457,6 +524,9 @@ class Worker:
         self._catalog.reload(self.model)
         if not loaded:
             self._recovery.load_items(self.model, shared.items)
+        # the item updates since the checkpoint are applied at the first restore, when the
+        # partitions to replay are known
+        self._sharing.reset(self.model, shared.checkpoint if loaded else None)
         log.info("shared state restored in %.2fs", time.perf_counter() - started)
 
     def _restore(self, partitions: list[TopicPartition]) -> None:
@@ -467,7 +537,15 @@ class Worker:
             [tp.partition for tp in self._assignment.sorted()],
             [tp.partition for tp in partitions],
         )
-        self._recovery.restore(self.model, self._clients.consumer, partitions)
+        choose = None
+        if self._sharing.enabled:
+            model = self.model
+
+            def choose(ranges: Mapping[int, tuple[int, int]]) -> dict[int, tuple[int, int]]:
+                return self._sharing.choose_replay(model, ranges)
+
+        self._recovery.restore(self.model, self._clients.consumer, partitions, choose=choose)
+        self._sharing.after_restore(self.model)
         # the tombstones of the requests in the table may not be durable (a crash, or a
         # request sent while no worker ran): sent again, unless the user is back (events
         # after the request: a fresh user, whose records must stay)

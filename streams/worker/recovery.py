@@ -19,13 +19,13 @@ from __future__ import annotations
 import gc
 import logging
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from kafka.structs import TopicPartition
 
-from homerec.errors import StateError
+from homerec.errors import InvalidEvent, StateError
 from homerec.events import Event
 from homerec.models.base import Recommender
 from homerec.models.stateful import Forgetful, ItemStateful, Sized, UserStateful
@@ -33,6 +33,7 @@ from homerec.state_io import unpackb
 from homerec.typing import UserId
 from streams import checkpoint as ckpt
 from streams import metrics as m
+from streams.codec import decode_event
 from streams.config import Settings
 from streams.partition_reader import PartitionReader
 from streams.topics import CHANGELOG, EVENTS, ITEM_STATE
@@ -292,14 +293,24 @@ class Recovery:
         log.info("restored %d item states", len(items))
 
     # -- partitions (assignment, rollback) -----------------------------------------
-    def restore(self, model: Recommender, consumer: Any, partitions: list[TopicPartition]) -> None:
+    def restore(
+        self,
+        model: Recommender,
+        consumer: Any,
+        partitions: list[TopicPartition],
+        *,
+        choose: Callable[[Mapping[int, tuple[int, int]]], dict[int, tuple[int, int]]] | None = None,
+    ) -> None:
         """Bring the state of newly assigned ``partitions`` up to their committed offsets.
 
         A partition the model covers (from a checkpoint, because this worker processed it,
         or from offset 0 when the model has never seen it) replays its events from there,
         if the log still starts at or before that offset (retention) and within
         ``max_replay`` events in all: exact. Any other partition loads its users' latest
-        changelog records.
+        changelog records. ``choose`` (a shared item side: :mod:`streams.worker.sharing`)
+        is given the replay ranges and returns those that may be replayed, each perhaps
+        reaching beyond the committed offset (the users of those events are then
+        restored ahead, as from the changelog); the others load the changelog.
         """
         started = time.perf_counter()
         cov = self._coverage
@@ -322,7 +333,21 @@ class Recovery:
                 budget -= stop - start
             else:
                 from_changelog.append(tp)
+        ahead: dict[int, int] = {}
+        if choose is not None:
+            allowed = choose(replay)
+            for p in sorted(set(replay) - set(allowed)):
+                del replay[p]
+                from_changelog.append(TopicPartition(self._events_topic, p))
+            for p, (start, stop) in allowed.items():
+                if stop > committed[p]:
+                    ahead[p] = stop  # processed and shared, not committed yet: replayed too
+                replay[p] = (start, stop)
         self._restore_users(model, from_changelog, committed)
+        if ahead:
+            # what the replay learns beyond the committed offsets is consumed again: its
+            # users are "restored ahead", so the loop skips those events and republishes
+            self._mark_ahead({p: (committed[p], stop) for p, stop in ahead.items()}, committed)
         replayed = self._replay(model, replay)
         cov.restored_to(committed, committed)
         freeze_heap("restore", enabled=self._freeze)
@@ -336,6 +361,28 @@ class Recovery:
             replayed,
             sorted(tp.partition for tp in from_changelog),
         )
+
+    def _mark_ahead(
+        self, ranges: Mapping[int, tuple[int, int]], committed: Mapping[int, int]
+    ) -> None:
+        """The users of the events in ``ranges`` (beyond the committed offsets) are marked
+        restored up to their last event there (at-least-once only: a shared batch's output
+        was acknowledged, the worker died before committing its offsets)."""
+        newest: dict[UserId, Restored] = {}
+        reader = PartitionReader(self.settings, self._events_topic, client_id="homerec-replay")
+        try:
+            for rec in reader.read_range(ranges, 300.0):
+                try:
+                    event = decode_event(rec.key, rec.value)
+                except InvalidEvent:
+                    continue
+                ts = max(event.ts, newest[event.user].ts) if event.user in newest else event.ts
+                newest[event.user] = Restored(rec.partition, rec.offset, ts)
+        finally:
+            reader.close()
+        for user, restored in newest.items():
+            self._coverage.restore_user(user, restored, committed=committed[restored.partition])
+        log.info("replaying beyond the committed offsets, up to %s", dict(ranges))
 
     def take_stale(self) -> list[Forget]:
         """The users whose tombstones are to be sent again (see :attr:`stale`)."""
