@@ -29,12 +29,14 @@ def worker_config(
     k: int = 10,
     guarantee: Guarantee = "at-least-once",
     sync_delivery: bool = False,
+    share_items: bool = True,
 ) -> WorkerConfig:
     """The worker's defaults, without the periodic progress log line."""
     return WorkerConfig(
         k=k,
         max_batch=max_batch,
         changelog=changelog,
+        share_items=share_items,
         log_every_s=3600.0,
         processing_guarantee=guarantee,
         async_commit=not sync_delivery,
@@ -53,10 +55,15 @@ def run_pipeline(
     join_timeout_s: float = 60.0,
     guarantee: Guarantee = "at-least-once",
     sync_delivery: bool = False,
+    share_items: bool = True,
 ) -> ThroughputResult:
     """Run the worker until ``n_events`` are consumed or ``max_seconds`` of processing elapsed."""
     config = worker_config(
-        max_batch=max_batch, changelog=changelog, guarantee=guarantee, sync_delivery=sync_delivery
+        max_batch=max_batch,
+        changelog=changelog,
+        guarantee=guarantee,
+        sync_delivery=sync_delivery,
+        share_items=share_items,
     )
     worker = Worker(settings, model, config)
     clock = BatchClock()

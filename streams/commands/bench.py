@@ -7,7 +7,9 @@ Phases (each can be skipped with ``--skip``):
 2. **pipeline** — the real worker (decode, validate, learn, re-rank, publish, commit)
    on the same events, same broker, same client settings; ``ratio`` = pipeline / passthrough;
    **variants** — the bare loop with two sends per event and/or explicit partitions,
-   to price the worker's send pattern; with ``--workers N`` (N > 1) the pipeline is N worker
+   to price the worker's send pattern; **sharing** — the one-worker pipeline with the
+   item-updates exchange off and on, alternating, each run on topics of its own
+   (``sharing.ratio`` = on / off; :mod:`streams.bench.sharing`); with ``--workers N`` (N > 1) the pipeline is N worker
    processes in one consumer group (the machine's capacity, still against one passthrough
    loop) and the freshness phase runs N workers too;
 3. **freshness** — a warmed worker process at an offered load of half the pipeline's
@@ -63,6 +65,7 @@ PHASES: tuple[str, ...] = (
     "passthrough",
     "pipeline",
     "variants",
+    "sharing",
     "freshness",
     "memory",
     "scaling",
@@ -170,6 +173,13 @@ def register(sub: Any) -> None:
         default=frozenset(),
         metavar="PHASE,...",
         help=f"phases to skip: {', '.join(PHASES)}",
+    )
+    p.add_argument(
+        "--sharing-pairs",
+        type=positive_int,
+        default=2,
+        help="sharing phase: pairs of pipeline runs without and with the item-updates "
+        "exchange (default 2, i.e. off, on, on, off)",
     )
     p.add_argument(
         "--pipeline-seconds",
@@ -301,7 +311,7 @@ def run_bench(args: argparse.Namespace, base: Settings) -> dict[str, Any]:
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     created: list[Settings] = []
-    kafka_phases = {"passthrough", "pipeline", "variants", "freshness"} - skip
+    kafka_phases = {"passthrough", "pipeline", "variants", "sharing", "freshness"} - skip
     workload = None
     try:
         if kafka_phases:
@@ -337,6 +347,9 @@ def run_bench(args: argparse.Namespace, base: Settings) -> dict[str, Any]:
                 report["passthrough_eps"] = best["eps"]
             if "variants" not in skip:
                 report["passthrough_variants"] = _variants(settings, len(workload.events), args)
+        if "sharing" not in skip and args.workers == 1:
+            assert workload is not None
+            report["sharing"] = _sharing(base, workload, args, created)
         if report["passthrough_eps"] and report["pipeline_eps"] is not None:
             report["ratio"] = round(report["pipeline_eps"] / report["passthrough_eps"], 4)
         if "freshness" not in skip:
@@ -459,6 +472,39 @@ def _pipeline(
     return {**pl.to_dict(), "warm_seconds": round(warm_s, 2), "workers": 1}, model_info(model)
 
 
+def _sharing(
+    base: Settings, workload: Workload, args: argparse.Namespace, created: list[Settings]
+) -> dict[str, Any]:
+    """The sharing phase: the one-worker pipeline with the item-updates exchange off and on."""
+    from streams.bench.models import build_model, warm_model
+    from streams.bench.pipeline import run_pipeline
+    from streams.bench.sharing import measure_sharing
+    from streams.bench.throughput import ThroughputResult
+    from streams.bench.workload import new_settings, produce
+    from streams.topics import EVENTS, ITEMS
+
+    def run(share: bool) -> ThroughputResult:
+        settings = new_settings(base, "sh", partitions=args.partitions)
+        created.append(settings)
+        produce(settings, settings.topic(ITEMS.name), workload.encoded_items())
+        produce(settings, settings.topic(EVENTS.name), workload.encoded())
+        model = build_model(args.model)
+        warm_model(model, workload)
+        return run_pipeline(
+            settings,
+            model,
+            n_events=len(workload.events),
+            max_batch=args.max_batch,
+            changelog=not args.no_changelog,
+            sync_delivery=args.sync_delivery,
+            max_seconds=args.pipeline_seconds,
+            guarantee=args.processing_guarantee,
+            share_items=share,
+        )
+
+    return measure_sharing(run, pairs=args.sharing_pairs).to_dict()
+
+
 def _freshness(
     base: Settings,
     workload: Workload,
@@ -576,6 +622,11 @@ def _print_text(report: dict[str, Any]) -> None:
         print(f"  freshness goals met up to: {met}")
     for name, row in report.get("passthrough_variants", {}).items():
         print(f"  passthrough variant {name:<28} {row['eps']:,.1f} events/s")
+    sharing = report.get("sharing")
+    if sharing:
+        ratio = sharing["ratio"]
+        print(f"  sharing the item side: off {sharing['off_eps']}, on {sharing['on_eps']} "
+              f"events/s, on/off {'n/a' if ratio is None else f'{ratio:.3f}'}")  # fmt: skip
     for row in report.get("scaling", []):
         print(f"  scaling {row['n_items']:>7} items: re-rank {row['rerank_ms_per_user']:.2f} ms/user, "
               f"learn {row['learn_ms_per_event']:.2f} ms/event, {row['eps']:,.0f} events/s")  # fmt: skip

@@ -25,6 +25,7 @@ from streams.bench.workload import Workload, WorkloadSpec, delete_topics, new_se
 from streams.commands import bench as bench_cmd
 from streams.config import Settings
 from streams.topics import EVENTS, ITEMS
+from tests.streams.fixtures import read_all
 
 TINY = WorkloadSpec(n_users=200, n_items=60, n_events=900, warm_events=100, seed=3)
 
@@ -122,6 +123,24 @@ def test_passthrough_and_pipeline_on_the_same_events(bootstrap: str) -> None:
         delete_topics([settings])
 
 
+@pytest.mark.kafka
+def test_the_sharing_phase_runs_the_worker_with_and_without_the_exchange(bootstrap: str) -> None:
+    workload = Workload.build(TINY)
+    created: list[Settings] = []
+    args = _parse("--bootstrap", bootstrap, "--model", "hybrid", "--max-batch", "200",
+                  "--partitions", "2", "--sharing-pairs", "1", "--pipeline-seconds", "60")  # fmt: skip
+    try:
+        report = bench_cmd._sharing(Settings(bootstrap=bootstrap), workload, args, created)
+        # off, then on: each run on its own topics, and only the second shares
+        assert len(created) == 2
+        sent = [len(read_all(s, "item-updates")) for s in created]
+    finally:
+        delete_topics(created)
+    assert sent[0] == 0 and sent[1] > 0
+    assert len(report["off_eps"]) == len(report["on_eps"]) == 1
+    assert report["ratio"] == pytest.approx(report["on_eps"][0] / report["off_eps"][0], rel=1e-3)
+
+
 def _parse(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     bench_cmd.register(parser.add_subparsers())
@@ -171,7 +190,7 @@ def test_bench_json_report(
         "--freshness-sweep", "100,50", "--freshness-warmup", "1", "--sweep-plot", str(plot),
         "--memory-users", "2000", "--memory-items", "200",
         "--scaling-items", "50,100", "--scaling-seconds", "2", "--ann-k", "10",
-        "--ann-stage-items", "200", "--ann-candidates", "30",
+        "--ann-stage-items", "200", "--ann-candidates", "30", "--sharing-pairs", "1",
     )  # fmt: skip
     assert args.func(args) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
@@ -203,6 +222,7 @@ def test_bench_json_report(
         "x2_sends_explicit_partition",
     }
     assert all(v["eps"] > 0 for v in report["passthrough_variants"].values())
+    assert len(report["sharing"]["on_eps"]) == len(report["sharing"]["off_eps"]) == 1
     assert all(0.0 <= r["recall_at_k"] <= 1.0 for r in report["ann"])
     stage = report["ann_stage"]
     assert stage["n_items"] == 200 and stage["candidates"] == 30
