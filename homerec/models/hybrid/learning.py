@@ -73,6 +73,7 @@ class Learner:
     cold_scale: float
     ranker_every: int
     ranker_sample: int
+    rate_prior: float
     long_pows: FloatArray
     recent_pows: FloatArray
     cooc_pows: FloatArray
@@ -203,6 +204,7 @@ class Learner:
         fast, fast_scale = items.pop.raw()
         slow, slow_scale = items.pop_slow.raw()
         demo = items.demo
+        rates = book.rates
         grad: npt.NDArray[np.float64] = ranker_grad(
             cols, users.P[u], items.Q, items.b, items.T,
             fast, fast_scale, slow, slow_scale, book.item_count, self.cold_scale,
@@ -210,6 +212,7 @@ class Learner:
             np.ascontiguousarray(h), self.long_pows[: len(h)], self.recent_pows[: len(h)],
             items.cooc.ids, items.cooc.counts, groups[groups >= 0],
             demo.logD, demo.logD_item, demo.D_tot, DEMO_PRIOR, n,
+            rates.clicks, rates.shown, rates.rate, self.rate_prior,
             ranker.w, ranker.bias, self.slot,
         )  # fmt: skip
         return grad

@@ -12,9 +12,10 @@ from homerec.events import Event
 from homerec.items import Item
 from homerec.models.hybrid import Hybrid
 from homerec.models.hybrid.learning import Eligible
+from homerec.models.hybrid.planes import Plane
 from homerec.models.storage import as_rows
 from homerec.profiles import UserProfile
-from tests.homerec.models.hybrid.fixtures import T0, Trained
+from tests.homerec.models.hybrid.fixtures import T0, Trained, with_click_rates
 
 
 def _eligible(m: Hybrid) -> Eligible:
@@ -52,6 +53,17 @@ def test_ranker_grad_at_columns_is_the_softmax_gradient_of_the_features(
         got = m._learner.ranker_grad(m.tables, m._book(), row, cols)
         assert np.allclose(got, want, rtol=1e-4, atol=1e-5)
         assert not m._learner.slot.any()  # the scratch is handed back zeroed
+
+
+def test_ranker_grad_with_click_rates_is_the_softmax_gradient_of_the_features(
+    trained: Trained,
+) -> None:
+    m = with_click_rates(trained())
+    cols = np.array([7, 0, 17, 5, 42, 5, 59, 3, 6], np.int64)
+    want = _softmax_grad(m, 3, cols)
+    assert abs(want[Plane.ITEM_RATE]) > 1e-3
+    got = m._learner.ranker_grad(m.tables, m._book(), 3, cols)
+    assert np.allclose(got, want, rtol=1e-4, atol=1e-5)
 
 
 def test_exact_ranker_columns_are_every_candidate_but_the_users_items(trained: Trained) -> None:
