@@ -58,7 +58,8 @@ class Hybrid(IndexedRecommender):
     a uniform sample of this many beyond: the step's cost stops growing with the catalog);
     ``sample_buffer``: recent events kept for popularity-sampled negatives;
     ``rate_prior``: pseudo-clicks at the overall click rate behind each item's click rate
-    on the pages shown (the ``item_rate`` plane; > 0);
+    on the pages shown (the ``item_rate`` plane; > 0); ``page_negatives``: step size of the
+    negative step for each item passed over above a click on a page (0: none);
     ``ann_candidates``, ``ann_rebuild_every``: the candidate stage (0: every item scored).
 
     Learned state is one :class:`~homerec.models.hybrid.tables.HybridTables`; the
@@ -95,6 +96,7 @@ class Hybrid(IndexedRecommender):
         ranker_sample: int = 128,
         sample_buffer: int = 5000,
         rate_prior: float = 2.0,
+        page_negatives: float = 0.5,
         candidates: Candidates = "seen",
         max_tag_share: float | None = None,
         ann_candidates: int = 0,
@@ -118,6 +120,8 @@ class Hybrid(IndexedRecommender):
                 raise ConfigError(f"{name} must be at least 1, got {value}")
         if profile_groups > 32_767:  # group ids are int16 per user slot
             raise ConfigError(f"profile_groups must be at most 32767, got {profile_groups}")
+        if page_negatives < 0:
+            raise ConfigError(f"page_negatives must be >= 0, got {page_negatives}")
         if not rate_prior > 0:
             raise ConfigError(f"rate_prior must be > 0, got {rate_prior}")
         if ann_candidates < 0:
@@ -146,6 +150,7 @@ class Hybrid(IndexedRecommender):
         self.ranker_sample = ranker_sample
         self.sample_buffer = sample_buffer
         self.rate_prior = rate_prior
+        self.page_negatives = page_negatives
         self.ann_candidates = ann_candidates
         self.ann_rebuild_every = ann_rebuild_every
         # the candidate stage in front of the re-rank (None: every item is scored)
@@ -285,6 +290,16 @@ class Hybrid(IndexedRecommender):
             shown if shown is not None and (shown == i).any() else None,
         )  # fmt: skip
         self._learner.learn(self._tables, self._book(), self._rng, eligible, u, i, weight, rating)
+        if weight > 0 and eligible.shown is not None and self.page_negatives > 0:
+            self._skipped_above(u, i, eligible.shown)
+
+    def _skipped_above(self, u: int, i: int, page: IndexArray) -> None:
+        """Items above a click on the page were looked at and passed over (a cascade of
+        examination): each is pushed down by ``page_negatives`` in the embeddings."""
+        at = int(np.flatnonzero(page == i)[0])
+        for j in page[:at].tolist():
+            if not self._interacted(u, j):
+                self._learner.push_down(self._tables, u, j, self.page_negatives)
 
     def _impressed(self, u: int, i: int, weight: float) -> None:
         """Shown and not (yet) clicked: a logistic step pushing ``P[u]·Q[i] + b[i]`` down by
