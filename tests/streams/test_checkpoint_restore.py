@@ -61,10 +61,9 @@ def _run_to_end(settings: Settings, model: Hybrid, config: WorkerConfig) -> Work
     return worker
 
 
-#: serving state, not learned state: exposure and clicks on pages are counted and
-#: exploration draws are made
-#: when lists are ranked, and a replay after a crash learns without ranking (README,
-#: Guarantees)
+#: serving state, not learned state: exposure is counted and exploration draws are made
+#: when lists are ranked, clicks on pages against the pages ranked, and a replay after a
+#: crash learns without ranking (README, Guarantees)
 _SERVING = {"item_shown", "item_clicks", "explore_rng"}
 
 
