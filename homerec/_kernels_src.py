@@ -70,6 +70,7 @@ _CONTENT_COLD: int = int(_PLANE.CONTENT_COLD)
 _CONTENT_NEW: int = int(_PLANE.CONTENT_NEW)
 _ITEM_COLD: int = int(_PLANE.ITEM_COLD)
 _COOC_RECENT: int = int(_PLANE.COOC_RECENT)
+_ITEM_RATE: int = int(_PLANE.ITEM_RATE)
 
 
 @_compiled()
@@ -212,6 +213,10 @@ def ranker_grad(
     D_tot: npt.NDArray[np.float64],
     demo_prior: float,
     n_items: int,
+    clicks: npt.NDArray[np.float32],
+    shown: npt.NDArray[np.float32],
+    rate: float,
+    rate_prior: float,
     w: npt.NDArray[np.float64],
     bias: float,
     slot: npt.NDArray[np.int32],
@@ -224,13 +229,17 @@ def ranker_grad(
 
     ``pop_fast``, ``pop_slow`` are the raw popularity sums and ``*_scale`` their decay
     factors (:meth:`homerec.decay.DecayedCounts.raw`); ``hist`` the user's history rows
-    (newest first) with their long and recent weights; ``groups`` the user's profile group rows. ``slot`` is scratch of
+    (newest first) with their long and recent weights; ``groups`` the user's profile group rows;
+    ``clicks``, ``shown``, ``rate`` the items' clicks and exposure and the overall click
+    rate, ``rate_prior`` the pseudo-clicks behind each item's rate
+    (:class:`homerec.models.click_rates.ClickRates`). ``slot`` is scratch of
     ``items`` zeros, handed back zeroed.
     """
     return _ranker_grad(
         cols, p_u, Q, b, T, pop_fast, fast_scale, pop_slow, slow_scale, item_count,
         cold_scale, n_events, hist, hist_w, recent_w, cooc_ids, cooc_counts, groups,
-        logD, logD_item, D_tot, demo_prior, n_items, w, bias, slot,
+        logD, logD_item, D_tot, demo_prior, n_items, clicks, shown, rate, rate_prior,
+        w, bias, slot,
     )  # fmt: skip
 
 
@@ -259,6 +268,10 @@ def _ranker_grad(
     D_tot: npt.NDArray[np.float64],
     demo_prior: float,
     n_items: int,
+    clicks: npt.NDArray[np.float32],
+    shown: npt.NDArray[np.float32],
+    rate: float,
+    rate_prior: float,
     w: npt.NDArray[np.float64],
     bias: float,
     slot: npt.NDArray[np.int32],
@@ -322,12 +335,14 @@ def _ranker_grad(
     bias_c = np.empty(m)
     pf = np.empty(m)
     ps = np.empty(m)
+    lift_rate = np.empty(m)
     for j in range(m):
         c = cols[j]
         cnt[j] = item_count[c]
         bias_c[j] = b[c]
         pf[j] = pop_fast[c]
         ps[j] = pop_slow[c]
+        lift_rate[j] = math.log((clicks[c] + rate_prior) / (rate * shown[c] + rate_prior))
     lift = np.zeros(m)
     if has_demo:
         for g in groups:
@@ -371,6 +386,7 @@ def _ranker_grad(
         X[_DEMO_COLD, j] = X[_DEMO, j] * user_cold
         X[_CONTENT_COLD, j] = X[_CONTENT, j] * user_cold
         X[_CONTENT_NEW, j] = X[_CONTENT, j] * item_cold
+        X[_ITEM_RATE, j] = lift_rate[j]
         for f in range(nf):
             s[j] += w[f] * X[f, j]
     # softmax minus the positive's one-hot, clipped at e^-80 like the dense step
@@ -627,7 +643,8 @@ SIGNATURES: dict[str, str] = {
     "ranker_grad": (
         "f8[::1](i8[::1], f4[::1], f4[:, ::1], f4[::1], f4[:, ::1], f8[::1], f8, f8[::1], f8,"
         " f4[::1], f8, f8, i4[::1], f4[::1], f4[::1], i4[:, ::1], f4[:, ::1], i2[::1],"
-        " f4[:, ::1], f4[::1], f8[::1], f8, i8, f8[::1], f8, i4[::1])"
+        " f4[:, ::1], f4[::1], f8[::1], f8, i8, f4[::1], f4[::1], f8, f8, f8[::1], f8,"
+        " i4[::1])"
     ),
 }
 

@@ -90,6 +90,15 @@ class OnlineRanker:
         self._opt.v = own_v * self.beta_2**steps + v
         self._opt.n_iterations += steps
 
+    def insert_features(self, at: int, count: int = 1) -> None:
+        """Make room for ``count`` new features before feature ``at``: zero weights and zero
+        Adam moments (a state saved before the features existed)."""
+        self.w = np.insert(self.w, at, np.zeros(count))
+        if self._opt.m is not None:
+            self._opt.m = np.insert(np.asarray(self._opt.m, np.float64), at, np.zeros(count))
+            self._opt.v = np.insert(np.asarray(self._opt.v, np.float64), at, np.zeros(count))
+        self.n_features += count
+
     def state(self) -> dict[str, Any]:
         return {
             "n_features": self.n_features,

@@ -39,6 +39,7 @@ from homerec.feedback import FeedbackWeights
 from homerec.hiding import HidingRules
 from homerec.items import Item
 from homerec.models.base import Recommender
+from homerec.models.click_rates import ClickRates
 from homerec.models.storage import (
     IdIndex,
     append_row,
@@ -105,9 +106,10 @@ class IndexedRecommender(Recommender):
         self._item_catalog = np.zeros(0, bool)
         self._item_active = np.zeros(0, bool)
         self._item_count = np.zeros(0, np.float32)
-        # examination-weighted times each item was shown (see homerec.exploration): the
-        # pages this model published, or impression events once any arrived
-        self._item_shown = np.zeros(0, np.float32)
+        # per item: examination-weighted times shown (see homerec.exploration): the
+        # pages this model published, or impression events once any arrived; and the
+        # clicks taken from those pages (homerec.models.click_rates)
+        self._rates = ClickRates.empty()
         self._impressions = False
         # per user row: the items of the page last shown, in order (what the ranker may
         # learn from): the pages published when exploring (a model that explores publishes
@@ -143,7 +145,7 @@ class IndexedRecommender(Recommender):
             self._item_catalog = grow(self._item_catalog, n)
             self._item_active = grow(self._item_active, n, fill=True)
             self._item_count = grow(self._item_count, n)
-            self._item_shown = grow(self._item_shown, n)
+            self._rates.grow(n)
             while len(self._item_tags) <= row:
                 self._item_tags.append(())
             self._grow_items(len(self._item_seen))
@@ -177,7 +179,10 @@ class IndexedRecommender(Recommender):
             if event.type == "impression":
                 self._learn_impression(u, i, weight, event)
                 continue
+            taken = weight > 0 and self._taken_from_page(u, i)
             self._learn(u, i, weight, event)
+            if taken:
+                self._rates.add_click(i)
             self._user_events[u] += 1
             self._item_seen[i] = True
             self._item_count[i] += 1.0
@@ -207,12 +212,20 @@ class IndexedRecommender(Recommender):
         page = np.array([i], np.intp) if page is None else np.append(page[-31:], i)
         self._shown[u] = page
         position = np.array([max(0, int(event.value or 0))])
-        self._item_shown[i] += float(examination(position)[0])
+        self._rates.add_shown(np.array([i]), examination(position))
         self._impressed(u, i, weight)
         self._version += 1
 
     def _impressed(self, u: int, i: int, weight: float) -> None:  # noqa: B027 - optional hook
         """Learn that the user was shown item ``i`` (``weight``: signed, scaled)."""
+
+    def _taken_from_page(self, u: int, i: int) -> bool:
+        """A positive event of user row ``u`` on item row ``i`` is a click on a page: the
+        item is on the page last shown to the user (see ``_shown``) and not yet hidden from
+        them for good (under the default hiding rules, a share or a rating after the click
+        is the same click)."""
+        page = self._shown.get(u)
+        return page is not None and bool((page == i).any()) and not self._interacted(u, i)
 
     def _interacted(self, u: int, i: int) -> bool:
         """Whether item row ``i`` is hidden from user row ``u`` for good."""
@@ -432,7 +445,7 @@ class IndexedRecommender(Recommender):
                     )
                 if not self._impressions:  # the front end does not say what it showed
                     at = np.array([c for c, _, _, _ in page], np.intp)
-                    self._item_shown[at] += examination(np.arange(len(at))).astype(np.float32)
+                    self._rates.add_shown(at, examination(np.arange(len(at))))
                     if self.explore and block[b] >= 0:  # pages that explore are shown
                         self._shown[int(block[b])] = at
                 out.append([(ids[c], float(v), e, p) for c, v, e, p in page])
@@ -479,7 +492,7 @@ class IndexedRecommender(Recommender):
                 if not allowed.any():
                     allowed[:] = True  # the cap gives way rather than leave the slot empty
             pool, at = items[allowed], cand[allowed]
-            probs = explore_probabilities(row[at], self._item_shown[pool], DEFAULT_BONUS)
+            probs = explore_probabilities(row[at], self._rates.shown[pool], DEFAULT_BONUS)
             j = int(rng.choice(len(pool), p=probs))
             item = int(pool[j])
             out.insert(
@@ -527,7 +540,7 @@ class IndexedRecommender(Recommender):
             "item_catalog": self._item_catalog[:ni].copy(),
             "item_active": self._item_active[:ni].copy(),
             "item_count": self._item_count[:ni].copy(),
-            "item_shown": self._item_shown[:ni].copy(),
+            **self._rates.state(ni),
             "impressions": self._impressions,
             "explore_rng": _rng_state(self._explore_rng),
             "item_tags_offsets": t_off,
@@ -553,8 +566,8 @@ class IndexedRecommender(Recommender):
             self._item_catalog = np.array(state["item_catalog"], bool)
             self._item_active = np.array(state["item_active"], bool)
             self._item_count = np.array(state["item_count"], np.float32)
-            # (states written before exploration: nothing shown yet)
-            self._item_shown = np.array(state.get("item_shown", np.zeros(ni)), np.float32)
+            # (states written before exploration, or before clicks were counted: zeros)
+            self._rates = ClickRates.from_state(state, ni)
             self._impressions = bool(state.get("impressions", False))
             if "explore_rng" in state:
                 self._explore_rng.bit_generator.state = _rng_from_state(state["explore_rng"])
@@ -660,7 +673,8 @@ class IndexedRecommender(Recommender):
                 "catalog": bool(self._item_catalog[i]),
                 "active": bool(self._item_active[i]),
                 "count": float(self._item_count[i]),
-                "shown": float(self._item_shown[i]),
+                "shown": float(self._rates.shown[i]),
+                "clicks": float(self._rates.clicks[i]),
                 "tags": [tag_ids[t] for t in self._item_tags[i]],
             }
             state.update(self._extra_item_state(i))
@@ -676,7 +690,7 @@ class IndexedRecommender(Recommender):
             self._item_catalog[i] = bool(state["catalog"])
             self._item_active[i] = bool(state["active"])
             self._item_count[i] = float(state["count"])
-            self._item_shown[i] = float(state.get("shown", 0.0))
+            self._rates.set_row(i, float(state.get("shown", 0.0)), float(state.get("clicks", 0.0)))
             self._item_tags[i] = tuple(self._tags.add(t) for t in state["tags"])
             self._tags_set += 1
             self._load_extra_item_state(i, state)

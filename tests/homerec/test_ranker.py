@@ -53,3 +53,15 @@ def test_merging_no_steps_changes_nothing() -> None:
     r.merge_moments(np.ones(2), 0)
     m, v, steps = r.moments()
     assert steps == 0 and not m.any() and not v.any()
+
+
+def test_inserted_features_start_at_zero_and_keep_the_others() -> None:
+    r = OnlineRanker(2, lr=0.1)
+    r.learn_softmax(np.array([[1.0, 0.0], [0.0, 1.0]]))
+    w, (m, v, _) = r.w.copy(), r.moments()
+    r.insert_features(1)
+    assert r.n_features == 3 and r.w.tolist() == [w[0], 0.0, w[1]]
+    m3, v3, _ = r.moments()
+    assert m3.tolist() == [m[0], 0.0, m[1]] and v3.tolist() == [v[0], 0.0, v[1]]
+    r.learn_softmax(np.array([[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]]))  # steps with 3 features
+    assert r.w[1] > 0

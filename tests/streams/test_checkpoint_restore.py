@@ -62,9 +62,9 @@ def _run_to_end(settings: Settings, model: Hybrid, config: WorkerConfig) -> Work
 
 
 #: serving state, not learned state: exposure is counted and exploration draws are made
-#: when lists are ranked, and a replay after a crash learns without ranking (README,
-#: Guarantees)
-_SERVING = {"item_shown", "explore_rng"}
+#: when lists are ranked, clicks on pages against the pages ranked, and a replay after a
+#: crash learns without ranking (README, Guarantees)
+_SERVING = {"item_shown", "item_clicks", "explore_rng"}
 
 
 def _assert_same_state(a: dict[str, Any], b: dict[str, Any], path: str = "") -> None:

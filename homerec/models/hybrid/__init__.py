@@ -32,6 +32,8 @@ plane                   meaning
 ``content_new``         ``content`` × item coldness (new catalog items)
 ``item_cold``           item coldness ``exp(-count_i / cold_scale)``
 ``cooc_recent``         ``cooc`` with a short memory (``recent_decay``): the current session
+``item_rate``           the item's click rate on the pages shown over the overall rate, shrunk:
+                        ``log((c_i + k) / (r·e_i + k))`` (:mod:`~homerec.models.click_rates`)
 ``e_u⊙e_i`` (d)         per-factor weights of the embedding product
 ``c_i`` (tags)          per-tag item bias
 ======================  =====================================================

@@ -48,8 +48,9 @@ class Eligible:
     use_catalog: bool
     user_items: list[bytearray]
     #: The items the user was last shown (the page this model published, or the
-    #: impressions reported since), when the event's item is among them: the ranker then
-    #: learns from what was shown only, not from items the loop never let the user see.
+    #: impressions reported since), when the event's item is among them: the items the
+    #: user passed over on it join the ranker's candidates, and the embeddings learn
+    #: them as negatives (``page_negatives``).
     shown: IndexArray | None = None
 
 
@@ -73,6 +74,7 @@ class Learner:
     cold_scale: float
     ranker_every: int
     ranker_sample: int
+    rate_prior: float
     long_pows: FloatArray
     recent_pows: FloatArray
     cooc_pows: FloatArray
@@ -157,20 +159,22 @@ class Learner:
         uniformly with replacement (sampled softmax: a uniform proposal needs no
         log-probability correction), so the step's cost stops growing with the catalog.
         """
+        cols = self.ranker_columns(book, rng, eligible, u, pos)
         if eligible.shown is not None:
-            # the page against its own items: a click among what was shown says which of
-            # them the user preferred, and nothing about the items the page left out. Only
-            # the items above the click and the one after it: those were looked at (a
-            # cascade of examination); lower ones were most likely not, and counting them
-            # would teach the ranker the page's own order (position bias)
+            # a click on a page: the items above it and the one after it were looked at
+            # and passed over (a cascade of examination; lower ones most likely were not,
+            # and counting them would teach the ranker the page's own order). They join
+            # the candidates, so the click is lifted above both. The page alone is not
+            # enough: its items were all chosen by the ranker, and within such a
+            # selection the planes that put them there look useless or harmful (the
+            # ranker learnt negative weights for them), while the re-rank ranks every
+            # candidate
             page = eligible.shown
             at = int(np.flatnonzero(page == pos)[0])
             others = np.concatenate((page[:at], page[at + 1 : at + 2]))
             if eligible.user_items[u]:
                 others = others[~np.isin(others, as_rows(eligible.user_items[u]))]
-            cols = np.concatenate(([pos], others)).astype(np.int64)
-        else:
-            cols = self.ranker_columns(book, rng, eligible, u, pos)
+            cols = np.concatenate((cols[:1], others, cols[1:])).astype(np.int64)
         if len(cols) > 1:
             grad = self.ranker_grad(tables, book, u, cols)
             tables.shared.ranker.step(self.step_weight(weight) * grad)
@@ -203,6 +207,7 @@ class Learner:
         fast, fast_scale = items.pop.raw()
         slow, slow_scale = items.pop_slow.raw()
         demo = items.demo
+        rates = book.rates
         grad: npt.NDArray[np.float64] = ranker_grad(
             cols, users.P[u], items.Q, items.b, items.T,
             fast, fast_scale, slow, slow_scale, book.item_count, self.cold_scale,
@@ -210,6 +215,7 @@ class Learner:
             np.ascontiguousarray(h), self.long_pows[: len(h)], self.recent_pows[: len(h)],
             items.cooc.ids, items.cooc.counts, groups[groups >= 0],
             demo.logD, demo.logD_item, demo.D_tot, DEMO_PRIOR, n,
+            rates.clicks, rates.shown, rates.rate, self.rate_prior,
             ranker.w, ranker.bias, self.slot,
         )  # fmt: skip
         return grad

@@ -57,6 +57,9 @@ class Hybrid(IndexedRecommender):
     ``ranker_sample``: candidates in the ranker's softmax (all of them up to this many,
     a uniform sample of this many beyond: the step's cost stops growing with the catalog);
     ``sample_buffer``: recent events kept for popularity-sampled negatives;
+    ``rate_prior``: pseudo-clicks at the overall click rate behind each item's click rate
+    on the pages shown (the ``item_rate`` plane; > 0); ``page_negatives``: step size of the
+    negative step for each item passed over above a click on a page (0: none);
     ``ann_candidates``, ``ann_rebuild_every``: the candidate stage (0: every item scored).
 
     Learned state is one :class:`~homerec.models.hybrid.tables.HybridTables`; the
@@ -92,6 +95,8 @@ class Hybrid(IndexedRecommender):
         ranker_every: int = 2,
         ranker_sample: int = 128,
         sample_buffer: int = 5000,
+        rate_prior: float = 2.0,
+        page_negatives: float = 0.5,
         candidates: Candidates = "seen",
         max_tag_share: float | None = None,
         ann_candidates: int = 0,
@@ -115,6 +120,10 @@ class Hybrid(IndexedRecommender):
                 raise ConfigError(f"{name} must be at least 1, got {value}")
         if profile_groups > 32_767:  # group ids are int16 per user slot
             raise ConfigError(f"profile_groups must be at most 32767, got {profile_groups}")
+        if page_negatives < 0:
+            raise ConfigError(f"page_negatives must be >= 0, got {page_negatives}")
+        if not rate_prior > 0:
+            raise ConfigError(f"rate_prior must be > 0, got {rate_prior}")
         if ann_candidates < 0:
             raise ConfigError(f"ann_candidates must be >= 0 (0 = exact), got {ann_candidates}")
         self.n_factors = n_factors
@@ -140,6 +149,8 @@ class Hybrid(IndexedRecommender):
         self.ranker_every = ranker_every
         self.ranker_sample = ranker_sample
         self.sample_buffer = sample_buffer
+        self.rate_prior = rate_prior
+        self.page_negatives = page_negatives
         self.ann_candidates = ann_candidates
         self.ann_rebuild_every = ann_rebuild_every
         # the candidate stage in front of the re-rank (None: every item is scored)
@@ -163,7 +174,7 @@ class Hybrid(IndexedRecommender):
         recent_pows = (recent_decay ** np.arange(history_length)).astype(np.float32)
         self._scorer = Scorer(
             n_factors=n_factors, cold_scale=cold_scale, long_pows=long_pows,
-            recent_pows=recent_pows,
+            recent_pows=recent_pows, rate_prior=rate_prior,
         )  # fmt: skip
         self._replica: ItemReplica | None = None  # set by share_items
         self._learner = Learner(
@@ -171,7 +182,7 @@ class Hybrid(IndexedRecommender):
             negative_weight=negative_weight, weighted_positives=weighted_positives,
             history_length=history_length, history_min_weight=history_min_weight,
             cold_scale=cold_scale, ranker_every=ranker_every, ranker_sample=ranker_sample,
-            long_pows=long_pows, recent_pows=recent_pows,
+            rate_prior=rate_prior, long_pows=long_pows, recent_pows=recent_pows,
             cooc_pows=(cooc_decay ** np.arange(cooc_window)).astype(np.float32),
         )  # fmt: skip
 
@@ -189,7 +200,12 @@ class Hybrid(IndexedRecommender):
     def _book(self) -> Bookkeeping:
         """The base's bookkeeping as the parts read it, as of now."""
         return Bookkeeping(
-            self._version, len(self._items), len(self._tags), self._item_count, self._user_events
+            self._version,
+            len(self._items),
+            len(self._tags),
+            self._item_count,
+            self._user_events,
+            self._rates,
         )
 
     # -- tables -----------------------------------------------------------
@@ -243,6 +259,7 @@ class Hybrid(IndexedRecommender):
         return reference_features(
             self._tables, self._book(), user_row, cols, cold_scale=self.cold_scale,
             long_pows=self._scorer.long_pows, recent_pows=self._scorer.recent_pows,
+            rate_prior=self.rate_prior,
         )  # fmt: skip
 
     def predict_one(self, user: UserId, item: ItemId) -> float | None:
@@ -273,6 +290,16 @@ class Hybrid(IndexedRecommender):
             shown if shown is not None and (shown == i).any() else None,
         )  # fmt: skip
         self._learner.learn(self._tables, self._book(), self._rng, eligible, u, i, weight, rating)
+        if weight > 0 and eligible.shown is not None and self.page_negatives > 0:
+            self._skipped_above(u, i, eligible.shown)
+
+    def _skipped_above(self, u: int, i: int, page: IndexArray) -> None:
+        """Items above a click on the page were looked at and passed over (a cascade of
+        examination): each is pushed down by ``page_negatives`` in the embeddings."""
+        at = int(np.flatnonzero(page == i)[0])
+        for j in page[:at].tolist():
+            if not self._interacted(u, j):
+                self._learner.push_down(self._tables, u, j, self.page_negatives)
 
     def _impressed(self, u: int, i: int, weight: float) -> None:
         """Shown and not (yet) clicked: a logistic step pushing ``P[u]·Q[i] + b[i]`` down by
@@ -289,6 +316,10 @@ class Hybrid(IndexedRecommender):
             state, n_users, n_items, n_factors=self.n_factors, tag_dims=self.tag_dims,
             max_groups=self.profile_groups,
         )  # fmt: skip
+        ranker = self._tables.shared.ranker
+        missing = N_PLANES + self.n_factors + self.tag_dims - ranker.n_features
+        if missing == 1:  # saved before the item_rate plane (the last plane) existed
+            ranker.insert_features(Plane.ITEM_RATE)
         self._scorer.reset()
 
     def _extra_user_state(self, u: int) -> dict[str, Any]:

@@ -13,7 +13,7 @@ imported, and reads the planes' rows from it as plain integers.
 >>> PLANES[Plane.POP_FAST]
 'pop_fast'
 >>> N_PLANES, factor_weights(4), tag_weights(4)
-(13, slice(13, 17, None), slice(17, None, None))
+(14, slice(14, 18, None), slice(18, None, None))
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ class Plane(IntEnum):
     CONTENT_NEW = 10
     ITEM_COLD = 11
     COOC_RECENT = 12
+    ITEM_RATE = 13
 
 
 #: How many planes there are (the ranker's first weights).

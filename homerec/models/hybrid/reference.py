@@ -25,13 +25,14 @@ __all__ = ["features", "planes", "scores"]
 
 def planes(
     tables: HybridTables, book: Bookkeeping, rows: IntArray, *, cold_scale: float,
-    long_pows: FloatArray, recent_pows: FloatArray,
+    long_pows: FloatArray, recent_pows: FloatArray, rate_prior: float,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:  # fmt: skip
     """Feature planes ``X`` ``(B, N_PLANES, n_items)`` of user ``rows`` (``-1``: unknown)
     and their embeddings ``(B, n_factors)``, in float64.
 
     ``long_pows``, ``recent_pows``: recency weights of history positions (as many as are
-    scored); ``cold_scale``: events after which a user or item counts as warm.
+    scored); ``cold_scale``: events after which a user or item counts as warm;
+    ``rate_prior``: pseudo-clicks behind each item's click rate.
     """
     users, items = tables.users, tables.items
     demo = items.demo
@@ -46,6 +47,11 @@ def planes(
     X[:, Plane.POP_FAST] = np.log1p(np.maximum(items.pop.values(n), 1e-30))
     X[:, Plane.POP_SLOW] = np.log1p(np.maximum(items.pop_slow.values(n), 1e-30))
     X[:, Plane.ITEM_COLD] = item_cold
+    rates = book.rates
+    X[:, Plane.ITEM_RATE] = np.log(
+        (rates.clicks[:n].astype(np.float64) + rate_prior)
+        / (rates.rate * rates.shown[:n].astype(np.float64) + rate_prior)
+    )
     for r, u in enumerate(rows.tolist()):
         if u >= 0:
             P[r] = users.P[u]
@@ -89,13 +95,13 @@ def planes(
 
 def scores(
     tables: HybridTables, book: Bookkeeping, rows: IntArray, *, cold_scale: float,
-    long_pows: FloatArray, recent_pows: FloatArray,
+    long_pows: FloatArray, recent_pows: FloatArray, rate_prior: float,
 ) -> npt.NDArray[np.float64]:  # fmt: skip
     """The ranker's linear score ``(B, n_items)``: ``w·x + bias`` of the :func:`planes`,
     the per-factor product and the per-tag item biases; for a user with no event
     (unknown users too), :mod:`~homerec.models.hybrid.cold_start`'s ``pop_slow + β·demo``."""
     X, P = planes(tables, book, rows, cold_scale=cold_scale, long_pows=long_pows,
-                  recent_pows=recent_pows)  # fmt: skip
+                  recent_pows=recent_pows, rate_prior=rate_prior)  # fmt: skip
     ranker, items = tables.shared.ranker, tables.items
     n, d = book.n_items, P.shape[1]
     w = ranker.w
@@ -111,12 +117,13 @@ def scores(
 
 def features(
     tables: HybridTables, book: Bookkeeping, user_row: int, cols: IndexArray | IntArray, *,
-    cold_scale: float, long_pows: FloatArray, recent_pows: FloatArray,
+    cold_scale: float, long_pows: FloatArray, recent_pows: FloatArray, rate_prior: float,
 ) -> npt.NDArray[np.float64]:  # fmt: skip
     """The ranker's input rows ``x`` (one per item of ``cols``) for one user: the planes,
     ``e_u⊙e_i`` and the item's tag vector; ``w·x + bias`` is its score."""
     X, P = planes(tables, book, np.array([user_row], np.int32), cold_scale=cold_scale,
-                  long_pows=long_pows, recent_pows=recent_pows)  # fmt: skip
+                  long_pows=long_pows, recent_pows=recent_pows,
+                  rate_prior=rate_prior)  # fmt: skip
     items = tables.items
     d = P.shape[1]
     x = np.empty((len(cols), tables.shared.ranker.n_features))

@@ -36,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from homerec.kernels import add_cooc_terms
+from homerec.models.click_rates import ClickRates
 from homerec.models.hybrid.demographics import DEMO_PRIOR
 from homerec.models.hybrid.planes import N_PLANES, Plane, factor_weights, tag_weights
 from homerec.models.hybrid.tables import HybridTables
@@ -58,13 +59,14 @@ FUSED_MIN_ROWS = 64
 class Bookkeeping:
     """What the score reads of the base model's bookkeeping, as of one model version:
     the version (caches are keyed by it), the items and tags known, the events per item
-    row and per user row."""
+    row and per user row, and the items' exposure and clicks on pages."""
 
     version: int
     n_items: int
     n_tags: int
     item_count: FloatArray
     user_events: IndexArray
+    rates: ClickRates
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,14 +154,16 @@ class Scorer:
 
     ``long_pows``, ``recent_pows``: the recency weights of a history's positions (its
     length is the history scored); ``cold_scale``: events after which a user or item
-    counts as warm.
+    counts as warm; ``rate_prior``: pseudo-clicks behind each item's click rate.
     """
 
     def __init__(
-        self, *, n_factors: int, cold_scale: float, long_pows: FloatArray, recent_pows: FloatArray
-    ) -> None:
+        self, *, n_factors: int, cold_scale: float, long_pows: FloatArray, recent_pows: FloatArray,
+        rate_prior: float,
+    ) -> None:  # fmt: skip
         self.n_factors = n_factors
         self.cold_scale = cold_scale
+        self.rate_prior = rate_prior
         self.long_pows = long_pows
         self.recent_pows = recent_pows
         self.reset()
@@ -224,6 +228,8 @@ class Scorer:
             + wf[Plane.ITEM_COLD] * item_cold + wf[Plane.MF] * items.b[:n]
             + T[:n] @ w[tag_weights(d)] + np.float32(ranker.bias)
         )  # fmt: skip
+        if wf[Plane.ITEM_RATE] != 0.0:
+            scalars[0] += wf[Plane.ITEM_RATE] * book.rates.lift(n, self.rate_prior)
         scalars[1] = pop_f
         demo_norm: npt.NDArray[np.float64] | None = None
         if tot > 0:

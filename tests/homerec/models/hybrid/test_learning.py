@@ -11,10 +11,11 @@ from homerec.checks import planted_stream
 from homerec.events import Event
 from homerec.items import Item
 from homerec.models.hybrid import Hybrid
-from homerec.models.hybrid.learning import Eligible
+from homerec.models.hybrid.learning import Eligible, Learner
+from homerec.models.hybrid.planes import Plane
 from homerec.models.storage import as_rows
 from homerec.profiles import UserProfile
-from tests.homerec.models.hybrid.fixtures import T0, Trained
+from tests.homerec.models.hybrid.fixtures import T0, Trained, with_click_rates
 
 
 def _eligible(m: Hybrid) -> Eligible:
@@ -52,6 +53,17 @@ def test_ranker_grad_at_columns_is_the_softmax_gradient_of_the_features(
         got = m._learner.ranker_grad(m.tables, m._book(), row, cols)
         assert np.allclose(got, want, rtol=1e-4, atol=1e-5)
         assert not m._learner.slot.any()  # the scratch is handed back zeroed
+
+
+def test_ranker_grad_with_click_rates_is_the_softmax_gradient_of_the_features(
+    trained: Trained,
+) -> None:
+    m = with_click_rates(trained())
+    cols = np.array([7, 0, 17, 5, 42, 5, 59, 3, 6], np.int64)
+    want = _softmax_grad(m, 3, cols)
+    assert abs(want[Plane.ITEM_RATE]) > 1e-3
+    got = m._learner.ranker_grad(m.tables, m._book(), 3, cols)
+    assert np.allclose(got, want, rtol=1e-4, atol=1e-5)
 
 
 def test_exact_ranker_columns_are_every_candidate_but_the_users_items(trained: Trained) -> None:
@@ -112,3 +124,48 @@ def test_below_history_min_weight_an_event_leaves_history_and_counts() -> None:
     m.learn_many([Event("u", "a", "skip", T0)])
     assert m.tables.users.history(0, 10).tolist() == []
     assert m.tables.shared.buf_n == 0
+
+
+def test_a_click_on_a_page_steps_against_the_passed_over_items_and_the_candidates(
+    trained: Trained, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    m = trained()
+    page = np.array([11, 12, 13, 14, 15], np.intp)
+    seen: list[npt.NDArray[np.int64]] = []
+    real = Learner.ranker_grad
+
+    def spy(
+        self: Learner, tables: object, book: object, u: int, cols: npt.NDArray[np.int64]
+    ) -> object:
+        seen.append(cols.copy())
+        return real(self, tables, book, u, cols)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Learner, "ranker_grad", spy)
+    eligible = Eligible(
+        m._item_seen, m._item_catalog, m._item_active, False, m._user_items, page
+    )  # fmt: skip
+    m._learner.ranker_step(m.tables, m._book(), m._rng, eligible, 3, 13, 1.0)
+    (cols,) = seen
+    mine = set(as_rows(m._user_items[3]).tolist())
+    assert cols[0] == 13
+    # the page's items above the click and the one after it (minus the user's), then the
+    # candidates the step takes without a page
+    passed = [j for j in (11, 12, 14) if j not in mine]
+    assert cols[1 : 1 + len(passed)].tolist() == passed
+    assert len(cols) > 1 + len(passed) + 10
+
+
+def test_items_passed_over_above_a_click_are_pushed_down(trained: Trained) -> None:
+    def scores_after(page_negatives: float) -> npt.NDArray[np.float32]:
+        m = trained(explore=0.3, candidates="catalog", page_negatives=page_negatives, seed=2)
+        (page,) = m.recommend_many(["u3"], 6)
+        items = [i for i, _ in page]
+        m.learn_one(Event("u3", items[3], "click", T0))
+        u = m._users.get("u3")
+        rows = [m._items.get(i) for i in items[:3]]
+        mf: npt.NDArray[np.float32] = (m.tables.items.Q[rows] @ m.tables.users.P[u]) + (
+            m.tables.items.b[rows]
+        )
+        return mf
+
+    assert (scores_after(1.0) < scores_after(0.0)).all()

@@ -8,7 +8,7 @@ import pytest
 from homerec.errors import ConfigError
 from homerec.events import Event
 from homerec.items import Item
-from homerec.models.hybrid import PLANES, Hybrid
+from homerec.models.hybrid import PLANES, Hybrid, Plane
 from homerec.profiles import UserProfile
 from homerec.state_io import packb, unpackb
 from tests.homerec.models.hybrid.fixtures import T0, Trained
@@ -79,7 +79,7 @@ def test_negative_feedback_lowers_the_item() -> None:
 @pytest.mark.parametrize(
     "bad",
     [{"candidates": "all"}, {"max_tag_share": 0.0}, {"ranker_sample": 0}, {"ranker_every": 0},
-     {"ann_candidates": -1}, {"profile_groups": 40_000}],
+     {"ann_candidates": -1}, {"profile_groups": 40_000}, {"rate_prior": 0.0}],
 )  # fmt: skip
 def test_bad_params(bad: dict[str, object]) -> None:
     with pytest.raises(ConfigError):
@@ -105,6 +105,22 @@ def test_state_dict_keeps_its_keys(trained: Trained) -> None:
         "logD_item", "cooc", "pop", "pop_slow", "buffer", "buf_n", "n_positive", "rat_u",
         "rat_i", "rat_g", "ranker",
     }  # fmt: skip
+
+
+def test_state_saved_before_the_item_rate_plane_loads(trained: Trained) -> None:
+    # a ranker vector without the last plane: the plane comes back with weight zero
+    m = trained()
+    st = m.state_dict()
+    ranker = dict(st["ranker"])
+    for key in ("w", "adam_m", "adam_v"):
+        ranker[key] = np.delete(ranker[key], Plane.ITEM_RATE)
+    ranker["n_features"] -= 1
+    st["ranker"] = ranker
+    fresh = Hybrid(n_factors=8)
+    fresh.load_state_dict(st)
+    r = fresh.tables.shared.ranker
+    assert r.n_features == m.tables.shared.ranker.n_features and r.w[Plane.ITEM_RATE] == 0.0
+    assert fresh.recommend("u3", 5) == m.recommend("u3", 5)  # the plane is zero: no pages
 
 
 def test_worker_params_build_a_catalog_model() -> None:

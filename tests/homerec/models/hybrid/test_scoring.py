@@ -11,14 +11,14 @@ from homerec.events import Event
 from homerec.items import Item
 from homerec.models.hybrid import Hybrid, reference, scoring
 from homerec.profiles import UserProfile
-from tests.homerec.models.hybrid.fixtures import T0, Trained
+from tests.homerec.models.hybrid.fixtures import T0, Trained, with_click_rates
 
 
 def _reference_scores(m: Hybrid, rows: npt.NDArray[np.int32]) -> npt.NDArray[np.float64]:
     scorer = m._scorer
     return reference.scores(
         m.tables, m._book(), rows, cold_scale=scorer.cold_scale, long_pows=scorer.long_pows,
-        recent_pows=scorer.recent_pows,
+        recent_pows=scorer.recent_pows, rate_prior=scorer.rate_prior,
     )  # fmt: skip
 
 
@@ -108,3 +108,18 @@ def test_item_side_is_cached_per_version(trained: Trained) -> None:
 def test_unit_rows_leave_zero_rows_zero() -> None:
     x = np.array([[3.0, 4.0], [0.0, 0.0]], np.float32)
     assert scoring.unit_rows(x).tolist() == [[0.6000000238418579, 0.800000011920929], [0, 0]]
+
+
+@pytest.mark.parametrize("fused_from", [1, 10**9], ids=["one-product", "three-products"])
+def test_scores_with_click_rates_are_the_reference_scores(
+    fused_from: int, trained: Trained, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the item_rate plane (zero without pages shown) enters the item scalars
+    monkeypatch.setattr(scoring, "FUSED_MIN_ROWS", fused_from)
+    m = trained()
+    rows = np.array([0, 3, 5, -1], np.int32)
+    before = _scores(m, rows)
+    with_click_rates(m)
+    after = _scores(m, rows)
+    assert np.allclose(after, _reference_scores(m, rows), atol=1e-4)
+    assert not np.allclose(after[:3], before[:3], atol=1e-3)
