@@ -49,7 +49,7 @@ import numpy.typing as npt
 
 from homerec.typing import FloatArray
 
-__all__ = ["DEFAULT_BONUS", "examination", "explore_probabilities", "slots"]
+__all__ = ["DEFAULT_BONUS", "draw", "examination", "explore_probabilities", "slots"]
 
 #: The exposure bonus of an item never shown, in standard deviations of the scores.
 DEFAULT_BONUS = 4.0
@@ -93,3 +93,68 @@ def explore_probabilities(
         w[~never] = 0.0
     out: npt.NDArray[np.float64] = w / w.sum()
     return out
+
+
+def exposure_bonus(
+    exposure: npt.NDArray[np.floating], bonus: float = DEFAULT_BONUS
+) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+    """Per item, the bonus of :func:`explore_probabilities` (``bonus / sqrt(1 + n)``, float32)
+    and whether the item was never shown: what :func:`draw` takes, computed once for many
+    draws (the caller keeps both up to date as items are shown)."""
+    n = np.maximum(exposure, 0.0)
+    out: FloatArray = (bonus / np.sqrt(1.0 + n)).astype(np.float32)
+    return out, n <= 0.0
+
+
+def draw(
+    scores: FloatArray, bonuses: FloatArray, never: npt.NDArray[np.bool_], u: float
+) -> tuple[int, float]:
+    """One draw from :func:`explore_probabilities`: ``(index, its probability)``.
+
+    ``bonuses`` and ``never`` are the candidates' :func:`exposure_bonus`; ``u`` is a
+    uniform number in [0, 1) (``rng.random()``: the generator moves as
+    ``rng.choice(len(p), p=p)`` moves it). The same distribution, computed in the
+    scores' precision and without the checks of ``rng.choice``, for a draw over the
+    whole catalog once per explored slot. The softmax does not change when every logit
+    moves by the same amount, so the mean of the standardisation, and the bonus among
+    never-shown items, drop out.
+
+    >>> bonus, never = exposure_bonus(np.array([50.0, 50.0, 0.0]))
+    >>> draw(np.array([2.0, 0.0, 0.0], np.float32), bonus, never, 0.3)
+    (2, 1.0)
+    """
+    size = len(scores)
+    if size > 1:
+        centred = scores - np.float32(scores.mean(dtype=np.float64))
+        sd = math.sqrt(max(float(np.dot(centred, centred)), 0.0) / size)
+    else:
+        sd = 0.0
+    scale = np.float32(1.0 / sd if sd > 0 else 0.0)
+    at = np.flatnonzero(never) if never.any() else None
+    if at is not None:  # brand-new first: only those, each with the same bonus
+        logit = scores[at] * scale
+    else:
+        logit = scores * scale
+        logit += bonuses
+    logit -= logit.max()
+    w = np.exp(logit, out=logit)
+    j, total = _search(w, u)
+    p = float(w[j]) / total
+    return (j if at is None else int(at[j])), p
+
+
+def _search(w: FloatArray, u: float, chunk: int = 256) -> tuple[int, float]:
+    """The first index where the running sum of ``w`` passes ``u`` times its total, and the
+    total: the sums of chunks first, then one chunk's running sum (no pass of the whole)."""
+    size = len(w)
+    whole = size - size % chunk
+    sums = w[:whole].reshape(-1, chunk).sum(axis=1, dtype=np.float64)
+    tail = float(w[whole:].sum(dtype=np.float64))
+    cum = np.cumsum(sums)
+    total = (float(cum[-1]) if len(cum) else 0.0) + tail
+    target = u * total
+    c = int(np.searchsorted(cum, target, side="right"))
+    before = float(cum[c - 1]) if c > 0 else 0.0
+    part = np.cumsum(w[c * chunk : (c + 1) * chunk], dtype=np.float64)
+    j = c * chunk + int(np.searchsorted(part, target - before, side="right"))
+    return min(j, size - 1), total

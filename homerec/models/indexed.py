@@ -34,7 +34,7 @@ import numpy.typing as npt
 
 from homerec.errors import ConfigError, StateError
 from homerec.events import Event
-from homerec.exploration import DEFAULT_BONUS, examination, explore_probabilities, slots
+from homerec.exploration import DEFAULT_BONUS, draw, examination, exposure_bonus, slots
 from homerec.feedback import FeedbackWeights
 from homerec.hiding import HidingRules
 from homerec.items import Item
@@ -122,6 +122,8 @@ class IndexedRecommender(Recommender):
         # (the padded array for top_k, the packed lists for state_dict) are keyed by it
         self._tags_set = 0
         self._tag_matrix: tuple[int, IndexArray] | None = None
+        # per tag, which items carry it (the exploration's tag cap), keyed like _tag_matrix
+        self._tag_items: tuple[tuple[int, int], dict[int, npt.NDArray[np.bool_]]] | None = None
         self._packed_tags: tuple[tuple[int, int], tuple[Any, Any]] | None = None
         #: Bumped on every change of learned state (models may cache derived values by it).
         self._version = 0
@@ -411,6 +413,8 @@ class IndexedRecommender(Recommender):
         blocked = ~self.candidate_mask()
         ids = self._items.ids
         out: list[list[Shown]] = []
+        # the exploration's per-item terms, kept up to date below as pages are shown
+        exposure = exposure_bonus(self._rates.shown[:n], DEFAULT_BONUS) if self.explore else None
         for start in range(0, len(rows), _BLOCK):
             block = rows[start : start + _BLOCK]
             columns = None
@@ -439,13 +443,16 @@ class IndexedRecommender(Recommender):
                     (c, v, False, 1.0) for c, v in zip(cols.tolist(), vals.tolist(), strict=True)
                 ]
                 m = slots(k, self.explore, self._explore_rng) if self.explore else 0
-                if m:
+                if m and exposure is not None:
                     page = self._explored(
-                        page, k, m, scores[b], None if columns is None else columns[b]
+                        page, k, m, scores[b], None if columns is None else columns[b], exposure
                     )
                 if not self._impressions:  # the front end does not say what it showed
                     at = np.array([c for c, _, _, _ in page], np.intp)
                     self._rates.add_shown(at, examination(np.arange(len(at))))
+                    if exposure is not None:
+                        bonus, never = exposure_bonus(self._rates.shown[at], DEFAULT_BONUS)
+                        exposure[0][at], exposure[1][at] = bonus, never
                     if self.explore and block[b] >= 0:  # pages that explore are shown
                         self._shown[int(block[b])] = at
                 out.append([(ids[c], float(v), e, p) for c, v, e, p in page])
@@ -458,21 +465,27 @@ class IndexedRecommender(Recommender):
         m: int,
         row: FloatArray,
         columns: npt.NDArray[np.integer[Any]] | None,
+        exposure: tuple[FloatArray, npt.NDArray[np.bool_]],
     ) -> list[tuple[int, float, bool, float]]:
         """``page`` (the model's best, as ``(item row, score, explore, p)``) with ``m`` of
         its ``k`` slots given to items drawn by :func:`~homerec.exploration.explore_probabilities`
         among the user's other candidates (``row``: their scores, ``-inf`` for none; at
         ``columns``' items if given), each at a position drawn uniformly. A drawn item
-        keeps the tag cap with the kept ones while the candidates allow it."""
+        keeps the tag cap with the kept ones while the candidates allow it. ``exposure``:
+        every item's :func:`~homerec.exploration.exposure_bonus`.
+
+        Whole-catalog work is done by arrays over ``row``: a page draws over every
+        candidate, once per explored slot (:func:`~homerec.exploration.draw`)."""
         rng = self._explore_rng
         kept = page[: max(0, min(len(page), k - m))]
-        finite = np.isfinite(row)
-        cand = np.flatnonzero(finite)
-        items = cand if columns is None else columns[cand].astype(np.intp)
         taken = np.array([c for c, _, _, _ in kept], np.intp)
-        free = ~np.isin(items, taken)
-        cand, items = cand[free], items[free]
-        if not len(items):
+        free = np.isfinite(row)  # positions in ``row`` still to draw from
+        if columns is None:
+            free[taken] = False
+        else:
+            free &= ~np.isin(columns, taken)
+        left = int(np.count_nonzero(free))
+        if not left:
             return page
         cap = tag_cap(k, self.max_tag_share)
         full: set[int] = set()
@@ -482,32 +495,50 @@ class IndexedRecommender(Recommender):
                 for t in self._item_tags[c]:
                     counts[t] = counts.get(t, 0) + 1
             full = {t for t, n_t in counts.items() if n_t >= cap}
+        bonus, never = exposure
         out = list(kept)
-        for _ in range(min(m, k - len(kept), len(items))):
-            allowed = np.ones(len(items), bool)
+        for _ in range(min(m, k - len(kept), left)):
+            pool = free
             if full:
-                allowed = np.array(
-                    [not full.intersection(self._item_tags[i]) for i in items.tolist()], bool
-                )
-                if not allowed.any():
-                    allowed[:] = True  # the cap gives way rather than leave the slot empty
-            pool, at = items[allowed], cand[allowed]
-            probs = explore_probabilities(row[at], self._rates.shown[pool], DEFAULT_BONUS)
-            j = int(rng.choice(len(pool), p=probs))
-            item = int(pool[j])
-            out.insert(
-                int(rng.integers(0, len(out) + 1)), (item, float(row[at[j]]), True, float(probs[j]))
-            )
-            keep = items != item
-            items, cand = items[keep], cand[keep]
+                allowed = free & ~self._tagged(full, columns)
+                if allowed.any():  # else the cap gives way rather than leave the slot empty
+                    pool = allowed
+            at = np.flatnonzero(pool)
+            items = at if columns is None else columns[at].astype(np.intp)
+            j, p = draw(row[at], bonus[items], never[items], float(rng.random()))
+            item = int(items[j])
+            out.insert(int(rng.integers(0, len(out) + 1)), (item, float(row[at[j]]), True, p))
+            free[at[j]] = False
+            left -= 1
             if cap is not None:
                 for t in self._item_tags[item]:
                     counts[t] = counts.get(t, 0) + 1
                     if counts[t] >= cap:
                         full.add(t)
-            if not len(items):
+            if not left:
                 break
         return out
+
+    def _tagged(
+        self, tags: set[int], columns: npt.NDArray[np.integer[Any]] | None
+    ) -> npt.NDArray[np.bool_]:
+        """Which items (or ``columns``' items) carry any of ``tags``; per tag kept until
+        the items' tags change."""
+        key = (self._tags_set, len(self._items))
+        if self._tag_items is None or self._tag_items[0] != key:
+            self._tag_items = (key, {})
+        cache = self._tag_items[1]
+        n = len(self._items)
+        out = np.zeros(n + 1, bool)  # the last one: padding columns
+        for t in tags:
+            mask = cache.get(t)
+            if mask is None:
+                matrix = self._item_tag_matrix()[:n]
+                mask = np.zeros(n + 1, bool)
+                mask[: len(matrix)] = (matrix == t).any(axis=1)
+                cache[t] = mask
+            out |= mask
+        return out[:n] if columns is None else out[np.minimum(columns, n)]
 
     def _item_tag_matrix(self) -> IndexArray:
         """:func:`homerec.ranking.tag_matrix` of the items' tags, kept until one changes."""

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from homerec.events import Event
-from homerec.exploration import explore_probabilities, slots
+from homerec.exploration import draw, explore_probabilities, exposure_bonus, slots
 from homerec.items import Item
 from homerec.models import MODELS, make_model
 from homerec.models.indexed import IndexedRecommender
@@ -40,6 +40,9 @@ def test_one_slot_in_ten_is_explored_with_its_propensity(name: str) -> None:
             assert (0.0 < p < 1.0) if explored else p == 1.0
         items = [item for item, _, _, _ in page]
         assert len(set(items)) == 10
+        if name == "hybrid":  # 6 tags of 10 items each: the explored slot keeps the cap too
+            tags = [int(item[1:]) % 6 for item in items]
+            assert max(tags.count(t) for t in set(tags)) <= 5
         st = m.user_state(user)
         assert st is None or not set(items) & set(st["items"])  # never a consumed item
 
@@ -82,3 +85,32 @@ def test_the_draw() -> None:
     assert p[0] > p[1] > p[2] and abs(p.sum() - 1.0) < 1e-12
     p = explore_probabilities(np.array([3.0, 1.0, 1.0]), np.array([9.0, 0.0, 0.0]))
     assert p.tolist() == [0.0, 0.5, 0.5]  # the never shown first
+
+
+@pytest.mark.parametrize("size", [1, 2, 7, 256, 1000, 10_001])
+@pytest.mark.parametrize("never_shown", [0, 1, 3])
+def test_draw_is_the_reference_distribution_drawn_as_rng_choice_draws(
+    size: int, never_shown: int
+) -> None:
+    data = np.random.default_rng(size + never_shown)
+    scores = (3.0 + 2.0 * data.standard_normal(size)).astype(np.float32)
+    exposure = (data.random(size) * 40).astype(np.float32)
+    exposure[data.permutation(size)[:never_shown]] = 0.0
+    probs = explore_probabilities(scores, exposure)
+    bonus, never = exposure_bonus(exposure)
+    for seed in range(200):
+        expected, rng = np.random.default_rng(seed), np.random.default_rng(seed)
+        j = int(expected.choice(size, p=probs))
+        got, p = draw(scores, bonus, never, float(rng.random()))
+        assert got == j
+        assert p == pytest.approx(probs[j], rel=1e-5)
+        assert expected.random() == rng.random()  # the generators moved alike
+
+
+def test_draw_without_spread_is_the_bonus_alone() -> None:
+    exposure = np.array([1.0, 9.0, 99.0], np.float32)
+    bonus, never = exposure_bonus(exposure)
+    probs = explore_probabilities(np.zeros(3, np.float32), exposure)
+    for u in (0.0, 0.4, 0.8, 0.999):
+        j, p = draw(np.zeros(3, np.float32), bonus, never, u)
+        assert p == pytest.approx(probs[j], rel=1e-6)

@@ -50,6 +50,7 @@ __all__ = ["BETAS", "VALIDATION_SAMPLE", "ColdStartBlend"]
 
 #: The candidate weights of the demo lift, from the overall to the groups' popularity.
 BETAS = (0.0, 0.25, 0.5, 0.75, 1.0)
+_BETA_COLUMN = np.array(BETAS)[:, None]
 #: Items a validation case ranks the positive among at most (evenly spread over the
 #: candidates beyond that: a case costs the same in a large catalog).
 VALIDATION_SAMPLE = 1024
@@ -95,9 +96,8 @@ class ColdStartBlend:
         of the eligible items among :meth:`columns`; each rank among them is multiplied
         by ``scale`` (the rows per column looked at). The lift may be off by a constant:
         it moves every item alike."""
-        betas = np.array(BETAS)[:, None]
-        s = pop_slow[None, :] + betas * lift[None, :]
-        rank = (s[:, 1:] > s[:, :1]).sum(axis=1) * scale
+        s = pop_slow[None, :] + _BETA_COLUMN * lift[None, :]
+        rank = np.count_nonzero(s[:, 1:] > s[:, :1], axis=1) * scale
         self.add(1.0 / np.log2(2.0 + rank))
 
     def state(self) -> dict[str, Any]:

@@ -142,7 +142,8 @@ class Learner:
         cols = np.concatenate(([pos], looked[ok])).astype(np.int64)
         pop_slow = np.log1p(np.maximum(items.pop_slow.values_at(cols), 1e-30))
         # the lift up to a constant: mean over the groups of logD[g] minus the overall log
-        lift = demo.logD[groups][:, cols].astype(np.float64).mean(axis=0)
+        # (gathered at the looked-at columns only, not the groups' whole rows first)
+        lift = demo.logD[groups[:, None], cols].astype(np.float64).mean(axis=0)
         lift -= demo.logD_item[cols]
         blend.validate(pop_slow, lift, book.n_items / len(looked))
 
