@@ -68,6 +68,11 @@ class CheckpointSchedule:
             self._writer.wait()
 
     @property
+    def last(self) -> WriteResult | None:
+        """How the last write ended (None before the first)."""
+        return self._writer.last if self._writer is not None else None
+
+    @property
     def urgent(self) -> bool:
         """A checkpoint was asked for with :meth:`soon` and not started yet."""
         return self._urgent
