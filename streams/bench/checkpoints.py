@@ -109,11 +109,12 @@ def _build(model_name: str, n_users: int, n_items: int, history: int, seed: int)
     item_ids = [stream.item_id(i) for i in range(n_items)]
     rng = np.random.default_rng(seed)
     user_state = getattr(model, "user_state", None)
+    load = getattr(model, "load_user_state", None)
     template = user_state(warm[-1].user) if callable(user_state) else None
-    if isinstance(template, dict):
+    if callable(load) and isinstance(template, dict):
         keys = item_list_keys(template, set(item_ids))
         for u in range(n_users):
-            model.load_user_state(f"m{u}", resample_state(template, keys, item_ids, rng, history))
+            load(f"m{u}", resample_state(template, keys, item_ids, rng, history))
     else:  # a model without per-user state hooks: one event per user
         from homerec.events import Event
 
