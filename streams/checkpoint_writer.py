@@ -33,8 +33,10 @@ __all__ = ["CheckpointWriter", "Encoder", "WriteResult"]
 
 log = logging.getLogger(__name__)
 
-#: builds a checkpoint's records on the writer thread: ``(records, encoded state bytes)``
-Encoder = Callable[[], tuple[Sequence[tuple[bytes, bytes]], int]]
+#: builds a checkpoint's records on the writer thread: ``(records, encoded state bytes)``,
+#: or ``(records, bytes, after)``: ``after`` (tombstones of chunks no manifest needs any
+#: more) is sent once the manifest is acknowledged
+Encoder = Callable[[], tuple[Any, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,9 +101,12 @@ class CheckpointWriter:
         started = time.perf_counter()
         nbytes = 0
         try:
-            records, nbytes = encode()
+            out = encode()
+            records, nbytes = out[0], out[1]
             self._send_all(records[:-1])  # the chunks, acknowledged before ...
             self._send_all(records[-1:])  # ... the manifest that points to them
+            if len(out) > 2 and out[2]:
+                self._send_all(out[2])  # then what it no longer points to
             result = WriteResult(name, slot, True, time.perf_counter() - started, nbytes)
         except KafkaError as exc:
             elapsed = time.perf_counter() - started
@@ -114,7 +119,7 @@ class CheckpointWriter:
         if self._on_done is not None:
             self._on_done(result)
 
-    def _send_all(self, records: Sequence[tuple[bytes, bytes]]) -> None:
+    def _send_all(self, records: Sequence[tuple[bytes, bytes | None]]) -> None:
         futures = []
         for key, value in records:
             futures.append(self._producer.send(self._topic, key=key, value=value, partition=0))

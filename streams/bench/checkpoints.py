@@ -8,11 +8,14 @@ as the worker calls it after a commit. The writer thread sends to an in-memory
 producer (no broker: the figure is the loop's wait, not the broker's speed).
 
 ``stall_ms_max`` is the longest ``take`` (what the loop waits for: the snapshot and
-any blocking) over the rounds after the first; the first checkpoint of a process
-(nothing to build on) is reported apart as ``first_stall_ms``. ``bytes`` is the
-encoded size of each checkpoint; ``bytes_per_changed_user`` the largest of a later
-round divided by ``changed``. Between rounds the writer is waited for outside the
-clock (the real worker skips a checkpoint while one is in flight).
+any blocking) over the rounds after the first, compaction included (the schedule
+compacts after ``max_deltas`` deltas: 3 here, so that a compaction falls within the
+rounds); the first checkpoint of a process (a base: nothing to build on) is reported
+apart as ``first_stall_ms``. ``bytes`` is the encoded size of each checkpoint and
+``kinds`` what it was (base, delta, compaction); ``bytes_per_changed_user`` is the
+largest delta divided by ``changed`` (with whole-model checkpoints only: the largest
+later checkpoint). Between rounds the writer is waited for outside the clock (the
+real worker skips a checkpoint while one is in flight).
 """
 
 from __future__ import annotations
@@ -43,13 +46,18 @@ class _Sent:
 class MemoryProducer:
     """A producer that keeps what it is sent (the checkpoint writer's, in the bench)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep: bool = False) -> None:
         self.sent = 0
         self.bytes = 0
+        #: the records sent, with ``keep`` (tests read them back)
+        self.records: list[tuple[bytes, bytes | None]] = []
+        self._keep = keep
 
     def send(self, topic: str, *, key: bytes, value: bytes | None, partition: int) -> _Sent:
         self.sent += 1
         self.bytes += len(key) + (len(value) if value else 0)
+        if self._keep:
+            self.records.append((key, value))
         return _Sent()
 
     def flush(self, timeout: float | None = None) -> None:
@@ -67,6 +75,7 @@ class CheckpointResult:
     first_stall_ms: float
     stall_ms: list[float] = field(default_factory=list)
     bytes: list[int] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
     build_seconds: float = 0.0
 
     @property
@@ -75,7 +84,8 @@ class CheckpointResult:
 
     @property
     def bytes_per_changed_user(self) -> float:
-        return max(self.bytes[1:] or self.bytes, default=0) / max(1, self.changed)
+        deltas = [b for b, k in zip(self.bytes, self.kinds, strict=False) if k == "delta"]
+        return max(deltas or self.bytes[1:] or self.bytes, default=0) / max(1, self.changed)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -87,6 +97,7 @@ class CheckpointResult:
             "stall_ms": [round(s, 2) for s in self.stall_ms],
             "stall_ms_max": round(self.stall_ms_max, 2),
             "bytes": list(self.bytes),
+            "kinds": list(self.kinds),
             "bytes_per_changed_user": round(self.bytes_per_changed_user, 1),
             "build_seconds": round(self.build_seconds, 1),
         }
@@ -130,7 +141,8 @@ def measure_checkpoints(
     n_users: int,
     n_items: int = 10_000,
     changed: int = 5_000,
-    rounds: int = 4,
+    rounds: int = 6,
+    max_deltas: int = 3,
     history: int = 20,
     seed: int = 42,
 ) -> CheckpointResult:
@@ -142,11 +154,14 @@ def measure_checkpoints(
     model, item_ids = _build(model_name, n_users, n_items, history, seed)
     build_s = time.perf_counter() - started
     log.info("checkpoints: %d users built in %.0fs", n_users, build_s)
-    schedule = CheckpointSchedule("bench-item-state", every_s=1.0, instance_id="bench")
+    schedule = CheckpointSchedule(
+        "bench-item-state", every_s=1.0, instance_id="bench", max_deltas=max_deltas
+    )
     schedule.open(MemoryProducer())
     rng = np.random.default_rng(seed + 1)
     stalls: list[float] = []
     sizes: list[int] = []
+    kinds: list[str] = []
     ts = 2_000_000_000_000
     offset = 0
     for r in range(rounds):
@@ -167,8 +182,9 @@ def measure_checkpoints(
         schedule.wait()
         last = schedule.last
         sizes.append(last.nbytes if last is not None and last.ok else 0)
-        log.info("checkpoints: %d users, round %d: loop waited %.1f ms, %d bytes",
-                 n_users, r, stalls[-1], sizes[-1])  # fmt: skip
+        kinds.append(schedule.kind or "whole")
+        log.info("checkpoints: %d users, round %d (%s): loop waited %.1f ms, %d bytes",
+                 n_users, r, kinds[-1], stalls[-1], sizes[-1])  # fmt: skip
     return CheckpointResult(
         model=model.name,
         n_users=n_users,
@@ -177,6 +193,7 @@ def measure_checkpoints(
         first_stall_ms=stalls[0],
         stall_ms=stalls[1:],
         bytes=sizes,
+        kinds=kinds,
         build_seconds=build_s,
     )
 
