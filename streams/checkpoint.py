@@ -1,9 +1,9 @@
-"""Whole-model checkpoints in the item-state topic: chunks plus a manifest.
+"""Model checkpoints in the item-state topic: chunks plus a manifest (a base, then deltas).
 
 Per-user changelog records restore users exactly, but a model also has state
 that no single partition owns: item embeddings, co-occurrence, popularity, the
-ranker's weights. A **checkpoint** is the model's whole ``state_dict`` taken
-between two batches, right after a commit, together with the *next* offset of
+ranker's weights. A **checkpoint** is the model's whole ``state_dict`` (a base, or
+a base plus the deltas taken after it, see below) taken between two batches, right after a commit, together with the *next* offset of
 every events partition it covers and the idempotence window. A worker that
 starts (or rolls back) loads the newest checkpoint and replays the events of
 its partitions from the checkpoint's offsets up to the committed ones, so its

@@ -1,7 +1,8 @@
-"""Writes whole-model checkpoints off the worker's loop, on a thread with its own producer.
+"""Writes checkpoints off the worker's loop, on a thread with its own producer.
 
-Taking a checkpoint has three parts: the snapshot (``state_dict``, a copy of
-the model's tables) must happen between two batches; encoding it (msgpack,
+Taking a checkpoint has three parts: the snapshot (a delta of the changed rows, or
+``state_dict``, a copy of the model's tables, for a base) must happen between two
+batches; merging deltas into a new base (compaction), encoding it (msgpack,
 chunks: a few times longer than the snapshot) and sending tens of megabytes to
 the broker and waiting for their acknowledgements need not. The worker hands
 the snapshot and a function that encodes it to this writer and goes on with the
@@ -15,7 +16,9 @@ skips a checkpoint while the previous one is still being written.
 The producer is a plain (non-transactional) one even under exactly-once: a
 checkpoint is taken after its offsets were committed, so it describes
 committed state whether or not a later transaction aborts, and replay starts
-from its offsets either way.
+from its offsets either way. The same holds for a delta (taken at the same point)
+and for a compaction (the merge of checkpoints that each held only committed
+state, under the newest one's offsets).
 """
 
 from __future__ import annotations
