@@ -293,7 +293,9 @@ class CheckpointSchedule:
     def _done(self, result: WriteResult) -> None:
         """The writer thread's report (runs on that thread: bookkeeping only)."""
         # a failed write breaks the chain (the changes it carried are in no checkpoint):
-        # the next checkpoint is a base
+        # the next checkpoint is a base, which tombstones the deltas the manifest in use lists
+        if not result.ok and self._chain is not None:
+            self.stale_deltas.setdefault(self._chain.name, []).extend(self._chain.entries)
         self._chain = self._next_chain if result.ok else None
         self._next_chain = None
         if result.ok:
