@@ -31,23 +31,27 @@ __all__ = ["CooccurrenceTable"]
 class CooccurrenceTable:
     """Directed weighted counts ``C[src, dst]``, at most ``capacity`` ``dst`` per ``src``."""
 
-    __slots__ = ("capacity", "ids", "counts")
+    __slots__ = ("capacity", "counts", "dirty", "ids")
 
     def __init__(self, capacity: int = 128) -> None:
         self.capacity = capacity
         self.ids = np.full((0, capacity), -1, np.int32)
         self.counts = np.zeros((0, capacity), np.float32)
+        #: rows written since :meth:`take_delta` (a checkpoint delta carries only those)
+        self.dirty = np.zeros(0, bool)
 
     def ensure(self, n_items: int) -> None:
         """Make room for item rows ``0..n_items-1``."""
         if n_items > self.ids.shape[0]:
             self.ids = grow(self.ids, n_items, fill=-1)
             self.counts = grow(self.counts, n_items)
+            self.dirty = grow(self.dirty, self.ids.shape[0])
 
     def add(self, src: AnyIntArray, dst: int, weights: FloatArray) -> None:
         """``C[s, dst] += w`` for every ``s, w`` in ``zip(src, weights)`` (``src`` unique)."""
         if len(src) == 0:
             return
+        self.dirty[src] = True
         rows = self.ids[src]
         match = rows == dst
         has = match.any(axis=1)
@@ -60,6 +64,7 @@ class CooccurrenceTable:
         """``C[src, d] += w`` for every ``d, w`` in ``zip(dst, weights)`` (``dst`` unique)."""
         if len(dst) == 0:
             return
+        self.dirty[src] = True
         row = self.ids[src]
         match = dst[:, None] == row[None, :]
         has = match.any(axis=1)
@@ -86,6 +91,8 @@ class CooccurrenceTable:
         first, where :meth:`add_row`'s ``argpartition`` picks any of them; beyond the
         row's capacity, new pairs are dropped rather than evicting pairs just updated."""
         if len(src):
+            self.dirty[src] = True
+            self.dirty[dst] = True
             cooc_add_pairs(
                 self.ids, self.counts, np.ascontiguousarray(src, np.int32), int(dst),
                 np.ascontiguousarray(weights, np.float32),
@@ -108,6 +115,7 @@ class CooccurrenceTable:
         keys, inv = np.unique(np.asarray(src, np.int64) * span + dst, return_inverse=True)
         w = np.bincount(inv.ravel(), weights=weights).astype(np.float32)
         s, d = keys // span, keys % span
+        self.dirty[s] = True
         match = self.ids[s] == d[:, None]
         has = match.any(axis=1)
         slot = match.argmax(axis=1)
@@ -189,9 +197,19 @@ class CooccurrenceTable:
             "counts": self.counts[:n_items].copy(),
         }
 
+    def take_delta(self, n_items: int) -> dict[str, Any]:
+        """The rows written since the last take, as :meth:`state`'s keys plus ``n`` (the
+        rows in all) and ``rows`` (which ones are given); :func:`homerec.models.deltas.
+        apply_delta` merges it into a full state (rows not given: as before, or empty)."""
+        rows = np.flatnonzero(self.dirty[:n_items])
+        self.dirty[:] = False
+        return {"capacity": self.capacity, "n": n_items, "rows": rows.astype(np.int64),
+                "ids": self.ids[rows], "counts": self.counts[rows]}  # fmt: skip
+
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> CooccurrenceTable:
         t = cls(int(state["capacity"]))
         t.ids = np.array(state["ids"], np.int32).reshape(-1, t.capacity)
         t.counts = np.array(state["counts"], np.float32).reshape(-1, t.capacity)
+        t.dirty = np.zeros(len(t.ids), bool)
         return t

@@ -1,7 +1,8 @@
-"""Writes whole-model checkpoints off the worker's loop, on a thread with its own producer.
+"""Writes checkpoints off the worker's loop, on a thread with its own producer.
 
-Taking a checkpoint has three parts: the snapshot (``state_dict``, a copy of
-the model's tables) must happen between two batches; encoding it (msgpack,
+Taking a checkpoint has three parts: the snapshot (a delta of the changed rows, or
+``state_dict``, a copy of the model's tables, for a base) must happen between two
+batches; merging deltas into a new base (compaction), encoding it (msgpack,
 chunks: a few times longer than the snapshot) and sending tens of megabytes to
 the broker and waiting for their acknowledgements need not. The worker hands
 the snapshot and a function that encodes it to this writer and goes on with the
@@ -15,7 +16,9 @@ skips a checkpoint while the previous one is still being written.
 The producer is a plain (non-transactional) one even under exactly-once: a
 checkpoint is taken after its offsets were committed, so it describes
 committed state whether or not a later transaction aborts, and replay starts
-from its offsets either way.
+from its offsets either way. The same holds for a delta (taken at the same point)
+and for a compaction (the merge of checkpoints that each held only committed
+state, under the newest one's offsets).
 """
 
 from __future__ import annotations
@@ -33,8 +36,10 @@ __all__ = ["CheckpointWriter", "Encoder", "WriteResult"]
 
 log = logging.getLogger(__name__)
 
-#: builds a checkpoint's records on the writer thread: ``(records, encoded state bytes)``
-Encoder = Callable[[], tuple[Sequence[tuple[bytes, bytes]], int]]
+#: builds a checkpoint's records on the writer thread: ``(records, encoded state bytes)``,
+#: or ``(records, bytes, after)``: ``after`` (tombstones of chunks no manifest needs any
+#: more) is sent once the manifest is acknowledged
+Encoder = Callable[[], tuple[Any, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,9 +104,12 @@ class CheckpointWriter:
         started = time.perf_counter()
         nbytes = 0
         try:
-            records, nbytes = encode()
+            out = encode()
+            records, nbytes = out[0], out[1]
             self._send_all(records[:-1])  # the chunks, acknowledged before ...
             self._send_all(records[-1:])  # ... the manifest that points to them
+            if len(out) > 2 and out[2]:
+                self._send_all(out[2])  # then what it no longer points to
             result = WriteResult(name, slot, True, time.perf_counter() - started, nbytes)
         except KafkaError as exc:
             elapsed = time.perf_counter() - started
@@ -114,7 +122,7 @@ class CheckpointWriter:
         if self._on_done is not None:
             self._on_done(result)
 
-    def _send_all(self, records: Sequence[tuple[bytes, bytes]]) -> None:
+    def _send_all(self, records: Sequence[tuple[bytes, bytes | None]]) -> None:
         futures = []
         for key, value in records:
             futures.append(self._producer.send(self._topic, key=key, value=value, partition=0))

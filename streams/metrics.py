@@ -130,16 +130,19 @@ STATE_REPLAYED = Counter(
 )
 MODEL_CHECKPOINT_SECONDS = Histogram(
     "homerec_model_checkpoint_seconds",
-    "Time to encode and send one whole-model checkpoint and have it acknowledged (writer thread).",
+    "Time to encode and send one checkpoint (a base or a delta; a compaction merges first) "
+    "and have it acknowledged (writer thread).",
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0),
 )
 MODEL_CHECKPOINT_SNAPSHOT_SECONDS = Histogram(
     "homerec_model_checkpoint_snapshot_seconds",
-    "Time the worker's loop stops for a checkpoint's snapshot (state_dict: a copy of the tables).",
+    "Time the worker's loop stops for a checkpoint's snapshot (a delta: the changed rows; a "
+    "base: state_dict, a copy of all tables).",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
 MODEL_CHECKPOINT_BYTES = Gauge(
-    "homerec_model_checkpoint_bytes", "Size of this worker's latest whole-model checkpoint."
+    "homerec_model_checkpoint_bytes",
+    "Size of this worker's latest checkpoint write (a base, or one delta).",
 )
 ITEM_UPDATES_SENT = Counter(
     "homerec_item_updates_sent_total",

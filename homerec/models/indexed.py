@@ -40,6 +40,7 @@ from homerec.hiding import HidingRules
 from homerec.items import Item
 from homerec.models.base import Recommender
 from homerec.models.click_rates import ClickRates
+from homerec.models.deltas import DELTA_KEY, HIDDEN_KEYS
 from homerec.models.storage import (
     IdIndex,
     append_row,
@@ -127,6 +128,11 @@ class IndexedRecommender(Recommender):
         self._packed_tags: tuple[tuple[int, int], tuple[Any, Any]] | None = None
         #: Bumped on every change of learned state (models may cache derived values by it).
         self._version = 0
+        # delta tracking (see state_delta): the user rows touched, and the ids forgotten,
+        # since begin_deltas() or the last delta; off until begin_deltas()
+        self._user_dirty = np.zeros(0, bool)
+        self._user_gone: list[UserId] = []
+        self._tracking = False
 
     # -- rows -------------------------------------------------------------
     def _user_row(self, user: UserId) -> int:
@@ -137,6 +143,9 @@ class IndexedRecommender(Recommender):
                 self._user_items.append(bytearray())
             self._grow_users(len(self._user_events))
             self._init_user(row)
+            self._user_dirty = grow(self._user_dirty, len(self._user_events))
+        # every change of a user's rows goes through here (events, profiles, restores)
+        self._user_dirty[row] = True
         return row
 
     def _item_row(self, item: ItemId) -> int:
@@ -331,6 +340,9 @@ class IndexedRecommender(Recommender):
         self._users = IdIndex([u for u, k in zip(ids, keep.tolist(), strict=True) if k])
         self._user_events = self._user_events[:n][keep]
         self._user_items = [b for b, k in zip(self._user_items, keep.tolist(), strict=True) if k]
+        self._user_dirty = self._user_dirty[:n][keep]
+        if self._tracking:
+            self._user_gone.extend(forgotten)
         # the rows keyed in dicts move up too (and the forgotten users' entries go)
         self._hidden = _shift_rows(self._hidden, rows)
         self._shown = _shift_rows(self._shown, rows)
@@ -550,6 +562,19 @@ class IndexedRecommender(Recommender):
     def state_dict(self) -> dict[str, Any]:
         nu, ni = len(self._users), len(self._items)
         u_off, u_dat = pack_lists(self._user_items[:nu])
+        state: dict[str, Any] = {
+            **self._common_state(ni),
+            "users": list(self._users.ids),
+            "user_events": self._user_events[:nu].copy(),
+            "user_items_offsets": u_off,
+            "user_items": u_dat,
+            **self._hidden_state(),
+        }
+        state.update(self._extra_state(nu, ni))
+        return state
+
+    def _common_state(self, ni: int) -> dict[str, Any]:
+        """The part of ``state_dict`` that is not per user (whole in a delta too)."""
         # the items' tags change only with the catalog: packed once per change (8 ms of a
         # 100K-user snapshot taken on the loop); the cached arrays are never written to
         key = (self._tags_set, ni)
@@ -557,16 +582,11 @@ class IndexedRecommender(Recommender):
             tags = pack_lists([np.asarray(t, "<i4").tobytes() for t in self._item_tags[:ni]])
             self._packed_tags = (key, tags)
         t_off, t_dat = self._packed_tags[1]
-        state: dict[str, Any] = {
+        return {
             "model": self.name,
             "params": _plain_params(self.get_params()),
-            "users": list(self._users.ids),
             "items": list(self._items.ids),
             "tags": list(self._tags.ids),
-            "user_events": self._user_events[:nu].copy(),
-            "user_items_offsets": u_off,
-            "user_items": u_dat,
-            **self._hidden_state(),
             "item_seen": self._item_seen[:ni].copy(),
             "item_catalog": self._item_catalog[:ni].copy(),
             "item_active": self._item_active[:ni].copy(),
@@ -578,11 +598,86 @@ class IndexedRecommender(Recommender):
             "item_tags": t_dat,
             "rng": _rng_state(self._rng),
         }
-        state.update(self._extra_state(nu, ni))
-        return state
+
+    # -- deltas (homerec.models.deltas) -------------------------------------
+    def begin_deltas(self) -> None:
+        """The state as of now is saved in full: :meth:`state_delta` tracks from here."""
+        self._user_dirty[:] = False
+        self._user_gone = []
+        self._tracking = True
+        self._begin_deltas()
+
+    def _begin_deltas(self) -> None:  # noqa: B027 - optional hook
+        """Start tracking the subclass's own changes (:meth:`_sparse_tables`)."""
+
+    def _sparse_tables(self) -> dict[str, dict[str, float]]:
+        """Keys of :meth:`_extra_common_state` that a delta gives as changed rows only
+        (``{"n", "rows", <array>: rows...}``), with the fill of each array's rows not given
+        and new (:func:`homerec.models.deltas.apply_delta`)."""
+        return {}
+
+    def state_delta(self) -> dict[str, Any] | None:
+        """What changed since :meth:`begin_deltas` or the last delta (None: not tracking):
+        the changed users' rows, the users forgotten, the rest whole. Costs the changed
+        users' rows plus the item side, not the whole user side."""
+        if not self._tracking:
+            return None
+        nu, ni = len(self._users), len(self._items)
+        rows = np.flatnonzero(self._user_dirty[:nu])
+        picked = rows.tolist()
+        ids = self._users.ids
+        arrays = {key: a[rows] for key, a in self._user_tables().items()}  # copies
+        lists: dict[str, Any] = {}
+        for (off_key, dat_key), table in self._user_lists().items():
+            lists[off_key], lists[dat_key] = pack_lists([table[r] for r in picked])
+        hidden = {r for r in picked if r in self._hidden}
+        at = {r: j for j, r in enumerate(picked)}
+        pairs = [(at[r], as_rows(self._hidden[r]).reshape(-1, 2)) for r in sorted(hidden)]
+        flat = np.concatenate([p for _, p in pairs]) if pairs else np.zeros((0, 2), np.int32)
+        delta: dict[str, Any] = {
+            DELTA_KEY: 1,
+            "n_users": nu,
+            "gone": list(self._user_gone),
+            "user_ids": [ids[r] for r in picked],
+            "row_keys": list(arrays),
+            "list_keys": [list(k) for k in self._user_lists()],
+            "sparse_keys": self._sparse_tables(),
+            **arrays,
+            **lists,
+            HIDDEN_KEYS[0]: np.repeat(
+                np.asarray([j for j, _ in pairs], np.int32), [len(p) for _, p in pairs]
+            ),
+            HIDDEN_KEYS[1]: flat[:, 0].astype(np.int32),
+            HIDDEN_KEYS[2]: flat[:, 1].astype(np.int32),
+            **self._common_state(ni),
+            **self._extra_common_state(nu, ni),
+        }
+        self._user_dirty[:] = False
+        self._user_gone = []
+        return delta
+
+    def _user_tables(self) -> dict[str, npt.NDArray[Any]]:
+        """The ``state_dict`` keys holding one row per user, and their live arrays
+        (capacity may exceed the users)."""
+        return {"user_events": self._user_events}
+
+    def _user_lists(self) -> dict[tuple[str, str], list[bytearray]]:
+        """The ``state_dict`` keys ``(offsets, data)`` of packed per-user lists, and the lists."""
+        return {("user_items_offsets", "user_items"): self._user_items}
+
+    def _extra_common_state(self, n_users: int, n_items: int) -> dict[str, Any]:
+        """The part of :meth:`_extra_state` that is not per user (subclasses with big user
+        tables override this: here the whole of it is computed, then the user keys dropped)."""
+        user_keys = set(self._user_tables())
+        for pair in self._user_lists():
+            user_keys.update(pair)
+        return {k: v for k, v in self._extra_state(n_users, n_items).items() if k not in user_keys}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self._version += 1
+        # a new state: deltas start again from a full one
+        self._tracking = False
+        self._user_gone = []
         if state.get("model") != self.name:
             raise StateError(f"state is for model {state.get('model')!r}, not {self.name!r}")
         try:
@@ -610,6 +705,7 @@ class IndexedRecommender(Recommender):
             self._rng.bit_generator.state = _rng_from_state(state["rng"])
             if len(self._user_events) != nu or len(self._item_seen) != ni:
                 raise StateError("state tables do not match the id lists")
+            self._user_dirty = np.zeros(nu, bool)
             self._load_extra_state(state, nu, ni)
         except (KeyError, ValueError, TypeError) as exc:
             raise StateError(f"cannot restore {self.name} state: {exc!r}") from exc

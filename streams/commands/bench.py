@@ -17,12 +17,15 @@ Phases (each can be skipped with ``--skip``):
    ``--freshness-sweep``, also at each given load, and the highest load up to which
    both goals held (``freshness_capacity_eps``);
 4. **memory** — RSS of the model state for 1M users × 100K items (child process);
+   **checkpoints** — what a checkpoint costs the worker's loop and how many bytes it
+   writes, at 100K and 1M users (:mod:`streams.bench.checkpoints`);
 5. **scaling** — re-rank cost and learn + re-rank throughput for 1K/10K/100K items,
    and exact vs ANN (hnswlib) top-K cost and recall@K.
 
 Progress goes to stderr; with ``--json`` the last stdout line is one JSON object
 with ``passthrough_eps, pipeline_eps, ratio, freshness_ms_p50, freshness_ms_p99,
-rss_mb_1m_users_100k_items`` (``null`` for skipped phases) and the details.
+rss_mb_1m_users_100k_items, checkpoint_stall_ms_max, checkpoint_bytes_per_changed_user``
+(at the largest ``--checkpoint-users``; ``null`` for skipped phases) and the details.
 Topics are uuid-named (``bench-<uuid>-…``) and deleted afterwards unless ``--keep-topics``.
 """
 
@@ -68,6 +71,7 @@ PHASES: tuple[str, ...] = (
     "sharing",
     "freshness",
     "memory",
+    "checkpoints",
     "scaling",
     "ann",
 )
@@ -224,6 +228,19 @@ def register(sub: Any) -> None:
         "load, with the goals and the capacity)",
     )
     p.add_argument("--memory-users", type=positive_int, default=1_000_000, help="default 1000000")
+    p.add_argument(
+        "--checkpoint-users",
+        type=_sizes,
+        default=[100_000, 1_000_000],
+        help="checkpoints phase: model sizes in users (default 100000,1000000)",
+    )
+    p.add_argument("--checkpoint-items", type=positive_int, default=10_000, help="default 10000")
+    p.add_argument(
+        "--checkpoint-changed",
+        type=positive_int,
+        default=5_000,
+        help="checkpoints phase: users changed between two checkpoints (default 5000)",
+    )
     p.add_argument("--memory-items", type=positive_int, default=100_000, help="default 100000")
     p.add_argument(
         "--memory-history", type=positive_int, default=20, help="items per user state (default 20)"
@@ -304,6 +321,8 @@ def run_bench(args: argparse.Namespace, base: Settings) -> dict[str, Any]:
         "freshness_ms_p50": None,
         "freshness_ms_p99": None,
         "rss_mb_1m_users_100k_items": None,
+        "checkpoint_stall_ms_max": None,
+        "checkpoint_bytes_per_changed_user": None,
         "model": args.model,
         "workers": args.workers,
         "workload": spec.to_dict(),
@@ -391,6 +410,23 @@ def run_bench(args: argparse.Namespace, base: Settings) -> dict[str, Any]:
         report["memory"] = mem.to_dict()
         if (args.memory_users, args.memory_items) == (1_000_000, 100_000):
             report["rss_mb_1m_users_100k_items"] = round(mem.rss_mb, 1)
+    if "checkpoints" not in skip:
+        from streams.bench.checkpoints import measure_checkpoints
+
+        rows = [
+            measure_checkpoints(
+                args.model,
+                n_users=n,
+                n_items=args.checkpoint_items,
+                changed=args.checkpoint_changed,
+                seed=args.seed,
+            )
+            for n in args.checkpoint_users
+        ]
+        report["checkpoints"] = [row.to_dict() for row in rows]
+        if rows:
+            report["checkpoint_stall_ms_max"] = round(rows[-1].stall_ms_max, 2)
+            report["checkpoint_bytes_per_changed_user"] = round(rows[-1].bytes_per_changed_user, 1)
     if "scaling" not in skip:
         from streams.bench.scaling import scaling_row
 
@@ -606,8 +642,13 @@ def _print_text(report: dict[str, Any]) -> None:
         print(f"  {workers} worker processes in one consumer group: pipeline_eps and ratio are "
               "their sum against one passthrough loop (the machine's capacity)")  # fmt: skip
     for key in ("passthrough_eps", "pipeline_eps", "ratio", "freshness_ms_p50",
-                "freshness_ms_p99", "rss_mb_1m_users_100k_items"):  # fmt: skip
+                "freshness_ms_p99", "rss_mb_1m_users_100k_items", "checkpoint_stall_ms_max",
+                "checkpoint_bytes_per_changed_user"):  # fmt: skip
         print(f"  {key:<28} {fmt(key, report[key])}")
+    for row in report.get("checkpoints", []):
+        print(f"  checkpoints {row['n_users']:>9,} users: loop waits {row['stall_ms_max']:.1f} ms "
+              f"max (first {row['first_stall_ms']:.1f} ms), "
+              f"{row['bytes_per_changed_user']:,.0f} bytes per changed user")  # fmt: skip
     mem = report.get("memory")
     if mem:
         print(f"  memory {mem['n_users']:,} users x {mem['n_items']:,} items: "

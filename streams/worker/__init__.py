@@ -8,7 +8,7 @@ their state, each a module of its own:
   commits, transactions (the commit state machine);
 * :mod:`~streams.worker.recovery`: assignment, coverage bookkeeping, checkpoint
   load, replay, changelog restore;
-* :mod:`~streams.worker.checkpointing`: when to take whole-model checkpoints and
+* :mod:`~streams.worker.checkpointing`: when to take model checkpoints (bases, deltas) and
   per-item snapshots;
 * :mod:`~streams.worker.catalog`: the catalog, read between batches;
 * :mod:`~streams.worker.users`: the users table of the assigned partitions

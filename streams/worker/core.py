@@ -519,7 +519,7 @@ class Worker:
         self._checkpoints.wait()
         started = time.perf_counter()
         shared = self._recovery.read_item_state()
-        self._checkpoints.slots = shared.slots
+        self._checkpoints.restored(shared.slots, shared.deltas)
         self.model, loaded = self._recovery.load_checkpoint(self.model, shared.checkpoint)
         self._catalog.reload(self.model)
         if not loaded:

@@ -28,6 +28,7 @@ from kafka.structs import TopicPartition
 from homerec.errors import InvalidEvent, StateError
 from homerec.events import Event
 from homerec.models.base import Recommender
+from homerec.models.deltas import apply_delta
 from homerec.models.stateful import Forgetful, ItemStateful, Sized, UserStateful
 from homerec.state_io import unpackb
 from homerec.typing import UserId
@@ -189,6 +190,8 @@ class SharedState:
     items: dict[bytes, bytes] = field(default_factory=dict)
     #: checkpoint name -> chunk slot its manifest points to
     slots: dict[str, str] = field(default_factory=dict)
+    #: checkpoint name -> the deltas its manifest lists (tombstoned after its next base)
+    deltas: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 class Recovery:
@@ -254,6 +257,7 @@ class Recovery:
         finally:
             reader.close()
         shared.slots = {n: slot for n in shelf.names() if (slot := shelf.slot(n)) is not None}
+        shared.deltas = {n: d for n in shelf.names() if (d := shelf.delta_entries(n))}
         if self.checkpoints:
             shared.checkpoint = shelf.pick(self._instance_id or None)
         return shared
@@ -266,7 +270,10 @@ class Recovery:
         if cp is None:
             return model, False
         try:
-            model.load_state_dict(unpackb(cp.data)["state"])
+            state = unpackb(cp.data)["state"]
+            for delta in cp.deltas:  # an incremental checkpoint: its deltas, oldest first
+                state = apply_delta(state, unpackb(delta)["state"])
+            model.load_state_dict(state)
         except (StateError, KeyError, TypeError, ValueError) as exc:
             # e.g. another model or other hyperparameters than the checkpoint's writer
             log.warning("checkpoint %r not usable (%s); starting without it", cp.name, exc)
@@ -274,9 +281,10 @@ class Recovery:
         self._coverage.from_checkpoint(cp.offsets)
         self._intake.window.extend(cp.ids)
         log.info(
-            "loaded checkpoint %r (%.1f MB, %d users, partitions %s, %.0fs old)",
+            "loaded checkpoint %r (%.1f MB, %d deltas, %d users, partitions %s, %.0fs old)",
             cp.name,
-            len(cp.data) / 1e6,
+            cp.nbytes / 1e6,
+            len(cp.deltas),
             model.n_users if isinstance(model, Sized) else 0,
             sorted(cp.offsets),
             max(0.0, (now_ms() - cp.ts) / 1000),

@@ -54,3 +54,63 @@ def test_item_snapshots_send_changed_known_items_when_due() -> None:
     off = ItemSnapshots("t.item-state", enabled=False, every_s=0)
     off.touched(["a"])
     assert not off.pending
+
+
+def _restored(records: list[tuple[bytes, bytes | None]], name: str) -> dict[str, Any]:
+    from homerec.models.deltas import apply_delta
+    from homerec.state_io import unpackb
+    from streams.checkpoint import Shelf
+
+    shelf = Shelf()
+    for key, value in records:
+        shelf.add(key, value)
+    cp = shelf.pick(name)
+    assert cp is not None
+    state = unpackb(cp.data)["state"]
+    for delta in cp.deltas:
+        state = apply_delta(state, unpackb(delta)["state"])
+    return state
+
+
+def test_incremental_checkpoints_restore_the_state_and_compact() -> None:
+    """Base, deltas, a compaction on the writer thread, a deletion: each time, what a
+    restore reads back (base + deltas merged) is the model's state_dict, and the deltas
+    of a replaced base are tombstoned."""
+    import numpy as np
+
+    from homerec.events import Event
+    from homerec.models import make_model
+    from homerec.state_io import packb
+    from streams.bench.checkpoints import MemoryProducer
+
+    model = make_model("hybrid", n_factors=4, tag_dims=4)
+    producer = MemoryProducer(keep=True)
+    s = CheckpointSchedule(
+        "t.item-state", every_s=1, instance_id="w1", max_deltas=2, compact_ratio=100.0
+    )
+    s.open(producer)
+    rng = np.random.default_rng(3)
+    kinds = []
+    for r in range(6):
+        model.learn_many(
+            [Event(f"u{rng.integers(0, 40)}", f"i{rng.integers(0, 20)}", "click", 100 * r + k)
+             for k in range(30)] + [Event(f"x{r}", "i0", "click", 100 * r + 50)]
+        )  # fmt: skip
+        if r == 4:
+            model.forget_users(["x1", "x2"])
+            s.soon()
+        s.take(model, {0: r + 1}, [f"e{r}"], force=True)
+        kinds.append(s.kind)
+        last = s.last
+        assert last is not None and last.ok
+        state = _restored(producer.records, "w1")
+        full = model.state_dict()
+        assert set(state) == set(full)
+        assert all(packb(state[k]) == packb(full[k]) for k in full), r
+    assert kinds == ["base", "delta", "delta", "compaction", "compaction", "delta"]
+    # the deltas before each compaction were tombstoned after its manifest
+    live: dict[bytes, bytes | None] = dict(producer.records)
+    delta_keys = [k for k, v in live.items() if b"\x00d" in k[6:] and v is not None]
+    assert len(delta_keys) == 1  # the last delta's chunk only
+    # no live delta names an erased user (msgpack of the string "x1")
+    assert not any(b"\xa2x1" in (v or b"") for k, v in live.items() if b"\x00d" in k[6:])

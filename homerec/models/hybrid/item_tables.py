@@ -112,16 +112,26 @@ class ItemTables:
     # -- state --------------------------------------------------------------
     def state(self, n_items: int) -> dict[str, Any]:
         """The first ``n_items`` rows (copies), under the keys of the model's ``state_dict``."""
-        return {
+        return self._state(n_items, cooc=True)
+
+    def _state(self, n_items: int, *, cooc: bool) -> dict[str, Any]:
+        out = {
             "Q": self.Q[:n_items].copy(),
             "b": self.b[:n_items].copy(),
             "T": self.T[:n_items].copy(),
             **self.demo.state(n_items),
-            "cooc": self.cooc.state(n_items),
             "pop": self.pop.state(n_items),
             "pop_slow": self.pop_slow.state(n_items),
             "rat_i": self.ratings[:n_items].copy(),
         }
+        if cooc:
+            out["cooc"] = self.cooc.state(n_items)
+        return out
+
+    def delta_state(self, n_items: int) -> dict[str, Any]:
+        """:meth:`state` with the co-occurrence table's changed rows only (the largest
+        table: ``capacity`` slots per item; see :meth:`CooccurrenceTable.take_delta`)."""
+        return {**self._state(n_items, cooc=False), "cooc": self.cooc.take_delta(n_items)}
 
     @classmethod
     def from_state(

@@ -311,6 +311,25 @@ class Hybrid(IndexedRecommender):
     def _extra_state(self, n_users: int, n_items: int) -> dict[str, Any]:
         return self._tables.state(n_users, n_items)
 
+    def _user_tables(self) -> dict[str, npt.NDArray[Any]]:
+        users = self._tables.users
+        return {**super()._user_tables(), "P": users.P, "groups": users.groups,
+                "rat_u": users.ratings}  # fmt: skip
+
+    def _user_lists(self) -> dict[tuple[str, str], list[bytearray]]:
+        return {**super()._user_lists(), ("hist_offsets", "hist"): self._tables.users.hist}
+
+    def _extra_common_state(self, n_users: int, n_items: int) -> dict[str, Any]:
+        # the item side (co-occurrence: the changed rows) and the shared tables, without
+        # copying the user side
+        return {**self._tables.items.delta_state(n_items), **self._tables.shared.state()}
+
+    def _sparse_tables(self) -> dict[str, dict[str, float]]:
+        return {"cooc": {"ids": -1, "counts": 0.0}}
+
+    def _begin_deltas(self) -> None:
+        self._tables.items.cooc.dirty[:] = False
+
     def _load_extra_state(self, state: Mapping[str, Any], n_users: int, n_items: int) -> None:
         self._tables = HybridTables.from_state(
             state, n_users, n_items, n_factors=self.n_factors, tag_dims=self.tag_dims,

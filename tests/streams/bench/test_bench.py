@@ -78,6 +78,16 @@ def test_resample_state_replaces_only_item_lists() -> None:
     assert state["events"] == 3 and state["embedding"] == [0.5]
 
 
+@pytest.mark.parametrize("model", ["hybrid", "popularity"])
+def test_checkpoints_phase_reports_stalls_and_bytes(model: str) -> None:
+    from streams.bench.checkpoints import measure_checkpoints
+
+    result = measure_checkpoints(model, n_users=400, n_items=50, changed=30, rounds=3).to_dict()
+    assert result["n_users"] == 400 and len(result["stall_ms"]) == 2 and len(result["bytes"]) == 3
+    assert all(b > 0 for b in result["bytes"]) and result["bytes_per_changed_user"] > 0
+    assert result["stall_ms_max"] == max(result["stall_ms"])
+
+
 def test_memory_in_a_child_process() -> None:
     result = measure_memory("popularity", n_users=3000, n_items=300, history=5)
     assert result.n_users == 3000 and result.method == "load_user_state"
@@ -191,6 +201,7 @@ def test_bench_json_report(
         "--memory-users", "2000", "--memory-items", "200",
         "--scaling-items", "50,100", "--scaling-seconds", "2", "--ann-k", "10",
         "--ann-stage-items", "200", "--ann-candidates", "30", "--sharing-pairs", "1",
+        "--checkpoint-users", "300,600", "--checkpoint-items", "50", "--checkpoint-changed", "40",
     )  # fmt: skip
     assert args.func(args) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
@@ -215,6 +226,9 @@ def test_bench_json_report(
     assert [len(line.attrib["points"].split()) for line in drawn] == [2, 2]
     assert report["rss_mb_1m_users_100k_items"] is None  # not the goal's sizes
     assert report["memory"]["n_users"] == 2000
+    assert [r["n_users"] for r in report["checkpoints"]] == [300, 600]
+    assert report["checkpoint_stall_ms_max"] == report["checkpoints"][-1]["stall_ms_max"] >= 0
+    assert report["checkpoint_bytes_per_changed_user"] > 0
     assert [r["n_items"] for r in report["scaling"]] == [50, 100]
     assert set(report["passthrough_variants"]) == {
         "x2_sends",

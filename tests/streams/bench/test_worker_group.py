@@ -78,7 +78,7 @@ def test_bench_with_two_workers_reports_them(
         "--partitions", "2", "--users", "400", "--items", "60", "--events", "30000",
         "--warm-events", "100", "--max-batch", "100", "--freshness-seconds", "3",
         "--freshness-rate", "200", "--freshness-warmup", "1",
-        "--skip", "passthrough,variants,memory,scaling,ann",
+        "--skip", "passthrough,variants,memory,checkpoints,scaling,ann",
     )  # fmt: skip
     assert args.func(args) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
