@@ -9,7 +9,8 @@ list). Everything in a delta is additive, so deltas from different members commu
 - ``counts``: events per item (an item with a count is "seen", a candidate);
 - ``q``, ``b``: the summed embedding and bias steps of the rows the batch touched
   (``q`` in float16; the sender keeps the rounding error and sends it with its next
-  delta, so nothing is lost over time);
+  delta, so nothing is lost over time). Steps only: a shared model starts an item at
+  a vector drawn from its id, the same in every member whichever way it meets the item;
 - ``pop``, ``pop_slow``: decayed-popularity increments, valued at the end of the
   batch; ``events`` ticks the receiver's popularity clocks first, so every replica's
   clock counts the events of all members (a shared event clock);
@@ -48,8 +49,10 @@ from homerec.errors import HomerecError
 
 __all__ = ["FORMAT_VERSION", "InvalidDelta", "ItemDelta", "ItemShared"]
 
-#: ``to_dict()["v"]``: bumped when the record's layout changes.
-FORMAT_VERSION = 1
+#: ``to_dict()["v"]``: bumped when the record's layout or meaning changes. 2: an item
+#: new to the sender no longer carries its initial vector in ``q`` (every member draws
+#: the same one from the item's id), so a version-1 record would add it twice.
+FORMAT_VERSION = 2
 
 _Idx = npt.NDArray[np.int64]
 _F16 = npt.NDArray[np.float16]

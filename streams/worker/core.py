@@ -521,12 +521,15 @@ class Worker:
         shared = self._recovery.read_item_state()
         self._checkpoints.slots = shared.slots
         self.model, loaded = self._recovery.load_checkpoint(self.model, shared.checkpoint)
+        # the item updates since the checkpoint are applied at the first restore, when the
+        # partitions to replay are known. Sharing starts before the catalog: a shared model
+        # starts an item at a vector drawn from its id, so every member starts the catalog's
+        # items alike, whatever order it reads them in (items partitions interleave
+        # differently in each member) and whatever its generator drew before
+        self._sharing.reset(self.model, shared.checkpoint if loaded else None)
         self._catalog.reload(self.model)
         if not loaded:
             self._recovery.load_items(self.model, shared.items)
-        # the item updates since the checkpoint are applied at the first restore, when the
-        # partitions to replay are known
-        self._sharing.reset(self.model, shared.checkpoint if loaded else None)
         log.info("shared state restored in %.2fs", time.perf_counter() - started)
 
     def _restore(self, partitions: list[TopicPartition]) -> None:

@@ -82,11 +82,14 @@ class ItemReplica:
     float16/float32 rounding left out of the deltas sent so far (sent next time).
     """
 
-    __slots__ = ("member", "seq", "applied", "_snap", "_q_resid", "_w_resid")
+    __slots__ = ("member", "seq", "applied", "init", "_snap", "_q_resid", "_w_resid")
 
     def __init__(self, member: str, tables: HybridTables, count: npt.NDArray[np.float32],
-                 n: int) -> None:  # fmt: skip
+                 n: int, init: Callable[[str], npt.NDArray[np.float32]]) -> None:  # fmt: skip
         self.member = member
+        #: an item's initial vector by id, the same in every member: rows added since the
+        #: snapshot are compared with it, so a delta holds learning only
+        self.init = init
         self.seq = 0
         self.applied: dict[str, int] = {}
         self._snap = _Snapshot.of(tables, count, n)
@@ -108,7 +111,7 @@ class ItemReplica:
         events = int(round(float(count_inc.sum())))
         ev_rows = np.flatnonzero(count_inc > 0)
         # embeddings and biases: summed steps of the rows that moved, plus earlier rounding
-        dq = items.Q[:n] - _pad(s.Q, n)
+        dq = items.Q[:n] - self._base_q(ids, n)
         db = items.b[:n] - _pad(s.b, n)
         q_rows = np.flatnonzero(np.any(dq != 0, axis=1) | (db != 0))
         self._q_resid = _pad(self._q_resid, n)
@@ -161,6 +164,14 @@ class ItemReplica:
         self.seq += 1
         self._snap = _Snapshot.of(tables, count, n)
         return delta
+
+    def _base_q(self, ids: Sequence[str], n: int) -> npt.NDArray[np.float32]:
+        """The snapshot's embeddings, rows added since then at their initial vectors
+        (every member starts them there: :attr:`init`)."""
+        base = _pad(self._snap.Q, n)
+        for r in range(self._snap.n, n):
+            base[r] = self.init(ids[r])
+        return base
 
     def _cooc_increments(
         self, tables: HybridTables, n: int
@@ -236,14 +247,10 @@ class ItemReplica:
         count_of: Callable[[], npt.NDArray[np.float32]],
         seen_of: Callable[[], npt.NDArray[np.bool_]], row_of: Callable[[str], tuple[int, bool]],
     ) -> None:  # fmt: skip
-        mapped = [row_of(item) for item in delta.items]
-        rows = np.array([r for r, _ in mapped], np.int64)
-        fresh = np.array([new for _, new in mapped], bool)
+        # an item new here starts at its initial vector, as it did at the sender
+        rows = np.array([row_of(item)[0] for item in delta.items], np.int64)
         tables, count, seen = tables_of(), count_of(), seen_of()
         items, shared = tables.items, tables.shared
-        if fresh.any():  # the sender's vector is the whole vector (its first delta sends it all)
-            items.Q[rows[fresh]] = 0.0
-            items.b[rows[fresh]] = 0.0
         count[rows] += delta.counts
         seen[rows[delta.counts > 0]] = True
         items.pop.tick(delta.events)
