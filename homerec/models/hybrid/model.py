@@ -343,7 +343,7 @@ class Hybrid(IndexedRecommender):
             deltas, lambda: self._tables, lambda: self._item_count, lambda: self._item_seen,
             self._shared_item_row, lambda: len(self._items),
         )  # fmt: skip
-        if done:
+        if self._replica.changed:  # own deltas back rebuild co-occurrence and popularity too
             self._version += 1
         return done
 

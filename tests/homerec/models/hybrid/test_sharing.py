@@ -206,3 +206,21 @@ def test_members_that_meet_items_in_different_orders_hold_the_same_embeddings() 
     np.testing.assert_allclose(
         a.tables.items.b[: a.n_items], b.tables.items.b[rows_b], rtol=0, atol=1e-6
     )
+
+
+def test_members_hold_one_cooccurrence_and_popularity_when_rows_overflow() -> None:
+    # rows far smaller than the pairs (eviction) and a short half-life: both depend on the
+    # order of the increments, which differs per member (own steps at once, the others'
+    # with the exchange); every member applies them in the exchange's order, own included
+    params = {**PARAMS, "cooc_capacity": 3, "pop_half_life": 7.0}
+    group = ShardedModel(lambda: Hybrid(**params), 3, exchange_lag=25)  # type: ignore[arg-type]
+    events = _stream(400)
+    group.learn_many(events)
+    group.exchange()
+    sides = [_item_side(m) for m in group.members]  # type: ignore[arg-type]
+    for side in sides[1:]:
+        assert side.keys() == sides[0].keys()
+        for item, x in sides[0].items():
+            y = side[item]
+            assert x["cooc"] == y["cooc"], item  # keys and float32 values
+            assert x["pop"] == y["pop"] and x["pop_slow"] == y["pop_slow"], item
