@@ -267,6 +267,9 @@ class Worker:
                 log.exception("final acknowledgements or offset commit failed")
         if c.producer is not None and c.consumer is not None and self._assignment.assigned:
             try:
+                if not self._broken:
+                    self._share_idle()  # own learning out, then every delta up to the end in
+                    self._sharing.drain(self.model)
                 self._maybe_checkpoint(force=True)
             except Exception:  # noqa: BLE001 - closing must not mask the real error
                 log.exception("final checkpoint failed")
