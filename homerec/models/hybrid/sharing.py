@@ -8,6 +8,17 @@ write (the BPR kernel's negatives too) is caught. Applying others' deltas refres
 the copy, so they are never sent on: own learning is the only thing a take holds.
 Hence the one rule: take your own delta before applying others'.
 
+Two parts depend on the order of their increments: a bounded co-occurrence row (a
+new pair evicts the weakest) and decayed popularity (an increment decays by the events
+ticked after it). Each member sees its own increments at once and the others' later,
+so for those the replica keeps a canonical state — every delta applied in the order
+given to :meth:`ItemReplica.apply` (the topic's), its own included when they come
+back — and the own steps not yet back lie on top of it. Members that have read the
+same deltas hold the same tables. A member that has met no other member's delta yet
+keeps its own steps as it made them (a worker alone holds the state of one model, and
+its restart replays to exactly that state), and its own deltas that came back; the
+first other member's delta rebuilds the canonical state from them, in their order.
+
 Cost: a take compares the item tables with the copy (``O(items · (factors + cooc
 capacity))``, well under a millisecond per thousand items), and an apply re-copies
 them once per call (give it all the deltas that arrived). For catalogs of millions
@@ -27,7 +38,11 @@ from homerec.errors import StateError
 from homerec.models.hybrid.tables import HybridTables
 from homerec.sharing import ItemDelta
 
-__all__ = ["ItemReplica"]
+__all__ = ["SOLO_ENTRIES", "ItemReplica"]
+
+#: co-occurrence and popularity entries of own deltas a member alone keeps (about 12
+#: bytes each), to rebuild the group's order when another member's first delta arrives
+SOLO_ENTRIES = 2_000_000
 
 _F64 = npt.NDArray[np.float64]
 _I64 = npt.NDArray[np.int64]
@@ -116,7 +131,8 @@ class ItemReplica:
     """
 
     __slots__ = (
-        "member", "seq", "applied", "init", "changed", "_snap", "_canon", "_pending",
+        "member", "seq", "applied", "init", "changed", "_snap", "_canon", "_pending", "_alone",
+        "_solo", "_solo_entries",
         "_q_resid", "_w_resid",
     )  # fmt: skip
 
@@ -133,6 +149,14 @@ class ItemReplica:
         #: but not yet back from the topic (applied on top of it, until they are back)
         self._canon = _Canon.of(tables, n)
         self._pending: list[ItemDelta] = []
+        #: own deltas back before any other member's was met (None: too many were kept).
+        #: Alone, a member keeps its own steps as they were made, so that its state is
+        #: the one of a model that learned the same events (a restart's replay learns
+        #: them so); when the first other member's delta arrives, the canonical state is
+        #: rebuilt from these in their order, as the other members applied them
+        self._alone = True
+        self._solo: list[ItemDelta] | None = []
+        self._solo_entries = 0
         #: the last apply changed the tables (other members' deltas or own ones back)
         self.changed = False
         self._q_resid = np.zeros((0, tables.items.Q.shape[1]), np.float32)
@@ -293,6 +317,21 @@ class ItemReplica:
             elif delta.seq > applied.get(delta.source, 0):
                 applied[delta.source] = delta.seq
                 todo.append(delta)
+        if not todo:
+            self.changed = False
+            return 0
+        if self._alone and all(d.source == self.member for d in todo):
+            self._keep_solo(todo)  # alone: the tables hold them as learned
+            todo = []
+        elif self._alone:  # the first other member's delta
+            self._alone = False
+            if self._solo is not None:  # own history first, in its order
+                todo = self._solo + todo
+            else:  # kept too long to keep it: the own steps as made are the start
+                self._canon = _Canon.of(tables(), n())
+                self._pending = []
+                todo = [d for d in todo if d.source != self.member]
+            self._solo = None
         self.changed = bool(todo)
         if not todo:
             return 0
@@ -312,6 +351,20 @@ class ItemReplica:
             self._apply_ordered(delta, tables(), self._rows(delta, row_of))
         self._snap = _Snapshot.of(tables(), count(), n())
         return done
+
+    def _keep_solo(self, back: list[ItemDelta]) -> None:
+        """Own deltas back while alone: kept (the tables hold them as learned), up to
+        :data:`SOLO_ENTRIES` entries; beyond that the own steps as made become the
+        canonical state when another member's delta arrives (what that member applied
+        differs by the row evictions of this member's deltas)."""
+        last = back[-1].seq
+        self._pending = [d for d in self._pending if d.seq > last]
+        if self._solo is None:
+            return
+        self._solo.extend(back)
+        self._solo_entries += sum(len(d.cooc_src) + len(d.pop_idx) for d in back)
+        if self._solo_entries > SOLO_ENTRIES:
+            self._solo = None
 
     @staticmethod
     def _rows(delta: ItemDelta, row_of: Callable[[str], tuple[int, bool]]) -> _I64:
