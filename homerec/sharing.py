@@ -13,7 +13,10 @@ list). Everything in a delta is additive, so deltas from different members commu
   a vector drawn from its id, the same in every member whichever way it meets the item;
 - ``pop``, ``pop_slow``: decayed-popularity increments, valued at the end of the
   batch; ``events`` ticks the receiver's popularity clocks first, so every replica's
-  clock counts the events of all members (a shared event clock);
+  clock counts the events of all members (a shared event clock). Popularity and
+  ``cooc`` depend on the order they are applied in: every replica applies them in the
+  order of the deltas (the topic's), the sender's own included when it comes back
+  (:class:`~homerec.models.hybrid.sharing.ItemReplica`);
 - ``cooc``: co-occurrence increments ``(src, dst, weight)``;
 - ``demo``: positives per (profile group label, item);
 - ``ranker``: the ranker's weight change; ``ranker_v``, ``ranker_steps``: what the
@@ -28,7 +31,8 @@ list). Everything in a delta is additive, so deltas from different members commu
 
 Rows are never sent: every index points into ``items`` (item *ids*), because
 replicas number their rows in the order they meet items. ``source`` and ``seq``
-identify the delta: a member skips its own and any it has applied already.
+identify the delta: a member skips any it has applied already, and of its own
+applies only the order-dependent parts, in their place in the order.
 
 >>> import numpy as np
 >>> d = ItemDelta.empty("m0", 1, n_factors=2)
@@ -234,6 +238,7 @@ class ItemShared(Protocol):
         ...
 
     def apply_item_deltas(self, deltas: Sequence[ItemDelta]) -> int:
-        """Add other members' deltas (own ones and ones applied already are skipped);
-        returns how many were applied."""
+        """Add other members' deltas (ones applied already are skipped; of own ones,
+        given in their place in the topic's order, only what depends on that order is
+        applied); returns how many of the others' were applied."""
         ...

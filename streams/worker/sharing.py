@@ -11,6 +11,10 @@ incarnation of a worker shares under a fresh member name (``<instance>.<random>`
 a restarted or rolled-back worker starts a new sequence, and its predecessor's
 deltas are simply another member's.
 
+A worker stopping in good order takes and sends its last delta, then applies every
+delta up to the topic's end before its final checkpoint (:meth:`ItemSharing.drain`):
+the checkpoints of a group stopped after its stream drained hold one item side.
+
 **Restore.** A checkpoint records which item updates its state includes: the next
 offset per item-updates partition that the writer had applied, and the writer's
 member name and last own ``seq`` (its own deltas are in the state as its own

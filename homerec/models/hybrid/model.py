@@ -335,8 +335,9 @@ class Hybrid(IndexedRecommender):
         return self._replica.take(self._tables, self._items.ids, self._item_count, len(self._items))
 
     def apply_item_deltas(self, deltas: Sequence[ItemDelta]) -> int:
-        """Add other members' deltas (own and already applied ones skipped); returns how
-        many were applied. Take this member's own delta first."""
+        """Add other members' deltas (already applied ones skipped; own ones give their
+        co-occurrence and popularity in their place in the order); returns how many of
+        the others' were applied. Take this member's own delta first."""
         if self._replica is None:
             raise StateError("share_items() first")
         done = self._replica.apply(
