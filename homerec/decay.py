@@ -72,6 +72,18 @@ class DecayedCounts:
         """The stored sums and the factor that turns them into :meth:`values` (no copy)."""
         return self._raw, 2.0 ** (-self._clock / self.half_life)
 
+    def set_raw(self, raw: npt.NDArray[np.float64], clock: float) -> None:
+        """Put back what :meth:`raw` and :attr:`clock` were (first ``len(raw)`` rows; rows
+        beyond are zeroed): a replica's canonical state (:mod:`homerec.models.hybrid.sharing`)."""
+        self._raw[: len(raw)] = raw
+        self._raw[len(raw) :] = 0.0
+        self._clock = float(clock)
+
+    @property
+    def clock(self) -> float:
+        """Ticks since the last rebase."""
+        return self._clock
+
     def state(self, n: int) -> dict[str, Any]:
         """Raw sums and clock as they are (bit-exact: learning after a restore matches)."""
         return {"half_life": self.half_life, "raw": self._raw[:n].copy(), "clock": self._clock}

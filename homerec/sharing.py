@@ -9,10 +9,14 @@ list). Everything in a delta is additive, so deltas from different members commu
 - ``counts``: events per item (an item with a count is "seen", a candidate);
 - ``q``, ``b``: the summed embedding and bias steps of the rows the batch touched
   (``q`` in float16; the sender keeps the rounding error and sends it with its next
-  delta, so nothing is lost over time);
+  delta, so nothing is lost over time). Steps only: a shared model starts an item at
+  a vector drawn from its id, the same in every member whichever way it meets the item;
 - ``pop``, ``pop_slow``: decayed-popularity increments, valued at the end of the
   batch; ``events`` ticks the receiver's popularity clocks first, so every replica's
-  clock counts the events of all members (a shared event clock);
+  clock counts the events of all members (a shared event clock). Popularity and
+  ``cooc`` depend on the order they are applied in: every replica applies them in the
+  order of the deltas (the topic's), the sender's own included when it comes back
+  (:class:`~homerec.models.hybrid.sharing.ItemReplica`);
 - ``cooc``: co-occurrence increments ``(src, dst, weight)``;
 - ``demo``: positives per (profile group label, item);
 - ``ranker``: the ranker's weight change; ``ranker_v``, ``ranker_steps``: what the
@@ -27,7 +31,8 @@ list). Everything in a delta is additive, so deltas from different members commu
 
 Rows are never sent: every index points into ``items`` (item *ids*), because
 replicas number their rows in the order they meet items. ``source`` and ``seq``
-identify the delta: a member skips its own and any it has applied already.
+identify the delta: a member skips any it has applied already, and of its own
+applies only the order-dependent parts, in their place in the order.
 
 >>> import numpy as np
 >>> d = ItemDelta.empty("m0", 1, n_factors=2)
@@ -48,8 +53,10 @@ from homerec.errors import HomerecError
 
 __all__ = ["FORMAT_VERSION", "InvalidDelta", "ItemDelta", "ItemShared"]
 
-#: ``to_dict()["v"]``: bumped when the record's layout changes.
-FORMAT_VERSION = 1
+#: ``to_dict()["v"]``: bumped when the record's layout or meaning changes. 2: an item
+#: new to the sender no longer carries its initial vector in ``q`` (every member draws
+#: the same one from the item's id), so a version-1 record would add it twice.
+FORMAT_VERSION = 2
 
 _Idx = npt.NDArray[np.int64]
 _F16 = npt.NDArray[np.float16]
@@ -231,6 +238,7 @@ class ItemShared(Protocol):
         ...
 
     def apply_item_deltas(self, deltas: Sequence[ItemDelta]) -> int:
-        """Add other members' deltas (own ones and ones applied already are skipped);
-        returns how many were applied."""
+        """Add other members' deltas (ones applied already are skipped; of own ones,
+        given in their place in the topic's order, only what depends on that order is
+        applied); returns how many of the others' were applied."""
         ...

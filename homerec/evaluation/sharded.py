@@ -12,8 +12,9 @@ users table is co-partitioned with the events).
 With sharing on, every ``exchange_lag`` events of the stream each member takes its
 item delta (:meth:`~homerec.sharing.ItemShared.take_item_delta`) and every member
 applies the others' (:meth:`~homerec.sharing.ItemShared.apply_item_deltas`): the
-list stands in for the item-updates topic, and the records go through their msgpack
-form, as they would on the topic. An event's item-side effect thus reaches the
+list stands in for the item-updates topic (every member is given all of it, in one
+order, its own delta included, as a worker reads the topic), and the records go
+through their msgpack form, as they would on the topic. An event's item-side effect thus reaches the
 other members within ``exchange_lag`` events.
 
 >>> from homerec.datasets.base import Dataset

@@ -267,6 +267,9 @@ class Worker:
                 log.exception("final acknowledgements or offset commit failed")
         if c.producer is not None and c.consumer is not None and self._assignment.assigned:
             try:
+                if not self._broken:
+                    self._share_idle()  # own learning out, then every delta up to the end in
+                    self._sharing.drain(self.model)
                 self._maybe_checkpoint(force=True)
             except Exception:  # noqa: BLE001 - closing must not mask the real error
                 log.exception("final checkpoint failed")
@@ -521,12 +524,15 @@ class Worker:
         shared = self._recovery.read_item_state()
         self._checkpoints.restored(shared.slots, shared.deltas)
         self.model, loaded = self._recovery.load_checkpoint(self.model, shared.checkpoint)
+        # the item updates since the checkpoint are applied at the first restore, when the
+        # partitions to replay are known. Sharing starts before the catalog: a shared model
+        # starts an item at a vector drawn from its id, so every member starts the catalog's
+        # items alike, whatever order it reads them in (items partitions interleave
+        # differently in each member) and whatever its generator drew before
+        self._sharing.reset(self.model, shared.checkpoint if loaded else None)
         self._catalog.reload(self.model)
         if not loaded:
             self._recovery.load_items(self.model, shared.items)
-        # the item updates since the checkpoint are applied at the first restore, when the
-        # partitions to replay are known
-        self._sharing.reset(self.model, shared.checkpoint if loaded else None)
         log.info("shared state restored in %.2fs", time.perf_counter() - started)
 
     def _restore(self, partitions: list[TopicPartition]) -> None:

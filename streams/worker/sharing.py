@@ -11,6 +11,10 @@ incarnation of a worker shares under a fresh member name (``<instance>.<random>`
 a restarted or rolled-back worker starts a new sequence, and its predecessor's
 deltas are simply another member's.
 
+A worker stopping in good order takes and sends its last delta, then applies every
+delta up to the topic's end before its final checkpoint (:meth:`ItemSharing.drain`):
+the checkpoints of a group stopped after its stream drained hold one item side.
+
 **Restore.** A checkpoint records which item updates its state includes: the next
 offset per item-updates partition that the writer had applied, and the writer's
 member name and last own ``seq`` (its own deltas are in the state as its own
@@ -207,6 +211,9 @@ class ItemSharing:
             todo = [u.delta for u in pending]
             replay, stops = set(), {}
         assert isinstance(model, ItemShared)
+        # the model's item side now also holds the catalog and the item snapshots, loaded
+        # after reset(): the replica's snapshot and canonical order start from here
+        self._start(model)
         n = model.apply_item_deltas(todo)
         m.ITEM_UPDATES_APPLIED.inc(n)
         log.info(
@@ -261,6 +268,28 @@ class ItemSharing:
             assert isinstance(model, ItemShared)
             n = model.apply_item_deltas([u.delta for u in updates])
             m.ITEM_UPDATES_APPLIED.inc(n)
+        self._update_lag()
+        return n
+
+    def drain(self, model: Recommender, timeout_s: float = 30.0) -> int:
+        """Before the final checkpoint: apply every delta up to the topic's end (this
+        member's own ones back too), so that a stopped group's checkpoints hold one item
+        side. Best effort: what is not read within ``timeout_s`` stays for the catch-up."""
+        if not (self.enabled and self.live and self._reader is not None):
+            return 0
+        reader = self._reader
+        ends = reader.end_offsets(self._partitions)
+        records: list[Any] = []
+        deadline = time.monotonic() + timeout_s
+        while any(reader.position(p) < ends[p] for p in self._partitions):
+            if time.monotonic() > deadline:
+                log.warning("item updates not read to their end before the final checkpoint")
+                break
+            records.extend(reader.poll(200))
+        updates = self._decode(records)
+        assert isinstance(model, ItemShared)
+        n = model.apply_item_deltas([u.delta for u in updates]) if updates else 0
+        m.ITEM_UPDATES_APPLIED.inc(n)
         self._update_lag()
         return n
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -221,7 +222,22 @@ class Hybrid(IndexedRecommender):
 
     def _init_item(self, row: int) -> None:
         d = self.n_factors
+        if self._replica is not None:
+            # shared: every member must start an item from the same vector, whichever
+            # order it meets the item in (its own events, the catalog, another member's
+            # delta), and its generator's state differs from the others' by then; the
+            # deltas then carry learning only (ItemReplica.take)
+            self._tables.items.Q[row] = self._shared_item_init(self._items.ids[row])
+            return
         self._tables.items.Q[row] = self._rng.normal(0.0, 0.1 / math.sqrt(d), d)
+
+    def _shared_item_init(self, item: ItemId) -> npt.NDArray[np.float32]:
+        """An item's initial vector while shared: drawn from the model's seed and a stable
+        hash of the item's id (the same in every member and process)."""
+        d = self.n_factors
+        key = int.from_bytes(hashlib.blake2b(item.encode(), digest_size=8).digest(), "little")
+        rng = np.random.default_rng((self.seed, 29, key))
+        return rng.normal(0.0, 0.1 / math.sqrt(d), d).astype(np.float32)
 
     def _on_item(self, i: int, item: Item) -> None:
         # the author is one more content feature, outside the tags the page's cap counts
@@ -358,7 +374,9 @@ class Hybrid(IndexedRecommender):
     # -- shared item side (homerec.sharing.ItemShared) -------------------
     def share_items(self, member: str) -> None:
         """Start tracking this member's item-side changes (see :mod:`homerec.sharing`)."""
-        self._replica = ItemReplica(member, self._tables, self._item_count, len(self._items))
+        self._replica = ItemReplica(
+            member, self._tables, self._item_count, len(self._items), self._shared_item_init
+        )
 
     def take_item_delta(self) -> ItemDelta:
         """What this member's own learning changed on the item side since the last take."""
@@ -367,15 +385,16 @@ class Hybrid(IndexedRecommender):
         return self._replica.take(self._tables, self._items.ids, self._item_count, len(self._items))
 
     def apply_item_deltas(self, deltas: Sequence[ItemDelta]) -> int:
-        """Add other members' deltas (own and already applied ones skipped); returns how
-        many were applied. Take this member's own delta first."""
+        """Add other members' deltas (already applied ones skipped; own ones give their
+        co-occurrence and popularity in their place in the order); returns how many of
+        the others' were applied. Take this member's own delta first."""
         if self._replica is None:
             raise StateError("share_items() first")
         done = self._replica.apply(
             deltas, lambda: self._tables, lambda: self._item_count, lambda: self._item_seen,
             self._shared_item_row, lambda: len(self._items),
         )  # fmt: skip
-        if done:
+        if self._replica.changed:  # own deltas back rebuild co-occurrence and popularity too
             self._version += 1
         return done
 

@@ -8,6 +8,17 @@ write (the BPR kernel's negatives too) is caught. Applying others' deltas refres
 the copy, so they are never sent on: own learning is the only thing a take holds.
 Hence the one rule: take your own delta before applying others'.
 
+Two parts depend on the order of their increments: a bounded co-occurrence row (a
+new pair evicts the weakest) and decayed popularity (an increment decays by the events
+ticked after it). Each member sees its own increments at once and the others' later,
+so for those the replica keeps a canonical state — every delta applied in the order
+given to :meth:`ItemReplica.apply` (the topic's), its own included when they come
+back — and the own steps not yet back lie on top of it. Members that have read the
+same deltas hold the same tables. A member that has met no other member's delta yet
+keeps its own steps as it made them (a worker alone holds the state of one model, and
+its restart replays to exactly that state), and its own deltas that came back; the
+first other member's delta rebuilds the canonical state from them, in their order.
+
 Cost: a take compares the item tables with the copy (``O(items · (factors + cooc
 capacity))``, well under a millisecond per thousand items), and an apply re-copies
 them once per call (give it all the deltas that arrived). For catalogs of millions
@@ -27,7 +38,11 @@ from homerec.errors import StateError
 from homerec.models.hybrid.tables import HybridTables
 from homerec.sharing import ItemDelta
 
-__all__ = ["ItemReplica"]
+__all__ = ["SOLO_ENTRIES", "ItemReplica"]
+
+#: co-occurrence and popularity entries of own deltas a member alone keeps (about 12
+#: bytes each), to rebuild the group's order when another member's first delta arrives
+SOLO_ENTRIES = 2_000_000
 
 _F64 = npt.NDArray[np.float64]
 _I64 = npt.NDArray[np.int64]
@@ -74,6 +89,39 @@ class _Snapshot:
         )  # fmt: skip
 
 
+@dataclass(slots=True)
+class _Canon:
+    """The parts whose result depends on the order of their increments — the bounded
+    co-occurrence rows (a new pair evicts the weakest) and the decayed popularity (an
+    increment decays by the events ticked after it) — as every member holds them: all
+    deltas applied in the item-updates order, this member's own included."""
+
+    cooc_ids: npt.NDArray[np.int32]
+    cooc_counts: npt.NDArray[np.float32]
+    pop: _F64
+    pop_clock: float
+    pop_slow: _F64
+    pop_slow_clock: float
+
+    @classmethod
+    def of(cls, tables: HybridTables, n: int) -> _Canon:
+        items = tables.items
+        return cls(
+            items.cooc.ids[:n].copy(), items.cooc.counts[:n].copy(),
+            items.pop.raw()[0][:n].copy(), items.pop.clock,
+            items.pop_slow.raw()[0][:n].copy(), items.pop_slow.clock,
+        )  # fmt: skip
+
+    def restore(self, tables: HybridTables) -> None:
+        """Put the tables' order-dependent parts back to this state (rows added since hold
+        nothing in it: what they hold is this member's own, re-applied on top)."""
+        cooc, m = tables.items.cooc, len(self.cooc_ids)
+        cooc.ids[:m], cooc.ids[m:] = self.cooc_ids, -1
+        cooc.counts[:m], cooc.counts[m:] = self.cooc_counts, 0.0
+        tables.items.pop.set_raw(self.pop, self.pop_clock)
+        tables.items.pop_slow.set_raw(self.pop_slow, self.pop_slow_clock)
+
+
 class ItemReplica:
     """One member's view of the shared item side (see the module docstring).
 
@@ -82,14 +130,35 @@ class ItemReplica:
     float16/float32 rounding left out of the deltas sent so far (sent next time).
     """
 
-    __slots__ = ("member", "seq", "applied", "_snap", "_q_resid", "_w_resid")
+    __slots__ = (
+        "member", "seq", "applied", "init", "changed", "_snap", "_canon", "_pending", "_alone",
+        "_solo", "_solo_entries",
+        "_q_resid", "_w_resid",
+    )  # fmt: skip
 
     def __init__(self, member: str, tables: HybridTables, count: npt.NDArray[np.float32],
-                 n: int) -> None:  # fmt: skip
+                 n: int, init: Callable[[str], npt.NDArray[np.float32]]) -> None:  # fmt: skip
         self.member = member
+        #: an item's initial vector by id, the same in every member: rows added since the
+        #: snapshot are compared with it, so a delta holds learning only
+        self.init = init
         self.seq = 0
         self.applied: dict[str, int] = {}
         self._snap = _Snapshot.of(tables, count, n)
+        #: the order-dependent parts in item-updates order, and this member's deltas taken
+        #: but not yet back from the topic (applied on top of it, until they are back)
+        self._canon = _Canon.of(tables, n)
+        self._pending: list[ItemDelta] = []
+        #: own deltas back before any other member's was met (None: too many were kept).
+        #: Alone, a member keeps its own steps as they were made, so that its state is
+        #: the one of a model that learned the same events (a restart's replay learns
+        #: them so); when the first other member's delta arrives, the canonical state is
+        #: rebuilt from these in their order, as the other members applied them
+        self._alone = True
+        self._solo: list[ItemDelta] | None = []
+        self._solo_entries = 0
+        #: the last apply changed the tables (other members' deltas or own ones back)
+        self.changed = False
         self._q_resid = np.zeros((0, tables.items.Q.shape[1]), np.float32)
         self._w_resid = np.zeros_like(tables.shared.ranker.w)
 
@@ -108,7 +177,7 @@ class ItemReplica:
         events = int(round(float(count_inc.sum())))
         ev_rows = np.flatnonzero(count_inc > 0)
         # embeddings and biases: summed steps of the rows that moved, plus earlier rounding
-        dq = items.Q[:n] - _pad(s.Q, n)
+        dq = items.Q[:n] - self._base_q(ids, n)
         db = items.b[:n] - _pad(s.b, n)
         q_rows = np.flatnonzero(np.any(dq != 0, axis=1) | (db != 0))
         self._q_resid = _pad(self._q_resid, n)
@@ -160,7 +229,17 @@ class ItemReplica:
         )  # fmt: skip
         self.seq += 1
         self._snap = _Snapshot.of(tables, count, n)
+        if len(delta.cooc_src) or len(delta.pop_idx) or delta.events:
+            self._pending.append(delta)
         return delta
+
+    def _base_q(self, ids: Sequence[str], n: int) -> npt.NDArray[np.float32]:
+        """The snapshot's embeddings, rows added since then at their initial vectors
+        (every member starts them there: :attr:`init`)."""
+        base = _pad(self._snap.Q, n)
+        for r in range(self._snap.n, n):
+            base[r] = self.init(ids[r])
+        return base
 
     def _cooc_increments(
         self, tables: HybridTables, n: int
@@ -215,45 +294,109 @@ class ItemReplica:
         count: Callable[[], npt.NDArray[np.float32]], seen: Callable[[], npt.NDArray[np.bool_]],
         row_of: Callable[[str], tuple[int, bool]], n: Callable[[], int],
     ) -> int:  # fmt: skip
-        """Add the deltas of other members (own and already applied ones are skipped),
-        then move the snapshot. The model's parts are passed as getters: adding an item
-        (``row_of`` returns its row and whether it is new) may reallocate them."""
+        """Add the deltas of other members (already applied ones are skipped), then move
+        the snapshot; returns how many. The model's parts are passed as getters: adding
+        an item (``row_of`` returns its row and whether it is new) may reallocate them.
+
+        ``deltas`` are in item-updates order, this member's own among them. The
+        order-dependent parts (:class:`_Canon`) are rebuilt in that order: back to their
+        canonical state, every new delta's increments (own ones too, as the others apply
+        them, rather than as the own steps made them), then the own deltas not yet back
+        on top. So every member that has read the topic to the same offset holds the
+        same co-occurrence and popularity, whatever order it learned and received in."""
         if self.own_events(count(), n()) or bool(np.any(tables().shared.ranker.w != self._snap.w)):
             raise StateError("take_item_delta() before applying other members' deltas")
-        done = 0
+        todo: list[ItemDelta] = []
+        waiting = {d.seq for d in self._pending}
+        applied = dict(self.applied)
         for delta in deltas:
-            if delta.source == self.member or delta.seq <= self.applied.get(delta.source, 0):
-                continue
-            self._apply_one(delta, tables, count, seen, row_of)
-            self.applied[delta.source] = delta.seq
-            done += 1
-        if done:
-            self._snap = _Snapshot.of(tables(), count(), n())
+            if delta.source == self.member:
+                if delta.seq in waiting:
+                    todo.append(delta)
+                    waiting.discard(delta.seq)
+            elif delta.seq > applied.get(delta.source, 0):
+                applied[delta.source] = delta.seq
+                todo.append(delta)
+        if not todo:
+            self.changed = False
+            return 0
+        if self._alone and all(d.source == self.member for d in todo):
+            self._keep_solo(todo)  # alone: the tables hold them as learned
+            todo = []
+        elif self._alone:  # the first other member's delta
+            self._alone = False
+            if self._solo is not None:  # own history first, in its order
+                todo = self._solo + todo
+            else:  # kept too long to keep it: the own steps as made are the start
+                self._canon = _Canon.of(tables(), n())
+                self._pending = []
+                todo = [d for d in todo if d.source != self.member]
+            self._solo = None
+        self.changed = bool(todo)
+        if not todo:
+            return 0
+        self._canon.restore(tables())
+        done = 0
+        for delta in todo:
+            if delta.source == self.member:
+                self._apply_ordered(delta, tables(), self._rows(delta, row_of))
+                # one partition, one producer: an own delta older than one back never comes
+                self._pending = [d for d in self._pending if d.seq > delta.seq]
+            else:
+                self._apply_one(delta, tables, count, seen, row_of)
+                self.applied[delta.source] = delta.seq
+                done += 1
+        self._canon = _Canon.of(tables(), n())
+        for delta in self._pending:
+            self._apply_ordered(delta, tables(), self._rows(delta, row_of))
+        self._snap = _Snapshot.of(tables(), count(), n())
         return done
+
+    def _keep_solo(self, back: list[ItemDelta]) -> None:
+        """Own deltas back while alone: kept (the tables hold them as learned), up to
+        :data:`SOLO_ENTRIES` entries; beyond that the own steps as made become the
+        canonical state when another member's delta arrives (what that member applied
+        differs by the row evictions of this member's deltas)."""
+        last = back[-1].seq
+        self._pending = [d for d in self._pending if d.seq > last]
+        if self._solo is None:
+            return
+        self._solo.extend(back)
+        self._solo_entries += sum(len(d.cooc_src) + len(d.pop_idx) for d in back)
+        if self._solo_entries > SOLO_ENTRIES:
+            self._solo = None
+
+    @staticmethod
+    def _rows(delta: ItemDelta, row_of: Callable[[str], tuple[int, bool]]) -> _I64:
+        """The rows of the delta's items here (an item new here is added, at its initial
+        vector, as it was at the sender)."""
+        return np.array([row_of(item)[0] for item in delta.items], np.int64)
+
+    @staticmethod
+    def _apply_ordered(delta: ItemDelta, tables: HybridTables, rows: _I64) -> None:
+        """The order-dependent increments: the popularity clocks tick by the delta's
+        events (a shared event clock), its popularity and co-occurrence are added."""
+        items = tables.items
+        items.pop.tick(delta.events)
+        items.pop_slow.tick(delta.events)
+        items.pop.add_many(rows[delta.pop_idx], delta.pop)
+        items.pop_slow.add_many(rows[delta.pop_idx], delta.pop_slow)
+        items.cooc.add_many(rows[delta.cooc_src], rows[delta.cooc_dst], delta.cooc_w)
 
     def _apply_one(
         self, delta: ItemDelta, tables_of: Callable[[], HybridTables],
         count_of: Callable[[], npt.NDArray[np.float32]],
         seen_of: Callable[[], npt.NDArray[np.bool_]], row_of: Callable[[str], tuple[int, bool]],
     ) -> None:  # fmt: skip
-        mapped = [row_of(item) for item in delta.items]
-        rows = np.array([r for r, _ in mapped], np.int64)
-        fresh = np.array([new for _, new in mapped], bool)
+        rows = self._rows(delta, row_of)
         tables, count, seen = tables_of(), count_of(), seen_of()
         items, shared = tables.items, tables.shared
-        if fresh.any():  # the sender's vector is the whole vector (its first delta sends it all)
-            items.Q[rows[fresh]] = 0.0
-            items.b[rows[fresh]] = 0.0
         count[rows] += delta.counts
         seen[rows[delta.counts > 0]] = True
-        items.pop.tick(delta.events)
-        items.pop_slow.tick(delta.events)
-        items.pop.add_many(rows[delta.pop_idx], delta.pop)
-        items.pop_slow.add_many(rows[delta.pop_idx], delta.pop_slow)
+        self._apply_ordered(delta, tables, rows)
         q_rows = rows[delta.q_idx]
         items.Q[q_rows] += delta.q.astype(np.float32)
         items.b[q_rows] += delta.b
-        items.cooc.add_many(rows[delta.cooc_src], rows[delta.cooc_dst], delta.cooc_w)
         if len(delta.demo_g):
             demo = items.demo
             g_rows = np.array(demo.rows_of(delta.groups), np.int64)

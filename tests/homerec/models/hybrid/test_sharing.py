@@ -13,6 +13,7 @@ import pytest
 from homerec.errors import StateError
 from homerec.evaluation.sharded import ShardedModel
 from homerec.events import Event
+from homerec.items import Item
 from homerec.models.hybrid import Hybrid
 from homerec.profiles import UserProfile
 
@@ -171,3 +172,55 @@ def test_the_ranker_second_moment_and_steps_reach_the_other_member() -> None:
     beta = b.tables.shared.ranker.beta_2**delta.ranker_steps
     np.testing.assert_allclose(v_b1, v_b0 * beta + (v_a1 - v_a0 * beta), rtol=1e-5, atol=1e-12)
     np.testing.assert_array_equal(m_b1, m_b0)
+
+
+def test_members_that_meet_items_in_different_orders_hold_the_same_embeddings() -> None:
+    # as worker processes do: sharing starts before the catalog, which each member reads
+    # in its own order (items partitions interleave differently), its generator has drawn
+    # differently by then, sharing starts again after the restore (the catalog's rows are
+    # then in the snapshot, never sent), and an item may reach a member through a delta
+    a, b = Hybrid(**PARAMS), Hybrid(**PARAMS)  # type: ignore[arg-type]
+    a.share_items("a")
+    b.share_items("b")
+    b.update_user(UserProfile("u99", {"age": 30}))
+    catalog = [Item(f"i{k}") for k in range(15)]
+    for item in catalog:
+        a.update_item(item)
+    for item in reversed(catalog[5:]):
+        b.update_item(item)
+    for m in (a, b):  # after the restore, a worker shares under a fresh name
+        m.share_items(f"{m is a}.2")
+    events = _stream(200)
+    for part in (events[:100], events[100:]):
+        a.learn_many([e for e in part if int(e.user[1:]) % 2 == 0])
+        b.learn_many([e for e in part if int(e.user[1:]) % 2 == 1])
+        da, db = a.take_item_delta(), b.take_item_delta()
+        a.apply_item_deltas([db])
+        b.apply_item_deltas([da])
+    assert set(a._items.ids) == set(b._items.ids)
+    rows_b = [b._items.get(i) for i in a._items.ids]
+    # steps travel as float16, their rounding error with the next delta
+    np.testing.assert_allclose(
+        a.tables.items.Q[: a.n_items], b.tables.items.Q[rows_b], rtol=0, atol=1e-3
+    )
+    np.testing.assert_allclose(
+        a.tables.items.b[: a.n_items], b.tables.items.b[rows_b], rtol=0, atol=1e-6
+    )
+
+
+def test_members_hold_one_cooccurrence_and_popularity_when_rows_overflow() -> None:
+    # rows far smaller than the pairs (eviction) and a short half-life: both depend on the
+    # order of the increments, which differs per member (own steps at once, the others'
+    # with the exchange); every member applies them in the exchange's order, own included
+    params = {**PARAMS, "cooc_capacity": 3, "pop_half_life": 7.0}
+    group = ShardedModel(lambda: Hybrid(**params), 3, exchange_lag=25)  # type: ignore[arg-type]
+    events = _stream(400)
+    group.learn_many(events)
+    group.exchange()
+    sides = [_item_side(m) for m in group.members]  # type: ignore[arg-type]
+    for side in sides[1:]:
+        assert side.keys() == sides[0].keys()
+        for item, x in sides[0].items():
+            y = side[item]
+            assert x["cooc"] == y["cooc"], item  # keys and float32 values
+            assert x["pop"] == y["pop"] and x["pop_slow"] == y["pop_slow"], item
