@@ -116,6 +116,11 @@ class _Canon:
         """Put the tables' order-dependent parts back to this state (rows added since hold
         nothing in it: what they hold is this member's own, re-applied on top)."""
         cooc, m = tables.items.cooc, len(self.cooc_ids)
+        # a checkpoint delta carries the rows written since the last one: these too
+        changed = (cooc.ids[:m] != self.cooc_ids).any(axis=1)
+        changed |= (cooc.counts[:m] != self.cooc_counts).any(axis=1)
+        cooc.dirty[:m] |= changed
+        cooc.dirty[m:] |= (cooc.ids[m:] >= 0).any(axis=1)
         cooc.ids[:m], cooc.ids[m:] = self.cooc_ids, -1
         cooc.counts[:m], cooc.counts[m:] = self.cooc_counts, 0.0
         tables.items.pop.set_raw(self.pop, self.pop_clock)

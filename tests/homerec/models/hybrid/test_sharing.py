@@ -224,3 +224,31 @@ def test_members_hold_one_cooccurrence_and_popularity_when_rows_overflow() -> No
             y = side[item]
             assert x["cooc"] == y["cooc"], item  # keys and float32 values
             assert x["pop"] == y["pop"] and x["pop_slow"] == y["pop_slow"], item
+
+
+def test_a_checkpoint_delta_holds_what_the_exchange_wrote() -> None:
+    # the replica puts co-occurrence rows back to the exchange's order when another
+    # member's delta arrives: a checkpoint delta taken after that must carry those rows
+    from homerec.models.deltas import apply_delta
+    from homerec.state_io import packb, unpackb
+
+    params = {**PARAMS, "cooc_capacity": 3, "pop_half_life": 7.0}
+    group = ShardedModel(lambda: Hybrid(**params), 3, exchange_lag=25)  # type: ignore[arg-type]
+    events = _stream(600)
+    group.learn_many(events[:200])
+    member = group.members[0]
+    base = unpackb(packb(member.state_dict()))
+    member.begin_deltas()
+    for start in range(200, 600, 100):
+        group.learn_many(events[start : start + 100])
+        group.exchange()
+        delta = member.state_delta()
+        assert delta is not None
+        base = apply_delta(base, unpackb(packb(delta)))
+    full = member.state_dict()
+    for key in ("cooc_ids", "cooc_counts"):
+        if key in full:
+            assert np.array_equal(np.asarray(full[key]), np.asarray(base[key])), key
+    restored = Hybrid(**params)  # type: ignore[arg-type]
+    restored.load_state_dict(base)
+    assert _item_side(restored) == _item_side(member)  # type: ignore[arg-type]
