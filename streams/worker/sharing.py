@@ -25,8 +25,9 @@ newest checkpoint and, at its first restore of partitions, catches up:
    without one) to the end, leaving out the writer's own deltas up to its ``seq``;
 2. if every one of those deltas was learned from events that
    :class:`~streams.worker.recovery.Recovery` would replay (the checkpoint covers
-   their partitions, the events follow its offsets) — a worker alone, or one whose
-   group published nothing else since — the deltas are left out and the replay
+   their partitions, the events follow its offsets), or was taken idle (no events) by
+   the checkpoint's writer — a worker alone, or one whose group published nothing
+   else since — the deltas are left out and the replay
    learns their events again, in the order they were first learned: the state is
    the one an uninterrupted worker would hold. A left-out delta that reaches
    beyond the committed offset (at-least-once: see below) extends the replay to
@@ -186,9 +187,12 @@ class ItemSharing:
             replay &= self._cp_partitions
 
         def replayed(u: ItemUpdate) -> bool:
-            return bool(u.events) and all(
-                p in replay and lo >= ranges[p][0] for p, (lo, _) in u.events.items()
-            )
+            if not u.events:
+                # an idle take (no events) of the checkpoint's writer holds what float16
+                # left out of its earlier deltas, of which the checkpoint and the replay
+                # hold the exact values; another member's makes the group's order count
+                return bool(self._cp_member) and u.delta.source == self._cp_member
+            return all(p in replay and lo >= ranges[p][0] for p, (lo, _) in u.events.items())
 
         log.debug(
             "catch-up: replay candidates %s, checkpoint partitions %s, pending %s",
