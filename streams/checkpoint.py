@@ -65,6 +65,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from homerec.errors import StateError
+from homerec.models.deltas import apply_delta
 from homerec.state_io import packb, unpackb
 
 __all__ = [
@@ -218,6 +219,13 @@ class Checkpoint:
     @property
     def nbytes(self) -> int:
         return len(self.data) + sum(map(len, self.deltas))
+
+    def model_state(self) -> dict[str, Any]:
+        """The model's ``state_dict`` this checkpoint holds: its base with its deltas merged."""
+        state: dict[str, Any] = unpackb(self.data)["state"]
+        for delta in self.deltas:  # an incremental checkpoint: its deltas, oldest first
+            state = apply_delta(state, unpackb(delta)["state"])
+        return state
 
 
 @dataclass(slots=True)

@@ -28,7 +28,6 @@ from kafka.structs import TopicPartition
 from homerec.errors import InvalidEvent, StateError
 from homerec.events import Event
 from homerec.models.base import Recommender
-from homerec.models.deltas import apply_delta
 from homerec.models.stateful import Forgetful, ItemStateful, Sized, UserStateful
 from homerec.state_io import unpackb
 from homerec.typing import UserId
@@ -270,10 +269,7 @@ class Recovery:
         if cp is None:
             return model, False
         try:
-            state = unpackb(cp.data)["state"]
-            for delta in cp.deltas:  # an incremental checkpoint: its deltas, oldest first
-                state = apply_delta(state, unpackb(delta)["state"])
-            model.load_state_dict(state)
+            model.load_state_dict(cp.model_state())
         except (StateError, KeyError, TypeError, ValueError) as exc:
             # e.g. another model or other hyperparameters than the checkpoint's writer
             log.warning("checkpoint %r not usable (%s); starting without it", cp.name, exc)

@@ -31,7 +31,6 @@ import pytest
 from homerec.datasets.movielens import load_ml100k
 from homerec.models import WORKER_PARAMS, make_model
 from homerec.models.hybrid import Hybrid
-from homerec.state_io import unpackb
 from streams import checkpoint as ckpt
 from streams.codec import decode_item_update
 from streams.commands.replay import Source, make_producer, replay
@@ -107,7 +106,7 @@ def test_three_worker_processes_hold_the_same_item_side_after_ml100k(
         assert cp.shared["offsets"] == {0: end}  # every delta of the group is in its state
         model = make_model("hybrid", **WORKER_PARAMS)
         assert isinstance(model, Hybrid)
-        model.load_state_dict(unpackb(cp.data)["state"])
+        model.load_state_dict(cp.model_state())
         models.append(model)
     sides = [_item_side(m) for m in models]
     for side in sides:

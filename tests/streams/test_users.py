@@ -164,6 +164,7 @@ def test_a_tombstone_forgets_the_user_everywhere(
         tw.stop()
     cp = _newest_checkpoint(settings)  # the one written on close
     assert cp is not None and key not in cp.data and not any(SECRET in i for i in cp.ids)
+    assert not any(key in delta for delta in cp.deltas)
 
     # a restarted worker: no list for the user; a later event starts a fresh user
     worker = Worker(settings, _model(), config)
