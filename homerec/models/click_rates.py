@@ -21,7 +21,7 @@ page (an offline replay, which shows no page, leaves it at 0).
 >>> rates.add_click(0)
 >>> rates.add_click(0)
 >>> [round(float(x), 3) for x in rates.lift(3, prior=1.0)]
-[0.693, -0.511, -0.223]
+[0.511, -0.588, -0.336]
 """
 
 from __future__ import annotations
