@@ -52,7 +52,9 @@ from streams.config import Settings, add_connection_arguments, settings_from_arg
 from streams.worker import WorkerConfig
 
 if TYPE_CHECKING:
+    from homerec.models.base import Recommender
     from streams.bench.freshness import FreshnessResult
+    from streams.bench.throughput import ThroughputResult
     from streams.bench.worker_group import MemberSpec
     from streams.bench.workload import Workload
     from streams.worker import Guarantee
@@ -490,12 +492,26 @@ def _pipeline(
         )
         return result.to_dict(), None
     from streams.bench.models import build_model, model_info, warm_model
-    from streams.bench.pipeline import run_pipeline
 
     model = build_model(args.model)
     warm_s = warm_model(model, workload)
     log.info("model %s warmed in %.1fs", model.name, warm_s)
-    pl = run_pipeline(
+    pl = _one_worker(settings, model, workload, args)
+    return {**pl.to_dict(), "warm_seconds": round(warm_s, 2), "workers": 1}, model_info(model)
+
+
+def _one_worker(
+    settings: Settings,
+    model: Recommender,
+    workload: Workload,
+    args: argparse.Namespace,
+    *,
+    share_items: bool = True,
+) -> ThroughputResult:
+    """The one-worker pipeline over ``workload`` with the bench's worker options."""
+    from streams.bench.pipeline import run_pipeline
+
+    return run_pipeline(
         settings,
         model,
         n_events=len(workload.events),
@@ -504,8 +520,8 @@ def _pipeline(
         sync_delivery=args.sync_delivery,
         max_seconds=args.pipeline_seconds,
         guarantee=args.processing_guarantee,
+        share_items=share_items,
     )
-    return {**pl.to_dict(), "warm_seconds": round(warm_s, 2), "workers": 1}, model_info(model)
 
 
 def _sharing(
@@ -513,9 +529,7 @@ def _sharing(
 ) -> dict[str, Any]:
     """The sharing phase: the one-worker pipeline with the item-updates exchange off and on."""
     from streams.bench.models import build_model, warm_model
-    from streams.bench.pipeline import run_pipeline
     from streams.bench.sharing import measure_sharing
-    from streams.bench.throughput import ThroughputResult
     from streams.bench.workload import new_settings, produce
     from streams.topics import EVENTS, ITEMS
 
@@ -526,17 +540,7 @@ def _sharing(
         produce(settings, settings.topic(EVENTS.name), workload.encoded())
         model = build_model(args.model)
         warm_model(model, workload)
-        return run_pipeline(
-            settings,
-            model,
-            n_events=len(workload.events),
-            max_batch=args.max_batch,
-            changelog=not args.no_changelog,
-            sync_delivery=args.sync_delivery,
-            max_seconds=args.pipeline_seconds,
-            guarantee=args.processing_guarantee,
-            share_items=share,
-        )
+        return _one_worker(settings, model, workload, args, share_items=share)
 
     return measure_sharing(run, pairs=args.sharing_pairs).to_dict()
 
