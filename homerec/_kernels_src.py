@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
-    "SIGNATURES", "add_cooc_terms", "add_group_positive", "bpr_step", "compiler",
+    "SIGNATURES", "add_cooc_terms", "add_group_positive", "bpr_step", "cold_start_ranks", "compiler",
     "cooc_add_pairs", "ranker_columns", "ranker_grad", "source_digest", "top_columns",
 ]  # fmt: skip
 
@@ -565,6 +565,60 @@ def add_group_positive(
     return n
 
 
+def cold_start_ranks(
+    cols: npt.NDArray[np.int64],
+    pop: npt.NDArray[np.float64],
+    active: npt.NDArray[np.bool_],
+    allowed: npt.NDArray[np.bool_],
+    mine: npt.NDArray[np.int32],
+    groups: npt.NDArray[np.int16],
+    logD: npt.NDArray[np.float32],
+    logD_item: npt.NDArray[np.float32],
+    betas: npt.NDArray[np.float64],
+    ranks: npt.NDArray[np.int64],
+) -> int:
+    """One validation case of the cold-start blend
+    (:meth:`homerec.models.hybrid.cold_start.ColdStartBlend.validate`): into ``ranks[b]``,
+    how many candidates among ``cols[1:]`` score above the positive ``cols[0]`` under
+    ``pop + betas[b] * lift``; returns how many candidates there were.
+
+    ``pop`` is the popularity term at ``cols`` (computed by the caller); the lift at an
+    item is the mean of ``logD`` over ``groups`` (at least one) minus ``logD_item``, in
+    float64 and in numpy's order, so the counts are those of the numpy form. A candidate
+    is ``active`` and ``allowed`` (seen, or in the catalog), not the positive and not
+    among the user's items ``mine``.
+    """
+    n_groups = len(groups)
+    n_betas = len(betas)
+    pos = cols[0]
+    own = np.sort(mine)
+    lift0 = np.float64(logD[groups[0], pos])
+    for g in range(1, n_groups):
+        lift0 += np.float64(logD[groups[g], pos])
+    lift0 = lift0 / n_groups - np.float64(logD_item[pos])
+    top = np.empty(n_betas)
+    for b in range(n_betas):
+        top[b] = pop[0] + betas[b] * lift0
+        ranks[b] = 0
+    m = 0
+    for j in range(1, len(cols)):
+        c = cols[j]
+        if c == pos or not active[c] or not allowed[c]:
+            continue
+        at = np.searchsorted(own, c)
+        if at < len(own) and own[at] == c:
+            continue
+        m += 1
+        lift = np.float64(logD[groups[0], c])
+        for g in range(1, n_groups):
+            lift += np.float64(logD[groups[g], c])
+        lift = lift / n_groups - np.float64(logD_item[c])
+        for b in range(n_betas):
+            if pop[j] + betas[b] * lift > top[b]:
+                ranks[b] += 1
+    return m
+
+
 def top_columns(
     scores: npt.NDArray[np.float32],
     want: int,
@@ -636,6 +690,10 @@ SIGNATURES: dict[str, str] = {
         " f4[::1], f4[::1], f4[::1], f8, f8[:, ::1], i8[::1])"
     ),
     "add_group_positive": "i8(f4[:, ::1], f8[::1], f4[::1], i2[::1], i8)",
+    "cold_start_ranks": (
+        "i8(i8[::1], f8[::1], b1[::1], b1[::1], i4[::1], i2[::1], f4[:, ::1], f4[::1], f8[::1],"
+        " i8[::1])"
+    ),
     "bpr_step": "i8(f4[:, ::1], f4[:, ::1], f4[::1], i8, i8, f8[::1], i8, i8, i4[::1], i8, f8, f8)",
     "cooc_add_pairs": "none(i4[:, ::1], f4[:, ::1], i4[::1], i8, f4[::1])",
     "ranker_columns": "i8[::1](f8[::1], i8, i8, b1[::1], b1[::1], b1[::1], b1, i4[::1])",
