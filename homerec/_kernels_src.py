@@ -26,7 +26,7 @@ import numpy.typing as npt
 
 __all__ = [
     "SIGNATURES", "add_cooc_terms", "add_group_positive", "bpr_step", "cold_start_ranks", "compiler",
-    "cooc_add_pairs", "ranker_columns", "ranker_grad", "source_digest", "top_columns",
+    "cooc_add_pairs", "explore_logits", "first_above", "ranker_columns", "ranker_grad", "source_digest", "top_columns",
 ]  # fmt: skip
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -619,6 +619,76 @@ def cold_start_ranks(
     return m
 
 
+def explore_logits(
+    scores: npt.NDArray[np.float32],
+    pool: npt.NDArray[np.bool_],
+    columns: npt.NDArray[np.int64],
+    bonus: npt.NDArray[np.float32],
+    never: npt.NDArray[np.bool_],
+    at: npt.NDArray[np.int64],
+    logits: npt.NDArray[np.float64],
+) -> int:
+    """The logits of one exploration draw (:func:`homerec.exploration.draw`) among the
+    positions of ``scores`` in ``pool``: into ``at[:m]`` the positions that may be drawn
+    and into ``logits[:m]`` their logits minus the largest; returns ``m``.
+
+    ``bonus`` and ``never`` are per item, the item of position ``j`` being ``columns[j]``
+    (no columns: ``j``). The standardisation's spread is over the whole pool (float64);
+    while some item of the pool was never shown, only those may be drawn, by score,
+    else all of them, with the bonus. The caller takes the exponentials (numpy's are
+    vectorised, compiled ones here are not) and :func:`first_above`.
+    """
+    size = len(scores)
+    mapped = len(columns) > 0
+    m = 0
+    total = 0.0
+    fresh = 0
+    for j in range(size):  # branch-free where the pattern is random (never shown or not)
+        at[m] = j
+        take = pool[j]
+        m += take
+        total += scores[j] if take else 0.0
+        fresh += take and never[columns[j] if mapped else j]
+    if m == 0:
+        return 0
+    mean = total / m
+    spread = 0.0
+    for a in range(m):
+        d = scores[at[a]] - mean
+        spread += d * d
+    sd = math.sqrt(spread / m)
+    scale = 1.0 / sd if sd > 0 else 0.0
+    if fresh:  # brand-new first: only those, each with the same bonus (it drops out)
+        k = 0
+        for a in range(m):
+            j = at[a]
+            at[k] = j
+            k += never[columns[j] if mapped else j]
+        m = k
+    top = -np.inf
+    for a in range(m):
+        j = at[a]
+        x = scores[j] * scale
+        if not fresh:
+            x += bonus[columns[j] if mapped else j]
+        logits[a] = x
+        top = max(top, x)
+    for a in range(m):
+        logits[a] -= top
+    return m
+
+
+def first_above(weights: npt.NDArray[np.float64], target: float) -> int:
+    """The first index where the running sum of ``weights`` passes ``target`` (the last
+    index if it never does): ``rng.choice``'s pick for ``target = u · Σ weights``."""
+    run = 0.0
+    for a in range(len(weights)):
+        run += weights[a]
+        if run > target:
+            return a
+    return len(weights) - 1
+
+
 def top_columns(
     scores: npt.NDArray[np.float32],
     want: int,
@@ -696,6 +766,8 @@ SIGNATURES: dict[str, str] = {
     ),
     "bpr_step": "i8(f4[:, ::1], f4[:, ::1], f4[::1], i8, i8, f8[::1], i8, i8, i4[::1], i8, f8, f8)",
     "cooc_add_pairs": "none(i4[:, ::1], f4[:, ::1], i4[::1], i8, f4[::1])",
+    "explore_logits": "i8(f4[::1], b1[::1], i8[::1], f4[::1], b1[::1], i8[::1], f8[::1])",
+    "first_above": "i8(f8[::1], f8)",
     "ranker_columns": "i8[::1](f8[::1], i8, i8, b1[::1], b1[::1], b1[::1], b1, i4[::1])",
     "top_columns": "none(f4[:, ::1], i8, i8[:, ::1], f4[:, ::1])",
     "ranker_grad": (

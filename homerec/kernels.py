@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 __all__ = [
     "add_cooc_terms", "add_group_positive", "bpr_step", "cold_start_ranks", "cooc_add_pairs",
-    "ranker_columns", "ranker_grad", "top_columns",
+    "explore_logits", "first_above", "ranker_columns", "ranker_grad", "top_columns",
 ]  # fmt: skip
 
 _REBUILD = "in a checkout: make install or pip install -e .; otherwise reinstall homerec with pip"
@@ -79,6 +79,8 @@ if TYPE_CHECKING:  # the compiled functions have the signatures of their source
         bpr_step,
         cold_start_ranks,
         cooc_add_pairs,
+        explore_logits,
+        first_above,
         ranker_columns,
         ranker_grad,
         top_columns,
@@ -94,6 +96,8 @@ else:
     bpr_step = _kernels.bpr_step
     cold_start_ranks = _kernels.cold_start_ranks
     cooc_add_pairs = _kernels.cooc_add_pairs
+    explore_logits = _kernels.explore_logits
+    first_above = _kernels.first_above
     ranker_columns = _kernels.ranker_columns
     ranker_grad = _kernels.ranker_grad
     top_columns = _kernels.top_columns

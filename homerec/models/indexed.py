@@ -515,12 +515,10 @@ class IndexedRecommender(Recommender):
                 allowed = free & ~self._tagged(full, columns)
                 if allowed.any():  # else the cap gives way rather than leave the slot empty
                     pool = allowed
-            at = np.flatnonzero(pool)
-            items = at if columns is None else columns[at].astype(np.intp)
-            j, p = draw(row[at], bonus[items], never[items], float(rng.random()))
-            item = int(items[j])
-            out.insert(int(rng.integers(0, len(out) + 1)), (item, float(row[at[j]]), True, p))
-            free[at[j]] = False
+            j, p = draw(row, bonus, never, float(rng.random()), pool=pool, columns=columns)
+            item = j if columns is None else int(columns[j])
+            out.insert(int(rng.integers(0, len(out) + 1)), (item, float(row[j]), True, p))
+            free[j] = False
             left -= 1
             if cap is not None:
                 for t in self._item_tags[item]:
