@@ -629,64 +629,62 @@ def explore_logits(
     logits: npt.NDArray[np.float64],
 ) -> int:
     """The logits of one exploration draw (:func:`homerec.exploration.draw`) among the
-    positions of ``scores`` in ``pool``: into ``at[:m]`` the positions that may be drawn
-    and into ``logits[:m]`` their logits minus the largest; returns ``m``.
+    positions of ``scores`` in ``pool``: into ``at[:m]`` the positions that may be drawn,
+    into ``logits[:m]`` their logits; returns ``m``.
 
     ``bonus`` and ``never`` are per item, the item of position ``j`` being ``columns[j]``
     (no columns: ``j``). The standardisation's spread is over the whole pool (float64);
     while some item of the pool was never shown, only those may be drawn, by score,
-    else all of them, with the bonus. The caller takes the exponentials (numpy's are
-    vectorised, compiled ones here are not) and :func:`first_above`.
+    else all of them, with the bonus. Two passes, the second over the pool only; the
+    caller takes the exponentials (numpy's are vectorised, compiled ones here are not;
+    the logits are packed because ``-inf`` or underflowing lanes make numpy's slow) and
+    :func:`first_above`.
     """
     size = len(scores)
     mapped = len(columns) > 0
     m = 0
-    total = 0.0
     fresh = 0
-    for j in range(size):  # branch-free where the pattern is random (never shown or not)
+    total = 0.0
+    squares = 0.0
+    for j in range(size):  # no branch on the pool: the positions are packed as they come
         at[m] = j
         take = pool[j]
+        x = np.float64(scores[j]) if take else 0.0
         m += take
-        total += scores[j] if take else 0.0
+        total += x
+        squares += x * x
         fresh += take and never[columns[j] if mapped else j]
     if m == 0:
         return 0
     mean = total / m
-    spread = 0.0
-    for a in range(m):
-        d = scores[at[a]] - mean
-        spread += d * d
-    sd = math.sqrt(spread / m)
+    sd = math.sqrt(max(squares / m - mean * mean, 0.0))
     scale = 1.0 / sd if sd > 0 else 0.0
-    if fresh:  # brand-new first: only those, each with the same bonus (it drops out)
-        k = 0
-        for a in range(m):
-            j = at[a]
-            at[k] = j
-            k += never[columns[j] if mapped else j]
-        m = k
-    top = -np.inf
+    k = 0
     for a in range(m):
         j = at[a]
+        item = columns[j] if mapped else j
         x = scores[j] * scale
         if not fresh:
-            x += bonus[columns[j] if mapped else j]
-        logits[a] = x
-        top = max(top, x)
-    for a in range(m):
-        logits[a] -= top
-    return m
+            x += bonus[item]
+        at[k] = j
+        logits[k] = x
+        # brand-new first: only those, each with the same bonus (it drops out)
+        k += not fresh or never[item]
+    return k
 
 
 def first_above(weights: npt.NDArray[np.float64], target: float) -> int:
-    """The first index where the running sum of ``weights`` passes ``target`` (the last
-    index if it never does): ``rng.choice``'s pick for ``target = u · Σ weights``."""
+    """The first index where the running sum of ``weights`` passes ``target`` (else the
+    last positive weight's): ``rng.choice``'s pick for ``target = u · Σ weights``."""
     run = 0.0
     for a in range(len(weights)):
         run += weights[a]
         if run > target:
             return a
-    return len(weights) - 1
+    a = len(weights) - 1
+    while a > 0 and not weights[a] > 0.0:
+        a -= 1
+    return a
 
 
 def top_columns(

@@ -125,8 +125,8 @@ def draw(
     position ``j`` being ``columns[j]`` (default: ``j``); ``bonuses`` and ``never`` are
     every item's :func:`exposure_bonus`. ``u`` is a uniform number in [0, 1)
     (``rng.random()``: the generator moves as ``rng.choice(len(p), p=p)`` moves it). The
-    same distribution, without the checks of ``rng.choice``: the logits by a compiled
-    pass that reads the pool where it lies (:func:`homerec.kernels.explore_logits`; a
+    same distribution, without the checks of ``rng.choice``: the logits by two
+    compiled passes that read the row as it lies (:func:`homerec.kernels.explore_logits`; a
     page draws over the whole catalog once per explored slot, and gathering the pool
     into arrays of its own first cost more than the draw), numpy's vectorised
     exponentials, then a compiled search (:func:`homerec.kernels.first_above`). The softmax does not change when
@@ -148,7 +148,9 @@ def draw(
     m = explore_logits(np.ascontiguousarray(scores, np.float32), pool, cols, bonuses, never, at, w)
     if not m:
         raise ValueError("nothing to draw from: the pool is empty")
-    w = np.exp(w[:m], out=w[:m])
+    w = w[:m]
+    w -= w.max()
+    np.exp(w, out=w)
     total = float(w.sum())
     j = first_above(w, u * total)
     return int(at[j]), float(w[j]) / total
