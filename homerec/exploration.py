@@ -42,6 +42,7 @@ deterministic per seed.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -51,7 +52,9 @@ import numpy.typing as npt
 from homerec.kernels import explore_logits, first_above
 from homerec.typing import FloatArray
 
-__all__ = ["DEFAULT_BONUS", "draw", "examination", "explore_probabilities", "slots"]
+__all__ = [
+    "DEFAULT_BONUS", "draw", "examination", "explore_probabilities", "page_examination", "slots",
+]  # fmt: skip
 
 #: The exposure bonus of an item never shown, in standard deviations of the scores.
 DEFAULT_BONUS = 4.0
@@ -63,6 +66,15 @@ def examination(positions: npt.NDArray[np.integer]) -> npt.NDArray[np.float64]:
     """How likely a position (0-based) is looked at, relative to the first: the DCG
     discount ``1 / log2(2 + position)``, a prior that needs nothing of the front end."""
     out: npt.NDArray[np.float64] = 1.0 / np.log2(2.0 + positions.astype(np.float64))
+    return out
+
+
+@functools.lru_cache(maxsize=16)
+def page_examination(length: int) -> npt.NDArray[np.float64]:
+    """:func:`examination` of the positions of a page of ``length`` (read-only): the same
+    weights for every page published, computed once per length."""
+    out = examination(np.arange(length))
+    out.setflags(write=False)
     return out
 
 
