@@ -25,8 +25,8 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
-    "SIGNATURES", "add_cooc_terms", "add_group_positive", "bpr_step", "compiler",
-    "cooc_add_pairs", "ranker_columns", "ranker_grad", "source_digest", "top_columns",
+    "SIGNATURES", "add_cooc_terms", "add_group_positive", "bpr_step", "cold_start_ranks", "compiler",
+    "cooc_add_pairs", "explore_logits", "first_above", "ranker_columns", "ranker_grad", "source_digest", "top_columns",
 ]  # fmt: skip
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -565,6 +565,128 @@ def add_group_positive(
     return n
 
 
+def cold_start_ranks(
+    cols: npt.NDArray[np.int64],
+    pop: npt.NDArray[np.float64],
+    active: npt.NDArray[np.bool_],
+    allowed: npt.NDArray[np.bool_],
+    mine: npt.NDArray[np.int32],
+    groups: npt.NDArray[np.int16],
+    logD: npt.NDArray[np.float32],
+    logD_item: npt.NDArray[np.float32],
+    betas: npt.NDArray[np.float64],
+    ranks: npt.NDArray[np.int64],
+) -> int:
+    """One validation case of the cold-start blend
+    (:meth:`homerec.models.hybrid.cold_start.ColdStartBlend.validate`): into ``ranks[b]``,
+    how many candidates among ``cols[1:]`` score above the positive ``cols[0]`` under
+    ``pop + betas[b] * lift``; returns how many candidates there were.
+
+    ``pop`` is the popularity term at ``cols`` (computed by the caller); the lift at an
+    item is the mean of ``logD`` over ``groups`` (at least one) minus ``logD_item``, in
+    float64 and in numpy's order, so the counts are those of the numpy form. A candidate
+    is ``active`` and ``allowed`` (seen, or in the catalog), not the positive and not
+    among the user's items ``mine``.
+    """
+    n_groups = len(groups)
+    n_betas = len(betas)
+    pos = cols[0]
+    own = np.sort(mine)
+    lift0 = np.float64(logD[groups[0], pos])
+    for g in range(1, n_groups):
+        lift0 += np.float64(logD[groups[g], pos])
+    lift0 = lift0 / n_groups - np.float64(logD_item[pos])
+    top = np.empty(n_betas)
+    for b in range(n_betas):
+        top[b] = pop[0] + betas[b] * lift0
+        ranks[b] = 0
+    m = 0
+    for j in range(1, len(cols)):
+        c = cols[j]
+        if c == pos or not active[c] or not allowed[c]:
+            continue
+        at = np.searchsorted(own, c)
+        if at < len(own) and own[at] == c:
+            continue
+        m += 1
+        lift = np.float64(logD[groups[0], c])
+        for g in range(1, n_groups):
+            lift += np.float64(logD[groups[g], c])
+        lift = lift / n_groups - np.float64(logD_item[c])
+        for b in range(n_betas):
+            if pop[j] + betas[b] * lift > top[b]:
+                ranks[b] += 1
+    return m
+
+
+def explore_logits(
+    scores: npt.NDArray[np.float32],
+    pool: npt.NDArray[np.bool_],
+    columns: npt.NDArray[np.int64],
+    bonus: npt.NDArray[np.float32],
+    never: npt.NDArray[np.bool_],
+    at: npt.NDArray[np.int64],
+    logits: npt.NDArray[np.float64],
+) -> int:
+    """The logits of one exploration draw (:func:`homerec.exploration.draw`) among the
+    positions of ``scores`` in ``pool``: into ``at[:m]`` the positions that may be drawn,
+    into ``logits[:m]`` their logits; returns ``m``.
+
+    ``bonus`` and ``never`` are per item, the item of position ``j`` being ``columns[j]``
+    (no columns: ``j``). The standardisation's spread is over the whole pool (float64);
+    while some item of the pool was never shown, only those may be drawn, by score,
+    else all of them, with the bonus. Two passes, the second over the pool only; the
+    caller takes the exponentials (numpy's are vectorised, compiled ones here are not;
+    the logits are packed because ``-inf`` or underflowing lanes make numpy's slow) and
+    :func:`first_above`.
+    """
+    size = len(scores)
+    mapped = len(columns) > 0
+    m = 0
+    fresh = 0
+    total = 0.0
+    squares = 0.0
+    for j in range(size):  # no branch on the pool: the positions are packed as they come
+        at[m] = j
+        take = pool[j]
+        x = np.float64(scores[j]) if take else 0.0
+        m += take
+        total += x
+        squares += x * x
+        fresh += take and never[columns[j] if mapped else j]
+    if m == 0:
+        return 0
+    mean = total / m
+    sd = math.sqrt(max(squares / m - mean * mean, 0.0))
+    scale = 1.0 / sd if sd > 0 else 0.0
+    k = 0
+    for a in range(m):
+        j = at[a]
+        item = columns[j] if mapped else j
+        x = scores[j] * scale
+        if not fresh:
+            x += bonus[item]
+        at[k] = j
+        logits[k] = x
+        # brand-new first: only those, each with the same bonus (it drops out)
+        k += not fresh or never[item]
+    return k
+
+
+def first_above(weights: npt.NDArray[np.float64], target: float) -> int:
+    """The first index where the running sum of ``weights`` passes ``target`` (else the
+    last positive weight's): ``rng.choice``'s pick for ``target = u · Σ weights``."""
+    run = 0.0
+    for a in range(len(weights)):
+        run += weights[a]
+        if run > target:
+            return a
+    a = len(weights) - 1
+    while a > 0 and not weights[a] > 0.0:
+        a -= 1
+    return a
+
+
 def top_columns(
     scores: npt.NDArray[np.float32],
     want: int,
@@ -636,8 +758,14 @@ SIGNATURES: dict[str, str] = {
         " f4[::1], f4[::1], f4[::1], f8, f8[:, ::1], i8[::1])"
     ),
     "add_group_positive": "i8(f4[:, ::1], f8[::1], f4[::1], i2[::1], i8)",
+    "cold_start_ranks": (
+        "i8(i8[::1], f8[::1], b1[::1], b1[::1], i4[::1], i2[::1], f4[:, ::1], f4[::1], f8[::1],"
+        " i8[::1])"
+    ),
     "bpr_step": "i8(f4[:, ::1], f4[:, ::1], f4[::1], i8, i8, f8[::1], i8, i8, i4[::1], i8, f8, f8)",
     "cooc_add_pairs": "none(i4[:, ::1], f4[:, ::1], i4[::1], i8, f4[::1])",
+    "explore_logits": "i8(f4[::1], b1[::1], i8[::1], f4[::1], b1[::1], i8[::1], f8[::1])",
+    "first_above": "i8(f8[::1], f8)",
     "ranker_columns": "i8[::1](f8[::1], i8, i8, b1[::1], b1[::1], b1[::1], b1, i4[::1])",
     "top_columns": "none(f4[:, ::1], i8, i8[:, ::1], f4[:, ::1])",
     "ranker_grad": (

@@ -42,23 +42,39 @@ deterministic per seed.
 
 from __future__ import annotations
 
+import functools
 import math
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from homerec.kernels import explore_logits, first_above
 from homerec.typing import FloatArray
 
-__all__ = ["DEFAULT_BONUS", "draw", "examination", "explore_probabilities", "slots"]
+__all__ = [
+    "DEFAULT_BONUS", "draw", "examination", "explore_probabilities", "page_examination", "slots",
+]  # fmt: skip
 
 #: The exposure bonus of an item never shown, in standard deviations of the scores.
 DEFAULT_BONUS = 4.0
+
+_NO_COLUMNS = np.zeros(0, np.int64)  # draw: the item of a position is the position
 
 
 def examination(positions: npt.NDArray[np.integer]) -> npt.NDArray[np.float64]:
     """How likely a position (0-based) is looked at, relative to the first: the DCG
     discount ``1 / log2(2 + position)``, a prior that needs nothing of the front end."""
     out: npt.NDArray[np.float64] = 1.0 / np.log2(2.0 + positions.astype(np.float64))
+    return out
+
+
+@functools.lru_cache(maxsize=16)
+def page_examination(length: int) -> npt.NDArray[np.float64]:
+    """:func:`examination` of the positions of a page of ``length`` (read-only): the same
+    weights for every page published, computed once per length."""
+    out = examination(np.arange(length))
+    out.setflags(write=False)
     return out
 
 
@@ -107,54 +123,46 @@ def exposure_bonus(
 
 
 def draw(
-    scores: FloatArray, bonuses: FloatArray, never: npt.NDArray[np.bool_], u: float
+    scores: FloatArray,
+    bonuses: FloatArray,
+    never: npt.NDArray[np.bool_],
+    u: float,
+    *,
+    pool: npt.NDArray[np.bool_] | None = None,
+    columns: npt.NDArray[np.integer[Any]] | None = None,
 ) -> tuple[int, float]:
-    """One draw from :func:`explore_probabilities`: ``(index, its probability)``.
+    """One draw from :func:`explore_probabilities`: ``(position, its probability)``.
 
-    ``bonuses`` and ``never`` are the candidates' :func:`exposure_bonus`; ``u`` is a
-    uniform number in [0, 1) (``rng.random()``: the generator moves as
-    ``rng.choice(len(p), p=p)`` moves it). The same distribution, computed in the
-    scores' precision and without the checks of ``rng.choice``, for a draw over the
-    whole catalog once per explored slot. The softmax does not change when every logit
-    moves by the same amount, so the mean of the standardisation, and the bonus among
-    never-shown items, drop out.
+    The candidates are the positions of ``scores`` in ``pool`` (default: all), the item at
+    position ``j`` being ``columns[j]`` (default: ``j``); ``bonuses`` and ``never`` are
+    every item's :func:`exposure_bonus`. ``u`` is a uniform number in [0, 1)
+    (``rng.random()``: the generator moves as ``rng.choice(len(p), p=p)`` moves it). The
+    same distribution, without the checks of ``rng.choice``: the logits by two
+    compiled passes that read the row as it lies (:func:`homerec.kernels.explore_logits`; a
+    page draws over the whole catalog once per explored slot, and gathering the pool
+    into arrays of its own first cost more than the draw), numpy's vectorised
+    exponentials, then a compiled search (:func:`homerec.kernels.first_above`). The softmax does not change when
+    every logit moves by the same amount, so the mean of the standardisation, and the
+    bonus among never-shown items, drop out.
 
     >>> bonus, never = exposure_bonus(np.array([50.0, 50.0, 0.0]))
     >>> draw(np.array([2.0, 0.0, 0.0], np.float32), bonus, never, 0.3)
     (2, 1.0)
+    >>> draw(np.array([2.0, 0.0, 0.0], np.float32), bonus, never, 0.3,
+    ...      pool=np.array([True, True, False]))[0]
+    0
     """
-    size = len(scores)
-    if size > 1:
-        centred = scores - np.float32(scores.mean(dtype=np.float64))
-        sd = math.sqrt(max(float(np.dot(centred, centred)), 0.0) / size)
-    else:
-        sd = 0.0
-    scale = np.float32(1.0 / sd if sd > 0 else 0.0)
-    at = np.flatnonzero(never) if never.any() else None
-    if at is not None:  # brand-new first: only those, each with the same bonus
-        logit = scores[at] * scale
-    else:
-        logit = scores * scale
-        logit += bonuses
-    logit -= logit.max()
-    w = np.exp(logit, out=logit)
-    j, total = _search(w, u)
-    p = float(w[j]) / total
-    return (j if at is None else int(at[j])), p
-
-
-def _search(w: FloatArray, u: float, chunk: int = 256) -> tuple[int, float]:
-    """The first index where the running sum of ``w`` passes ``u`` times its total, and the
-    total: the sums of chunks first, then one chunk's running sum (no pass of the whole)."""
-    size = len(w)
-    whole = size - size % chunk
-    sums = w[:whole].reshape(-1, chunk).sum(axis=1, dtype=np.float64)
-    tail = float(w[whole:].sum(dtype=np.float64))
-    cum = np.cumsum(sums)
-    total = (float(cum[-1]) if len(cum) else 0.0) + tail
-    target = u * total
-    c = int(np.searchsorted(cum, target, side="right"))
-    before = float(cum[c - 1]) if c > 0 else 0.0
-    part = np.cumsum(w[c * chunk : (c + 1) * chunk], dtype=np.float64)
-    j = c * chunk + int(np.searchsorted(part, target - before, side="right"))
-    return min(j, size - 1), total
+    if pool is None:
+        pool = np.ones(len(scores), bool)
+    cols = _NO_COLUMNS if columns is None else np.ascontiguousarray(columns, np.int64)
+    at = np.empty(len(scores), np.int64)
+    w = np.empty(len(scores))
+    m = explore_logits(np.ascontiguousarray(scores, np.float32), pool, cols, bonuses, never, at, w)
+    if not m:
+        raise ValueError("nothing to draw from: the pool is empty")
+    w = w[:m]
+    w -= w.max()
+    np.exp(w, out=w)
+    total = float(w.sum())
+    j = first_above(w, u * total)
+    return int(at[j]), float(w[j]) / total

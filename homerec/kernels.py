@@ -27,8 +27,8 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 __all__ = [
-    "add_cooc_terms", "add_group_positive", "bpr_step", "cooc_add_pairs", "ranker_columns",
-    "ranker_grad", "top_columns",
+    "add_cooc_terms", "add_group_positive", "bpr_step", "cold_start_ranks", "cooc_add_pairs",
+    "explore_logits", "first_above", "ranker_columns", "ranker_grad", "top_columns",
 ]  # fmt: skip
 
 _REBUILD = "in a checkout: make install or pip install -e .; otherwise reinstall homerec with pip"
@@ -77,7 +77,10 @@ if TYPE_CHECKING:  # the compiled functions have the signatures of their source
         add_cooc_terms,
         add_group_positive,
         bpr_step,
+        cold_start_ranks,
         cooc_add_pairs,
+        explore_logits,
+        first_above,
         ranker_columns,
         ranker_grad,
         top_columns,
@@ -91,7 +94,10 @@ else:
     add_cooc_terms = _kernels.add_cooc_terms
     add_group_positive = _kernels.add_group_positive
     bpr_step = _kernels.bpr_step
+    cold_start_ranks = _kernels.cold_start_ranks
     cooc_add_pairs = _kernels.cooc_add_pairs
+    explore_logits = _kernels.explore_logits
+    first_above = _kernels.first_above
     ranker_columns = _kernels.ranker_columns
     ranker_grad = _kernels.ranker_grad
     top_columns = _kernels.top_columns

@@ -26,6 +26,7 @@ Subclasses implement :meth:`_learn` (one event, rows already assigned) and
 from __future__ import annotations
 
 import abc
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
@@ -34,7 +35,14 @@ import numpy.typing as npt
 
 from homerec.errors import ConfigError, StateError
 from homerec.events import Event
-from homerec.exploration import DEFAULT_BONUS, draw, examination, exposure_bonus, slots
+from homerec.exploration import (
+    DEFAULT_BONUS,
+    draw,
+    examination,
+    exposure_bonus,
+    page_examination,
+    slots,
+)
 from homerec.feedback import FeedbackWeights
 from homerec.hiding import HidingRules
 from homerec.items import Item
@@ -457,11 +465,12 @@ class IndexedRecommender(Recommender):
                 m = slots(k, self.explore, self._explore_rng) if self.explore else 0
                 if m and exposure is not None:
                     page = self._explored(
-                        page, k, m, scores[b], None if columns is None else columns[b], exposure
-                    )
+                        page, cols, k, m, scores[b], None if columns is None else columns[b],
+                        exposure,
+                    )  # fmt: skip
                 if not self._impressions:  # the front end does not say what it showed
                     at = np.array([c for c, _, _, _ in page], np.intp)
-                    self._rates.add_shown(at, examination(np.arange(len(at))))
+                    self._rates.add_shown(at, page_examination(len(at)))
                     if exposure is not None:
                         bonus, never = exposure_bonus(self._rates.shown[at], DEFAULT_BONUS)
                         exposure[0][at], exposure[1][at] = bonus, never
@@ -473,16 +482,18 @@ class IndexedRecommender(Recommender):
     def _explored(
         self,
         page: list[tuple[int, float, bool, float]],
+        items: IndexArray,
         k: int,
         m: int,
         row: FloatArray,
         columns: npt.NDArray[np.integer[Any]] | None,
         exposure: tuple[FloatArray, npt.NDArray[np.bool_]],
     ) -> list[tuple[int, float, bool, float]]:
-        """``page`` (the model's best, as ``(item row, score, explore, p)``) with ``m`` of
-        its ``k`` slots given to items drawn by :func:`~homerec.exploration.explore_probabilities`
-        among the user's other candidates (``row``: their scores, ``-inf`` for none; at
-        ``columns``' items if given), each at a position drawn uniformly. A drawn item
+        """``page`` (the model's best, as ``(item row, score, explore, p)``; ``items``: its
+        item rows as an array) with ``m`` of its ``k`` slots given to items drawn by
+        :func:`~homerec.exploration.explore_probabilities` among the user's other candidates
+        (``row``: their scores, ``-inf`` for none; at ``columns``' items if given), each at a
+        position drawn uniformly. A drawn item
         keeps the tag cap with the kept ones while the candidates allow it. ``exposure``:
         every item's :func:`~homerec.exploration.exposure_bonus`.
 
@@ -490,7 +501,7 @@ class IndexedRecommender(Recommender):
         candidate, once per explored slot (:func:`~homerec.exploration.draw`)."""
         rng = self._explore_rng
         kept = page[: max(0, min(len(page), k - m))]
-        taken = np.array([c for c, _, _, _ in kept], np.intp)
+        taken = items[: len(kept)]
         free = np.isfinite(row)  # positions in ``row`` still to draw from
         if columns is None:
             free[taken] = False
@@ -501,11 +512,10 @@ class IndexedRecommender(Recommender):
             return page
         cap = tag_cap(k, self.max_tag_share)
         full: set[int] = set()
-        counts: dict[int, int] = {}
+        counts: Counter[int] = Counter()
         if cap is not None:
-            for c, _, _, _ in kept:
-                for t in self._item_tags[c]:
-                    counts[t] = counts.get(t, 0) + 1
+            tags = self._item_tags
+            counts.update(t for c in taken.tolist() for t in tags[c])
             full = {t for t, n_t in counts.items() if n_t >= cap}
         bonus, never = exposure
         out = list(kept)
@@ -515,16 +525,14 @@ class IndexedRecommender(Recommender):
                 allowed = free & ~self._tagged(full, columns)
                 if allowed.any():  # else the cap gives way rather than leave the slot empty
                     pool = allowed
-            at = np.flatnonzero(pool)
-            items = at if columns is None else columns[at].astype(np.intp)
-            j, p = draw(row[at], bonus[items], never[items], float(rng.random()))
-            item = int(items[j])
-            out.insert(int(rng.integers(0, len(out) + 1)), (item, float(row[at[j]]), True, p))
-            free[at[j]] = False
+            j, p = draw(row, bonus, never, float(rng.random()), pool=pool, columns=columns)
+            item = j if columns is None else int(columns[j])
+            out.insert(int(rng.integers(0, len(out) + 1)), (item, float(row[j]), True, p))
+            free[j] = False
             left -= 1
             if cap is not None:
                 for t in self._item_tags[item]:
-                    counts[t] = counts.get(t, 0) + 1
+                    counts[t] += 1
                     if counts[t] >= cap:
                         full.add(t)
             if not left:

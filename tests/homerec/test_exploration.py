@@ -114,3 +114,26 @@ def test_draw_without_spread_is_the_bonus_alone() -> None:
     for u in (0.0, 0.4, 0.8, 0.999):
         j, p = draw(np.zeros(3, np.float32), bonus, never, u)
         assert p == pytest.approx(probs[j], rel=1e-6)
+
+
+@pytest.mark.parametrize("never_shown", [0, 2])
+def test_a_draw_in_place_is_the_draw_among_the_pool_s_items(never_shown: int) -> None:
+    # positions of a row of scores, some of them out of the pool, each holding an item
+    data = np.random.default_rng(7 + never_shown)
+    columns = data.permutation(500)[:300]
+    scores = (1.0 + data.standard_normal(300)).astype(np.float32)
+    pool = data.random(300) < 0.7
+    at = np.flatnonzero(pool)
+    exposure = data.random(500) * 30
+    exposure[columns[at[:never_shown]]] = 0.0
+    exposure[columns[~pool][:3]] = 0.0  # never shown but out of the pool: not drawn first
+    bonus, never = exposure_bonus(exposure)
+    probs = explore_probabilities(scores[at], exposure[columns[at]])
+    for seed in range(100):
+        expected, rng = np.random.default_rng(seed), np.random.default_rng(seed)
+        j = int(expected.choice(len(at), p=probs))
+        got, p = draw(scores, bonus, never, float(rng.random()), pool=pool, columns=columns)
+        assert got == at[j]
+        assert p == pytest.approx(probs[j], rel=1e-6)  # the bonus is kept in float32
+    with pytest.raises(ValueError, match="empty"):
+        draw(scores, bonus, never, 0.5, pool=np.zeros(300, bool), columns=columns)

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from homerec import kernels
-from homerec.kernels import add_group_positive, bpr_step, ranker_columns
+from homerec.kernels import add_group_positive, bpr_step, cold_start_ranks, ranker_columns
+from homerec.models.hybrid.cold_start import BETA_VALUES, ColdStartBlend
 
 
 def _bpr_reference(
@@ -145,3 +146,34 @@ def test_add_group_positive_is_numpy_logaddexp() -> None:
         assert np.allclose(got, want, rtol=1e-6, atol=0)
     assert add_group_positive(logD, D_tot, logD_item, np.full(4, -1, np.int16), 3) == 0
     assert np.array_equal(logD_item, ref[2])
+
+
+@pytest.mark.parametrize("n_groups", [1, 3, 8])
+def test_cold_start_ranks_are_the_numpy_counts(n_groups: int) -> None:
+    # ColdStartBlend.validate's numpy form on the candidates the learner keeps: the same
+    # counts, ties included (whole-number logs make many scores equal)
+    rng = np.random.default_rng(n_groups)
+    n = 400
+    logD = rng.integers(-3, 3, (10, n)).astype(np.float32) * np.float32(0.5)
+    logD_item = rng.normal(0, 1, n).astype(np.float32)
+    logD_item[::3] = 0.0
+    active, seen = rng.random(n) < 0.9, rng.random(n) < 0.8
+    groups = rng.choice(10, n_groups, replace=False).astype(np.int16)
+    for case in range(30):
+        pos = int(rng.integers(n))
+        looked = np.sort(rng.choice(n, 300, replace=True))
+        cols = np.concatenate(([pos], looked))
+        pop = np.log1p(rng.integers(0, 4, len(cols)).astype(np.float64))
+        mine = rng.choice(n, case, replace=False).astype(np.int32)
+        above = np.empty(len(BETA_VALUES), np.int64)
+        got = cold_start_ranks(cols, pop, active, seen, mine, groups, logD, logD_item,
+                               BETA_VALUES, above)  # fmt: skip
+        ok = active[looked] & seen[looked] & (looked != pos) & ~np.isin(looked, mine)
+        keep = np.concatenate(([True], ok))
+        lift = logD[groups[:, None], cols[keep]].astype(np.float64).mean(axis=0)
+        lift -= logD_item[cols[keep]]
+        reference, compiled = ColdStartBlend.empty(), ColdStartBlend.empty()
+        reference.validate(pop[keep], lift, 2.0)
+        compiled.add_ranks(above, 2.0)
+        assert got == int(ok.sum())
+        assert compiled.gain.tolist() == reference.gain.tolist()

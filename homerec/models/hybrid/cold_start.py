@@ -39,6 +39,7 @@ scoring of users with no event uses this rule.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -46,11 +47,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["BETAS", "VALIDATION_SAMPLE", "ColdStartBlend"]
+__all__ = ["BETAS", "BETA_VALUES", "VALIDATION_SAMPLE", "ColdStartBlend"]
 
 #: The candidate weights of the demo lift, from the overall to the groups' popularity.
 BETAS = (0.0, 0.25, 0.5, 0.75, 1.0)
-_BETA_COLUMN = np.array(BETAS)[:, None]
+#: :data:`BETAS` as an array (the compiled count's argument)
+BETA_VALUES = np.array(BETAS)
+_BETA_COLUMN = BETA_VALUES[:, None]
 #: Items a validation case ranks the positive among at most (evenly spread over the
 #: candidates beyond that: a case costs the same in a large catalog).
 VALIDATION_SAMPLE = 1024
@@ -84,10 +87,8 @@ class ColdStartBlend:
         else that many evenly spaced, from an offset that moves with every case (no random
         draw: the model's generator is left alone). The caller drops the ineligible."""
         if n <= VALIDATION_SAMPLE:
-            return np.arange(n, dtype=np.int64)
-        step = n / VALIDATION_SAMPLE
-        at = self.cases % int(step) + np.arange(VALIDATION_SAMPLE) * step
-        return np.minimum(at.astype(np.int64), n - 1)
+            return _spread(n, 0)
+        return _spread(n, self.cases % int(n / VALIDATION_SAMPLE))
 
     def validate(
         self, pop_slow: npt.NDArray[np.float64], lift: npt.NDArray[np.float64], scale: float
@@ -97,8 +98,13 @@ class ColdStartBlend:
         by ``scale`` (the rows per column looked at). The lift may be off by a constant:
         it moves every item alike."""
         s = pop_slow[None, :] + _BETA_COLUMN * lift[None, :]
-        rank = np.count_nonzero(s[:, 1:] > s[:, :1], axis=1) * scale
-        self.add(1.0 / np.log2(2.0 + rank))
+        self.add_ranks(np.count_nonzero(s[:, 1:] > s[:, :1], axis=1), scale)
+
+    def add_ranks(self, above: npt.NDArray[np.integer[Any]], scale: float) -> None:
+        """One case given, per ``β``, how many of the looked-at candidates score above the
+        positive (what :meth:`validate` counts; the learner counts it in compiled code,
+        :func:`homerec.kernels.cold_start_ranks`), each standing for ``scale`` rows."""
+        self.add(1.0 / np.log2(2.0 + above * scale))
 
     def state(self) -> dict[str, Any]:
         return {"cold_gain": self.gain.copy(), "cold_cases": self.cases}
@@ -112,3 +118,17 @@ class ColdStartBlend:
         if gain.shape != (len(BETAS),):
             raise ValueError(f"cold_gain must hold {len(BETAS)} values, got {gain.shape}")
         return cls(gain, int(state["cold_cases"]))
+
+
+@functools.lru_cache(maxsize=64)
+def _spread(n: int, offset: int) -> npt.NDArray[np.int64]:
+    """:meth:`ColdStartBlend.columns` of ``n`` items from ``offset`` (read-only): a case
+    per positive of a new user, and only ``n / VALIDATION_SAMPLE`` offsets per catalog
+    size, so each is computed once."""
+    if n <= VALIDATION_SAMPLE:
+        out = np.arange(n, dtype=np.int64)
+    else:
+        at = offset + np.arange(VALIDATION_SAMPLE) * (n / VALIDATION_SAMPLE)
+        out = np.minimum(at.astype(np.int64), n - 1)
+    out.setflags(write=False)
+    return out

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from homerec.kernels import bpr_step, ranker_columns, ranker_grad
+from homerec.kernels import bpr_step, cold_start_ranks, ranker_columns, ranker_grad
+from homerec.models.hybrid.cold_start import BETA_VALUES
 from homerec.models.hybrid.demographics import DEMO_PRIOR
 from homerec.models.hybrid.scoring import Bookkeeping
 from homerec.models.hybrid.tables import HybridTables
@@ -133,19 +134,18 @@ class Learner:
         if not len(groups) or demo.total() <= 0 or not eligible.seen[pos]:
             return
         looked = blend.columns(book.n_items)
-        ok = eligible.active[looked] & (
-            eligible.catalog[looked] if eligible.use_catalog else eligible.seen[looked]
-        )
-        ok &= looked != pos
-        if eligible.user_items[u]:
-            ok &= ~np.isin(looked, as_rows(eligible.user_items[u]))
-        cols = np.concatenate(([pos], looked[ok])).astype(np.int64)
+        cols = np.concatenate(([pos], looked))
+        # elementwise, so the values at the candidates are those of a gather of them alone
         pop_slow = np.log1p(np.maximum(items.pop_slow.values_at(cols), 1e-30))
-        # the lift up to a constant: mean over the groups of logD[g] minus the overall log
-        # (gathered at the looked-at columns only, not the groups' whole rows first)
-        lift = demo.logD[groups[:, None], cols].astype(np.float64).mean(axis=0)
-        lift -= demo.logD_item[cols]
-        blend.validate(pop_slow, lift, book.n_items / len(looked))
+        mine = as_rows(eligible.user_items[u]) if eligible.user_items[u] else _NO_ROWS
+        allowed = eligible.catalog if eligible.use_catalog else eligible.seen
+        above = np.empty(len(BETA_VALUES), np.int64)
+        # the candidates, the lift and the counts of ColdStartBlend.validate, compiled
+        cold_start_ranks(
+            cols, pop_slow, eligible.active, allowed, mine, groups, demo.logD,
+            demo.logD_item, BETA_VALUES, above,
+        )  # fmt: skip
+        blend.add_ranks(above, book.n_items / len(looked))
 
     # -- ranker -----------------------------------------------------------
     def ranker_step(
