@@ -31,7 +31,7 @@ __all__ = ["CooccurrenceTable"]
 class CooccurrenceTable:
     """Directed weighted counts ``C[src, dst]``, at most ``capacity`` ``dst`` per ``src``."""
 
-    __slots__ = ("capacity", "counts", "dirty", "ids", "touched")
+    __slots__ = ("capacity", "counts", "dirty", "ids")
 
     def __init__(self, capacity: int = 128) -> None:
         self.capacity = capacity
@@ -39,8 +39,6 @@ class CooccurrenceTable:
         self.counts = np.zeros((0, capacity), np.float32)
         #: rows written since :meth:`take_delta` (a checkpoint delta carries only those)
         self.dirty = np.zeros(0, bool)
-        #: rows written since :meth:`take_touched` (what an item-side replica compares)
-        self.touched = np.zeros(0, bool)
 
     def ensure(self, n_items: int) -> None:
         """Make room for item rows ``0..n_items-1``."""
@@ -48,13 +46,12 @@ class CooccurrenceTable:
             self.ids = grow(self.ids, n_items, fill=-1)
             self.counts = grow(self.counts, n_items)
             self.dirty = grow(self.dirty, self.ids.shape[0])
-            self.touched = grow(self.touched, self.ids.shape[0])
 
     def add(self, src: AnyIntArray, dst: int, weights: FloatArray) -> None:
         """``C[s, dst] += w`` for every ``s, w`` in ``zip(src, weights)`` (``src`` unique)."""
         if len(src) == 0:
             return
-        self.dirty[src] = self.touched[src] = True
+        self.dirty[src] = True
         rows = self.ids[src]
         match = rows == dst
         has = match.any(axis=1)
@@ -67,7 +64,7 @@ class CooccurrenceTable:
         """``C[src, d] += w`` for every ``d, w`` in ``zip(dst, weights)`` (``dst`` unique)."""
         if len(dst) == 0:
             return
-        self.dirty[src] = self.touched[src] = True
+        self.dirty[src] = True
         row = self.ids[src]
         match = dst[:, None] == row[None, :]
         has = match.any(axis=1)
@@ -94,8 +91,8 @@ class CooccurrenceTable:
         first, where :meth:`add_row`'s ``argpartition`` picks any of them; beyond the
         row's capacity, new pairs are dropped rather than evicting pairs just updated."""
         if len(src):
-            self.dirty[src] = self.touched[src] = True
-            self.dirty[dst] = self.touched[dst] = True
+            self.dirty[src] = True
+            self.dirty[dst] = True
             cooc_add_pairs(
                 self.ids, self.counts, np.ascontiguousarray(src, np.int32), int(dst),
                 np.ascontiguousarray(weights, np.float32),
@@ -118,7 +115,7 @@ class CooccurrenceTable:
         keys, inv = np.unique(np.asarray(src, np.int64) * span + dst, return_inverse=True)
         w = np.bincount(inv.ravel(), weights=weights).astype(np.float32)
         s, d = keys // span, keys % span
-        self.dirty[s] = self.touched[s] = True
+        self.dirty[s] = True
         match = self.ids[s] == d[:, None]
         has = match.any(axis=1)
         slot = match.argmax(axis=1)
@@ -188,20 +185,6 @@ class CooccurrenceTable:
             sums[j] = np.bincount(inv, weights=(w[:, None] * counts)[ok], minlength=len(pairs))
         return pairs // span, pairs % span, sums
 
-    def take_touched(self) -> npt.NDArray[np.intp]:
-        """The rows written since the last call (by this table's methods), and forget them."""
-        rows = np.flatnonzero(self.touched)
-        self.touched[rows] = False
-        return rows
-
-    def put_rows(self, rows: AnyIntArray, ids: npt.NDArray[np.int32],
-                 counts: npt.NDArray[np.float32]) -> None:  # fmt: skip
-        """Install ``ids``/``counts`` at ``rows`` (a replica putting rows back); a row
-        whose content changes is written (:attr:`dirty`, :attr:`touched`)."""
-        changed = (self.ids[rows] != ids).any(axis=1) | (self.counts[rows] != counts).any(axis=1)
-        self.dirty[rows[changed]] = self.touched[rows[changed]] = True
-        self.ids[rows], self.counts[rows] = ids, counts
-
     def row(self, src: int) -> dict[int, float]:
         """The neighbours of one item (for tests and inspection)."""
         ok = self.ids[src] >= 0
@@ -229,5 +212,4 @@ class CooccurrenceTable:
         t.ids = np.array(state["ids"], np.int32).reshape(-1, t.capacity)
         t.counts = np.array(state["counts"], np.float32).reshape(-1, t.capacity)
         t.dirty = np.zeros(len(t.ids), bool)
-        t.touched = np.zeros(len(t.ids), bool)
         return t

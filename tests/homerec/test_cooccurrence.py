@@ -99,19 +99,3 @@ def test_add_pairs_never_evicts_a_pair_it_updates() -> None:
     t.add_pairs(np.array([1, 3, 4], np.int32), 0, np.array([0.5, 0.5, 9.0], np.float32))
     assert t.row(0) == {1: 2.0, 3: 0.75}
     assert t.row(4) == {0: 9.0}
-
-
-def test_touched_rows_are_taken_once_and_put_rows_marks_what_changes() -> None:
-    t = CooccurrenceTable(capacity=2)
-    t.ensure(4)
-    t.add_pairs(np.array([0]), 1, np.ones(1, np.float32))
-    t.add_many(np.array([2]), np.array([3]), np.ones(1, np.float32))
-    assert t.take_touched().tolist() == [0, 1, 2]
-    assert t.take_touched().tolist() == []
-    t.dirty[:] = False
-    same = t.ids[[0, 3]].copy(), t.counts[[0, 3]].copy()
-    t.put_rows(np.array([0, 3]), *same)  # nothing changes: nothing marked
-    assert t.take_touched().tolist() == [] and not t.dirty.any()
-    t.put_rows(np.array([0]), np.full((1, 2), -1, np.int32), np.zeros((1, 2), np.float32))
-    assert t.take_touched().tolist() == [0] and t.dirty[:4].tolist() == [True, False, False, False]
-    assert t.row(0) == {}

@@ -19,15 +19,10 @@ keeps its own steps as it made them (a worker alone holds the state of one model
 its restart replays to exactly that state), and its own deltas that came back; the
 first other member's delta rebuilds the canonical state from them, in their order.
 
-Cost: co-occurrence, the widest table (``items × capacity``), is followed row by
-row: the table marks the rows its methods write (``CooccurrenceTable.touched``), and a
-take or an apply copies, compares and puts back only those. The narrower tables
-(embeddings, counts, popularity, demographics) are still copied and compared whole,
-``O(items · factors)`` per take and per apply (give an apply all the deltas that
-arrived): copying and comparing the co-occurrence tables whole made a take and an
-apply cost ``O(items · capacity)`` per batch, which with small batches (a worker
-that keeps up) outweighed the batch's own work. For catalogs of millions of items
-the embedding steps would need the same tracking.
+Cost: a take compares the item tables with the copy (``O(items · (factors + cooc
+capacity))``, well under a millisecond per thousand items), and an apply re-copies
+them once per call (give it all the deltas that arrived). For catalogs of millions
+of items, dirty-row tracking in the steps would replace the comparison.
 """
 
 from __future__ import annotations
@@ -74,6 +69,8 @@ class _Snapshot:
     count: npt.NDArray[np.float32]
     pop: _F64
     pop_slow: _F64
+    cooc_ids: npt.NDArray[np.int32]
+    cooc_counts: npt.NDArray[np.float32]
     logD: npt.NDArray[np.float32]
     w: _F64
     adam_v: _F64
@@ -93,6 +90,7 @@ class _Snapshot:
         return cls(
             n, items.Q[:n].copy(), items.b[:n].copy(), items.ratings[:n].copy(),
             count[:n].copy(), items.pop.values(n).copy(), items.pop_slow.values(n).copy(),
+            items.cooc.ids[:n].copy(), items.cooc.counts[:n].copy(),
             items.demo.logD[:, :n].copy(), shared.ranker.w.copy(), *shared.ranker.moments()[1:],
             shared.ratings.copy(), shared.buf_n, shared.cold.gain.copy(), shared.cold.cases,
             rates.shown[:n].copy(), rates.clicks[:n].copy(),
@@ -122,33 +120,19 @@ class _Canon:
             items.pop_slow.raw()[0][:n].copy(), items.pop_slow.clock,
         )  # fmt: skip
 
-    def restore(self, tables: HybridTables, rows: _I64) -> None:
-        """Put the tables' order-dependent parts back to this state: the co-occurrence
-        ``rows`` (those written since; rows added since hold nothing in it: what they
-        hold is this member's own, re-applied on top) and the popularity."""
+    def restore(self, tables: HybridTables) -> None:
+        """Put the tables' order-dependent parts back to this state (rows added since hold
+        nothing in it: what they hold is this member's own, re-applied on top)."""
         cooc, m = tables.items.cooc, len(self.cooc_ids)
-        # put_rows marks what it changes: a checkpoint delta carries those rows too
-        old, new = rows[rows < m], rows[rows >= m]
-        cooc.put_rows(old, self.cooc_ids[old], self.cooc_counts[old])
-        cooc.put_rows(
-            new, np.full((len(new), cooc.capacity), -1, np.int32),
-            np.zeros((len(new), cooc.capacity), np.float32),
-        )  # fmt: skip
+        # a checkpoint delta carries the rows written since the last one: these too
+        changed = (cooc.ids[:m] != self.cooc_ids).any(axis=1)
+        changed |= (cooc.counts[:m] != self.cooc_counts).any(axis=1)
+        cooc.dirty[:m] |= changed
+        cooc.dirty[m:] |= (cooc.ids[m:] >= 0).any(axis=1)
+        cooc.ids[:m], cooc.ids[m:] = self.cooc_ids, -1
+        cooc.counts[:m], cooc.counts[m:] = self.cooc_counts, 0.0
         tables.items.pop.set_raw(self.pop, self.pop_clock)
         tables.items.pop_slow.set_raw(self.pop_slow, self.pop_slow_clock)
-
-    def update(self, tables: HybridTables, rows: _I64, n: int) -> None:
-        """The tables' state becomes this one: co-occurrence ``rows`` (the others equal
-        it already) and the popularity."""
-        items = tables.items
-        self.cooc_ids = _pad(self.cooc_ids, n, -1)
-        self.cooc_counts = _pad(self.cooc_counts, n)
-        self.cooc_ids[rows], self.cooc_counts[rows] = items.cooc.ids[rows], items.cooc.counts[rows]
-        self.pop, self.pop_clock = items.pop.raw()[0][:n].copy(), items.pop.clock
-        self.pop_slow, self.pop_slow_clock = (
-            items.pop_slow.raw()[0][:n].copy(),
-            items.pop_slow.clock,
-        )
 
 
 class ItemReplica:
@@ -162,7 +146,7 @@ class ItemReplica:
     __slots__ = (
         "member", "seq", "applied", "init", "rates", "changed", "_snap", "_canon", "_pending", "_alone",
         "_solo", "_solo_entries",
-        "_q_resid", "_w_resid", "_cooc", "_snap_ids", "_snap_counts", "_off_canon",
+        "_q_resid", "_w_resid",
     )  # fmt: skip
 
     def __init__(self, member: str, tables: HybridTables, count: npt.NDArray[np.float32],
@@ -193,41 +177,10 @@ class ItemReplica:
         self.changed = False
         self._q_resid = np.zeros((0, tables.items.Q.shape[1]), np.float32)
         self._w_resid = np.zeros_like(tables.shared.ranker.w)
-        # Co-occurrence, the widest table (items x capacity), is followed row by row
-        # rather than copied and compared whole at every take and apply: the rows
-        # written since (CooccurrenceTable.touched), the snapshot's copy of the rows
-        # as of the last take or apply, and the rows that differ from the canonical state
-        self._cooc = tables.items.cooc
-        self._cooc.take_touched()
-        self._snap_ids = tables.items.cooc.ids[:n].copy()
-        self._snap_counts = tables.items.cooc.counts[:n].copy()
-        self._off_canon = np.zeros(n, bool)
 
     def own_events(self, count: npt.NDArray[np.float32], n: int) -> int:
         """Events learned since the snapshot (each adds one to its item's count)."""
         return int(round(float((count[:n] - _pad(self._snap.count, n)).sum(dtype=np.float64))))
-
-    def _written(self, tables: HybridTables, n: int) -> _I64:
-        """Co-occurrence rows written since the last call (every row if the table was
-        replaced: a state was loaded); they now differ from the canonical state."""
-        cooc = tables.items.cooc
-        if cooc is not self._cooc:
-            self._cooc = cooc
-            cooc.take_touched()
-            rows = np.arange(n, dtype=np.int64)
-        else:
-            rows = cooc.take_touched().astype(np.int64)
-            rows = rows[rows < n]
-        self._off_canon = _pad(self._off_canon, n)
-        self._off_canon[rows] = True
-        return rows
-
-    def _snap_rows(self, tables: HybridTables, rows: _I64, n: int) -> None:
-        """The snapshot's co-occurrence ``rows`` (and rows added) become the tables'."""
-        self._snap_ids = _pad(self._snap_ids, n, -1)
-        self._snap_counts = _pad(self._snap_counts, n)
-        cooc = tables.items.cooc
-        self._snap_ids[rows], self._snap_counts[rows] = cooc.ids[rows], cooc.counts[rows]
 
     # -- take ---------------------------------------------------------------
     def take(
@@ -254,7 +207,7 @@ class ItemReplica:
         pop_slow = items.pop_slow.values(n)[ev_rows] - _pad(s.pop_slow, n)[ev_rows] * 2.0 ** (
             -events / items.pop_slow.half_life
         )
-        src, dst, cw = self._cooc_increments(tables, self._written(tables, n), n)
+        src, dst, cw = self._cooc_increments(tables, n)
         g_idx, d_items, d_n = self._demo_increments(tables, n, ev_rows)
         dr = items.ratings[:n] - _pad(s.ratings, n)
         r_rows = np.flatnonzero(dr[:, 1] != 0)
@@ -313,16 +266,16 @@ class ItemReplica:
         return base
 
     def _cooc_increments(
-        self, tables: HybridTables, rows: _I64, n: int
+        self, tables: HybridTables, n: int
     ) -> tuple[_I64, _I64, npt.NDArray[np.float32]]:
-        """``(src, dst, weight)`` that the co-occurrence ``rows`` (those written) gained
-        since the snapshot (pairs evicted meanwhile are not sent: the receivers evict on
-        their own); the snapshot's rows move on."""
-        cooc = tables.items.cooc
-        self._snap_rows(tables, np.zeros(0, np.int64), n)
-        sids, scounts = self._snap_ids, self._snap_counts
+        """``(src, dst, weight)`` that the co-occurrence table gained since the snapshot
+        (pairs evicted meanwhile are not sent: the receivers evict on their own)."""
+        s, cooc = self._snap, tables.items.cooc
+        ids, counts = cooc.ids[:n], cooc.counts[:n]
+        sids, scounts = _pad(s.cooc_ids, n, -1), _pad(s.cooc_counts, n)
+        rows = np.flatnonzero(np.any((ids != sids) | (counts != scounts), axis=1))
         span = n + 1
-        now_ids, now_c = cooc.ids[rows], cooc.counts[rows]
+        now_ids, now_c = ids[rows], counts[rows]
         ok = now_ids >= 0
         key_now = (rows[:, None].astype(np.int64) * span + now_ids)[ok]
         c_now = now_c[ok]
@@ -338,7 +291,6 @@ class ItemReplica:
         inc = c_now - prev
         keep = inc > 0
         key = key_now[keep]
-        self._snap_rows(tables, rows, n)
         return key // span, key % span, inc[keep].astype(np.float32)
 
     def _demo_increments(
@@ -401,16 +353,13 @@ class ItemReplica:
                 todo = self._solo + todo
             else:  # kept too long to keep it: the own steps as made are the start
                 self._canon = _Canon.of(tables(), n())
-                self._off_canon[:] = False
                 self._pending = []
                 todo = [d for d in todo if d.source != self.member]
             self._solo = None
         self.changed = bool(todo)
         if not todo:
             return 0
-        self._written(tables(), n())  # own rows since the take (none, after a take)
-        restored = np.flatnonzero(self._off_canon)
-        self._canon.restore(tables(), restored)
+        self._canon.restore(tables())
         done = 0
         for delta in todo:
             if delta.source == self.member:
@@ -421,16 +370,10 @@ class ItemReplica:
                 self._apply_one(delta, tables, count, seen, row_of)
                 self.applied[delta.source] = delta.seq
                 done += 1
-        m = n()
-        changed = tables().items.cooc.take_touched().astype(np.int64)
-        changed = changed[changed < m]
-        self._canon.update(tables(), changed, m)
-        self._off_canon = np.zeros(m, bool)
+        self._canon = _Canon.of(tables(), n())
         for delta in self._pending:
             self._apply_ordered(delta, tables(), self._rows(delta, row_of))
-        on_top = self._written(tables(), m)
-        self._snap = _Snapshot.of(tables(), count(), self.rates(), m)
-        self._snap_rows(tables(), np.concatenate([restored, changed, on_top]), m)
+        self._snap = _Snapshot.of(tables(), count(), self.rates(), n())
         return done
 
     def _keep_solo(self, back: list[ItemDelta]) -> None:

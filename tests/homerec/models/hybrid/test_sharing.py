@@ -142,29 +142,6 @@ def test_exposure_and_clicks_on_pages_reach_the_other_member() -> None:
     assert b.take_item_delta().is_empty()
 
 
-def test_the_replica_follows_cooccurrence_row_by_row() -> None:
-    # the replica copies and compares only the co-occurrence rows written since its last
-    # take or apply: its copy must still equal the table after each exchange, and the
-    # rows it does not mark as off the canonical state must hold that state
-    group = ShardedModel(lambda: Hybrid(**{**PARAMS, "cooc_capacity": 4}), 3, exchange_lag=7)  # type: ignore[arg-type]
-    events = _stream(400)
-    for start in range(0, len(events), 7):
-        group.learn_many(events[start : start + 7])
-        for member in group.members:
-            assert isinstance(member, Hybrid)
-            replica, cooc = member._replica, member.tables.items.cooc
-            assert replica is not None
-            n = member.n_items
-            np.testing.assert_array_equal(replica._snap_ids[:n], cooc.ids[:n])
-            np.testing.assert_array_equal(replica._snap_counts[:n], cooc.counts[:n])
-            if not replica._alone:
-                on = ~replica._off_canon[:n]
-                m = len(replica._canon.cooc_ids)
-                on[m:] = False
-                np.testing.assert_array_equal(replica._canon.cooc_ids[:n][on[:m]], cooc.ids[:n][on])
-    assert group.exchanges > 50
-
-
 def test_a_batch_steps_reach_the_other_member() -> None:
     a, b = Hybrid(**PARAMS, seed=1), Hybrid(**PARAMS, seed=2)  # type: ignore[arg-type]
     events = _stream(60)
