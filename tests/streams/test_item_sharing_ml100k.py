@@ -19,7 +19,7 @@ steps, same error feedback).
 from __future__ import annotations
 
 import signal
-import time
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from subprocess import Popen
@@ -70,6 +70,25 @@ def _covered(settings: Settings) -> dict[int, int]:
     return out
 
 
+def _drained(proc: Popen[str]) -> list[str]:
+    """The lines ``proc`` prints, read by a thread as they come."""
+    lines: list[str] = []
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+
+    threading.Thread(target=read, daemon=True).start()
+    return lines
+
+
+def _holds_partitions(lines: list[str]) -> bool:
+    """The worker's last assignment of events partitions is not empty."""
+    assigned = [line for line in list(lines) if "partitions assigned: [" in line]
+    return bool(assigned) and "partitions assigned: []" not in assigned[-1]
+
+
 @pytest.mark.skipif(not (ML100K / "u.data").is_file(), reason="no ../shared ML-100K")
 def test_three_worker_processes_hold_the_same_item_side_after_ml100k(
     settings: Settings, worker_process: Callable[..., Popen[str]]
@@ -78,7 +97,12 @@ def test_three_worker_processes_hold_the_same_item_side_after_ml100k(
     workers = [
         worker_process("--instance-id", f"m{k}", "--checkpoint-interval", "3600") for k in range(3)
     ]
-    time.sleep(5)  # let the group form; a rebalance during the stream is allowed anyway
+    # read the workers' output as it comes: a full pipe would stop a worker mid-stream
+    outputs = [_drained(proc) for proc in workers]
+    # the stream starts once every member holds partitions: a member alone for long keeps
+    # its own co-occurrence order (ItemReplica's SOLO_ENTRIES), which the group's differs
+    # from by evictions (a rebalance during the stream is allowed anyway)
+    wait_for(lambda: all(_holds_partitions(out) for out in outputs), 120, "the group formed")
     producer = make_producer(settings, None)
     try:
         sent = replay(
