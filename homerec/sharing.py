@@ -27,16 +27,7 @@ list). Everything in a delta is additive, so deltas from different members commu
   reach the others through ``ranker``). Of the item side, the ranker replicated by
   deltas is what loses most against one model; empty in older writers' records;
 - ``ratings``, ``rating_sum``: per-item and overall rating sums and counts;
-- ``recent``: the items of the batch's events, for popularity-sampled negatives;
-- ``cold_gain``, ``cold_cases``: what the member's validation cases of the first
-  list's blend added (:class:`~homerec.models.hybrid.cold_start.ColdStartBlend`), so
-  the group picks the blend from all its new users' cases, not from one member's
-  share of them; empty in older writers' records;
-- ``shown``, ``clicks``: the examination-weighted exposure that the member's pages gave
-  each item and the clicks taken from them
-  (:class:`~homerec.models.click_rates.ClickRates`), so that every member ranks by the
-  group's click rates and explores what no member has shown yet, rather than what it
-  has not shown itself; empty in older writers' records.
+- ``recent``: the items of the batch's events, for popularity-sampled negatives.
 
 Rows are never sent: every index points into ``items`` (item *ids*), because
 replicas number their rows in the order they meet items. ``source`` and ``seq``
@@ -94,14 +85,7 @@ _ARRAYS: dict[str, str] = {
     "ratings": "<f8",
     "rating_sum": "<f8",
     "recent": "idx",
-    "cold_gain": "<f8",
-    "shown_idx": "idx",
-    "shown": "<f4",
-    "clicks": "<f4",
 }
-
-#: array fields that older writers' records lack (read as empty)
-_OPTIONAL = frozenset({"ranker_v", "cold_gain", "shown_idx", "shown", "clicks"})
 
 
 class InvalidDelta(HomerecError, ValueError):
@@ -142,11 +126,6 @@ class ItemDelta:
     recent: _Idx
     ranker_v: _F32 = field(default_factory=lambda: np.zeros(0, np.float32))
     ranker_steps: int = 0
-    cold_gain: _F64 = field(default_factory=lambda: np.zeros(0, np.float64))
-    cold_cases: int = 0
-    shown_idx: _Idx = field(default_factory=lambda: np.zeros(0, np.int64))
-    shown: _F32 = field(default_factory=lambda: np.zeros(0, np.float32))
-    clicks: _F32 = field(default_factory=lambda: np.zeros(0, np.float32))
 
     @classmethod
     def empty(cls, source: str, seq: int, *, n_factors: int) -> ItemDelta:
@@ -160,8 +139,8 @@ class ItemDelta:
         )  # fmt: skip
 
     def is_empty(self) -> bool:
-        """No events, no ranker change and no exposure: applying it changes nothing."""
-        return self.events == 0 and not bool(np.any(self.ranker)) and not len(self.shown_idx)
+        """No events and no ranker change: applying it changes nothing."""
+        return self.events == 0 and not bool(np.any(self.ranker))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values for msgpack: strings, ints and little-endian array bytes."""
@@ -176,7 +155,6 @@ class ItemDelta:
             "idx": idx,
             "n_factors": int(self.q.shape[1]),
             "ranker_steps": self.ranker_steps,
-            "cold_cases": self.cold_cases,
         }
         for name, dtype in _ARRAYS.items():
             value = np.asarray(getattr(self, name))
@@ -194,7 +172,8 @@ class ItemDelta:
                 raise InvalidDelta(f"bad index width {idx!r}")
             arrays: dict[str, Any] = {}
             for name, dtype in _ARRAYS.items():
-                buf = raw.get(name, b"") if name in _OPTIONAL else raw[name]
+                optional = name == "ranker_v"  # not in older writers' records
+                buf = raw.get(name, b"") if optional else raw[name]
                 arr = np.frombuffer(buf, idx if dtype == "idx" else dtype)
                 arrays[name] = arr.astype(np.int64) if dtype == "idx" else arr.copy()
             d = int(raw["n_factors"])
@@ -207,7 +186,6 @@ class ItemDelta:
                 items=tuple(str(i) for i in raw["items"]),
                 groups=tuple(str(g) for g in raw["groups"]),
                 ranker_steps=int(raw.get("ranker_steps", 0)),
-                cold_cases=int(raw.get("cold_cases", 0)),
                 **arrays,
             )
         except (KeyError, TypeError, ValueError) as exc:
@@ -224,7 +202,6 @@ class ItemDelta:
             ("counts", "items"), ("q", "q_idx"), ("b", "q_idx"), ("pop", "pop_idx"),
             ("pop_slow", "pop_idx"), ("cooc_dst", "cooc_src"), ("cooc_w", "cooc_src"),
             ("demo_i", "demo_g"), ("demo_n", "demo_g"), ("ratings", "rating_idx"),
-            ("shown", "shown_idx"), ("clicks", "shown_idx"),
         )  # fmt: skip
         for a, b in pairs:
             want = n if b == "items" else len(getattr(self, b))
@@ -238,8 +215,6 @@ class ItemDelta:
                     raise InvalidDelta(f"{f.name} points outside its {bound} entries")
         if len(self.ranker_v) not in (0, len(self.ranker)) or self.ranker_steps < 0:
             raise InvalidDelta("bad ranker moments or steps")
-        if self.cold_cases < 0 or (self.cold_cases and not len(self.cold_gain)):
-            raise InvalidDelta("bad cold-start validation cases")
         if len(self.rating_sum) != 2 or self.events < 0:
             raise InvalidDelta("bad rating_sum or events")
 

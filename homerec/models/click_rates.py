@@ -82,17 +82,6 @@ class ClickRates:
         self.clicks[i] += 1.0
         self.total_clicks += 1.0
 
-    def add_counts(
-        self, rows: AnyIntArray, shown: npt.NDArray[np.floating[Any]],
-        clicks: npt.NDArray[np.floating[Any]],
-    ) -> None:  # fmt: skip
-        """Add exposure and clicks to item ``rows`` (distinct): another replica's pages."""
-        s, c = shown.astype(np.float32), clicks.astype(np.float32)
-        self.shown[rows] += s
-        self.clicks[rows] += c
-        self.total_shown += float(s.sum(dtype=np.float64))
-        self.total_clicks += float(c.sum(dtype=np.float64))
-
     def set_row(self, i: int, shown: float, clicks: float) -> None:
         """Install item row ``i``'s counts (a restored item), keeping the totals."""
         self.total_shown += shown - float(self.shown[i])

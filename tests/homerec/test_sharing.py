@@ -8,7 +8,6 @@ import pytest
 
 from homerec.events import Event
 from homerec.models import make_model
-from homerec.models.indexed import IndexedRecommender
 from homerec.sharing import InvalidDelta, ItemDelta, ItemShared
 
 
@@ -20,8 +19,6 @@ def _delta() -> ItemDelta:
         Event(f"u{n % 3}", f"i{n % 5}", "rating", 1_700_000_000_000 + n, 4.0 + n % 2)
         for n in range(30)
     )
-    assert isinstance(model, IndexedRecommender)
-    model.recommend_logged(["u9"], 3)  # a page published: exposure
     return model.take_item_delta()
 
 
@@ -29,15 +26,13 @@ def test_round_trip_through_msgpack() -> None:
     d = _delta()
     assert d.events == 30 and len(d.items) == 5 and not d.is_empty()
     assert d.ranker_steps > 0 and len(d.ranker_v) == len(d.ranker) and d.ranker_v.any()
-    assert len(d.shown_idx) == 3 and d.shown.all()
     back = ItemDelta.from_dict(msgpack.unpackb(msgpack.packb(d.to_dict())))
     assert (back.source, back.seq, back.events, back.items, back.groups, back.ranker_steps) == (
         d.source, d.seq, d.events, d.items, d.groups, d.ranker_steps,
     )  # fmt: skip
     for name in ("counts", "q_idx", "q", "b", "pop_idx", "pop", "pop_slow", "cooc_src",
                  "cooc_dst", "cooc_w", "demo_g", "demo_i", "demo_n", "ranker", "rating_idx",
-                 "ratings", "rating_sum", "recent", "ranker_v", "cold_gain", "shown_idx",
-                 "shown", "clicks"):  # fmt: skip
+                 "ratings", "rating_sum", "recent", "ranker_v"):  # fmt: skip
         np.testing.assert_array_equal(getattr(back, name), getattr(d, name), err_msg=name)
 
 
@@ -46,13 +41,6 @@ def test_record_of_an_older_writer_has_no_ranker_moments() -> None:
     del raw["ranker_v"], raw["ranker_steps"]
     back = ItemDelta.from_dict(raw)
     assert back.ranker_steps == 0 and len(back.ranker_v) == 0 and back.ranker.any()
-
-
-def test_record_of_an_older_writer_has_no_cold_start_cases() -> None:
-    raw = _delta().to_dict()
-    del raw["cold_gain"], raw["cold_cases"], raw["shown_idx"], raw["shown"], raw["clicks"]
-    back = ItemDelta.from_dict(raw)
-    assert back.cold_cases == 0 and len(back.cold_gain) == 0 and len(back.shown_idx) == 0
 
 
 def test_empty_delta() -> None:
@@ -71,9 +59,6 @@ def test_empty_delta() -> None:
         {"cooc_src": np.array([9], "<u2").tobytes()},  # lengths differ
         {"ranker_v": np.zeros(1, "<f4").tobytes()},  # not one per ranker weight
         {"ranker_steps": -1},
-        {"cold_cases": -1},
-        {"cold_cases": 3, "cold_gain": b""},  # cases without their gains
-        {"shown_idx": np.array([0], "<u2").tobytes()},  # an exposure without its value
     ],
 )
 def test_malformed_records_are_rejected(change: dict[str, object]) -> None:

@@ -375,12 +375,7 @@ class Hybrid(IndexedRecommender):
     def share_items(self, member: str) -> None:
         """Start tracking this member's item-side changes (see :mod:`homerec.sharing`)."""
         self._replica = ItemReplica(
-            member,
-            self._tables,
-            self._item_count,
-            len(self._items),
-            self._shared_item_init,
-            lambda: self._rates,
+            member, self._tables, self._item_count, len(self._items), self._shared_item_init
         )
 
     def take_item_delta(self) -> ItemDelta:

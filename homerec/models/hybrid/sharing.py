@@ -35,7 +35,6 @@ import numpy as np
 import numpy.typing as npt
 
 from homerec.errors import StateError
-from homerec.models.click_rates import ClickRates
 from homerec.models.hybrid.tables import HybridTables
 from homerec.sharing import ItemDelta
 
@@ -77,23 +76,16 @@ class _Snapshot:
     adam_t: int
     rating_sum: _F64
     buf_n: int
-    cold_gain: _F64
-    cold_cases: int
-    shown: npt.NDArray[np.float32]
-    clicks: npt.NDArray[np.float32]
 
     @classmethod
-    def of(
-        cls, tables: HybridTables, count: npt.NDArray[np.float32], rates: ClickRates, n: int
-    ) -> _Snapshot:
+    def of(cls, tables: HybridTables, count: npt.NDArray[np.float32], n: int) -> _Snapshot:
         items, shared = tables.items, tables.shared
         return cls(
             n, items.Q[:n].copy(), items.b[:n].copy(), items.ratings[:n].copy(),
             count[:n].copy(), items.pop.values(n).copy(), items.pop_slow.values(n).copy(),
             items.cooc.ids[:n].copy(), items.cooc.counts[:n].copy(),
             items.demo.logD[:, :n].copy(), shared.ranker.w.copy(), *shared.ranker.moments()[1:],
-            shared.ratings.copy(), shared.buf_n, shared.cold.gain.copy(), shared.cold.cases,
-            rates.shown[:n].copy(), rates.clicks[:n].copy(),
+            shared.ratings.copy(), shared.buf_n,
         )  # fmt: skip
 
 
@@ -144,23 +136,20 @@ class ItemReplica:
     """
 
     __slots__ = (
-        "member", "seq", "applied", "init", "rates", "changed", "_snap", "_canon", "_pending", "_alone",
+        "member", "seq", "applied", "init", "changed", "_snap", "_canon", "_pending", "_alone",
         "_solo", "_solo_entries",
         "_q_resid", "_w_resid",
     )  # fmt: skip
 
     def __init__(self, member: str, tables: HybridTables, count: npt.NDArray[np.float32],
-                 n: int, init: Callable[[str], npt.NDArray[np.float32]],
-                 rates: Callable[[], ClickRates]) -> None:  # fmt: skip
+                 n: int, init: Callable[[str], npt.NDArray[np.float32]]) -> None:  # fmt: skip
         self.member = member
         #: an item's initial vector by id, the same in every member: rows added since the
         #: snapshot are compared with it, so a delta holds learning only
         self.init = init
-        #: the model's exposure and page clicks per item (the model may replace the object)
-        self.rates = rates
         self.seq = 0
         self.applied: dict[str, int] = {}
-        self._snap = _Snapshot.of(tables, count, rates(), n)
+        self._snap = _Snapshot.of(tables, count, n)
         #: the order-dependent parts in item-updates order, and this member's deltas taken
         #: but not yet back from the topic (applied on top of it, until they are back)
         self._canon = _Canon.of(tables, n)
@@ -218,16 +207,11 @@ class ItemReplica:
         _, adam_v, adam_t = shared.ranker.moments()
         steps = adam_t - s.adam_t
         opt_v = adam_v - s.adam_v * shared.ranker.beta_2**steps
-        # exposure and clicks on pages: what this member's pages added
-        rates = self.rates()
-        d_shown = rates.shown[:n] - _pad(s.shown, n)
-        d_clicks = rates.clicks[:n] - _pad(s.clicks, n)
-        x_rows = np.flatnonzero((d_shown != 0) | (d_clicks != 0))
         k = min(shared.buf_n - s.buf_n, len(shared.buffer))
         recent = shared.buffer[(shared.buf_n - k + np.arange(k)) % len(shared.buffer)]
         # every row named once, in the delta's own numbering
         uniq = np.unique(np.concatenate([
-            ev_rows, q_rows, src, dst, d_items, r_rows, recent.astype(np.int64), x_rows
+            ev_rows, q_rows, src, dst, d_items, r_rows, recent.astype(np.int64)
         ]))  # fmt: skip
         groups_used, g_local = np.unique(g_idx, return_inverse=True)
         labels = tables.items.demo.ids.ids
@@ -247,12 +231,9 @@ class ItemReplica:
             rating_sum=shared.ratings - s.rating_sum,
             recent=np.searchsorted(uniq, recent.astype(np.int64)),
             ranker_v=opt_v.astype(np.float32), ranker_steps=steps,
-            cold_gain=shared.cold.gain - s.cold_gain, cold_cases=shared.cold.cases - s.cold_cases,
-            shown_idx=np.searchsorted(uniq, x_rows), shown=d_shown[x_rows],
-            clicks=d_clicks[x_rows],
         )  # fmt: skip
         self.seq += 1
-        self._snap = _Snapshot.of(tables, count, rates, n)
+        self._snap = _Snapshot.of(tables, count, n)
         if len(delta.cooc_src) or len(delta.pop_idx) or delta.events:
             self._pending.append(delta)
         return delta
@@ -373,7 +354,7 @@ class ItemReplica:
         self._canon = _Canon.of(tables(), n())
         for delta in self._pending:
             self._apply_ordered(delta, tables(), self._rows(delta, row_of))
-        self._snap = _Snapshot.of(tables(), count(), self.rates(), n())
+        self._snap = _Snapshot.of(tables(), count(), n())
         return done
 
     def _keep_solo(self, back: list[ItemDelta]) -> None:
@@ -439,11 +420,6 @@ class ItemReplica:
             shared.ranker.merge_moments(delta.ranker_v.astype(np.float64), delta.ranker_steps)
         items.ratings[rows[delta.rating_idx]] += delta.ratings
         shared.ratings += delta.rating_sum
-        if len(delta.cold_gain) == len(shared.cold.gain):
-            shared.cold.gain += delta.cold_gain
-            shared.cold.cases += delta.cold_cases
-        if len(delta.shown_idx):
-            self.rates().add_counts(rows[delta.shown_idx], delta.shown, delta.clicks)
         recent = rows[delta.recent]
         k = min(len(recent), len(shared.buffer))
         if k:

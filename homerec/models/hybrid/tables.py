@@ -31,8 +31,7 @@ class SharedTables:
     recent event items that popular negatives are drawn from, the positives counted
     (the ranker steps on every ``ranker_every``-th), the overall rating sums and the
     validation of the first list's blend (:class:`ColdStartBlend`; each member of a
-    group validates on its own users and the cases are exchanged, so every member
-    picks the blend from the group's cases).
+    group validates on its own users, it is not exchanged).
 
     >>> s = SharedTables.empty(OnlineRanker(2), sample_buffer=2)
     >>> for i in (4, 5, 6):

@@ -95,53 +95,6 @@ def test_two_members_learn_the_item_side_of_one_model() -> None:
         assert member.tables.shared.buf_n == one.tables.shared.buf_n
 
 
-def test_the_first_list_blend_is_validated_on_the_groups_cases() -> None:
-    # profiled users with few events are validation cases of the first list's blend;
-    # each member meets only its own, and the exchange gives every member all of them:
-    # exchanging after every event, the group validates the cases one model does
-    events = _stream()
-    one = Hybrid(**PARAMS)  # type: ignore[arg-type]
-    group = ShardedModel(lambda: Hybrid(**PARAMS), 2, exchange_lag=1)  # type: ignore[arg-type]
-    for p in _profiles():
-        one.update_user(p)
-        group.update_user(p)
-    one.learn_many(events)
-    group.learn_many(events)
-    want = one.tables.shared.cold
-    assert want.cases > 0
-    for member in group.members:
-        assert isinstance(member, Hybrid)
-        cold = member.tables.shared.cold
-        assert cold.cases == want.cases
-        np.testing.assert_allclose(cold.gain, want.gain, rtol=1e-6)
-
-
-def test_exposure_and_clicks_on_pages_reach_the_other_member() -> None:
-    # the click rates and the exploration's exposure are the group's: what one member's
-    # pages showed counts as shown in every member (pages are kept, to tell clicks on
-    # them, when the model explores: the worker's default)
-    a, b = (Hybrid(**PARAMS, seed=s, explore=0.1) for s in (1, 2))  # type: ignore[arg-type]
-    known = [Event("u0", f"i{k}", "rating", T0, 5.0) for k in range(20)]
-    known.append(Event("u1", "i0", "rating", T0, 5.0))  # a known user: their page is kept
-    for m in (a, b):
-        m.learn_many(known)
-        m.share_items(f"m{m.seed}")
-    page = [shown[0] for shown in a.recommend_logged(["u1"], 5)[0]]
-    a.learn_many([Event("u1", page[0], "click", T0 + 1, None)])  # taken from the page
-    delta = a.take_item_delta()
-    b.take_item_delta()
-    assert len(delta.shown_idx) == 5 and float(delta.clicks.sum()) == 1.0
-    assert b.apply_item_deltas([delta]) == 1
-    for item in page:
-        ra, rb = a._items.get(item), b._items.get(item)
-        assert ra is not None and rb is not None
-        assert b._rates.shown[rb] == pytest.approx(a._rates.shown[ra]) and a._rates.shown[ra] > 0
-        assert b._rates.clicks[rb] == a._rates.clicks[ra]
-    assert b._rates.rate == pytest.approx(a._rates.rate) and a._rates.rate > 0
-    # published again by nobody: nothing of it goes back out in b's next delta
-    assert b.take_item_delta().is_empty()
-
-
 def test_a_batch_steps_reach_the_other_member() -> None:
     a, b = Hybrid(**PARAMS, seed=1), Hybrid(**PARAMS, seed=2)  # type: ignore[arg-type]
     events = _stream(60)
